@@ -1,0 +1,19 @@
+"""Build gold.user_features as of the run date.
+
+Run it on one machine (after ``make setup``)::
+
+    spark-submit --jars "$(ls .jars/delta/*.jar | paste -sd,)" \
+        jobs/features.py --conf conf/local.yaml --run-date 2026-11-27
+
+and on a cluster, with the library shipped as a zip (``make dist``)::
+
+    spark-submit --master yarn --packages io.delta:delta-spark_4.2_2.13:4.4.0 \
+        --py-files dist/lakerec.zip jobs/features.py --conf conf/cluster.example.yaml
+"""
+
+import sys
+
+from lakerec.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["features", *sys.argv[1:]]))

@@ -1,0 +1,109 @@
+"""``lakerec <step> [--conf FILE] [--set key=value ...] [--run-date YYYY-MM-DD]``.
+
+``lakerec run`` runs the whole pipeline in order (see :mod:`lakerec.pipeline`). Errors the
+user can fix print one line and exit non-zero (2 for bad input or config, 3 for failed data
+quality); ``jobs/<step>.py`` calls :func:`main` with its step name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+
+from lakerec.config import Config, load_config
+from lakerec.errors import ConfigError, LakerecError
+from lakerec.pipeline import PIPELINE, STEPS
+
+EXTRA_COMMANDS = ("run", "bench")
+
+
+def parse_run_date(text: str | None) -> date:
+    """``YYYY-MM-DD``; today (UTC) when not given."""
+    if text is None:
+        return datetime.now(UTC).date()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"--run-date must be a date as YYYY-MM-DD, got '{text}'") from None
+
+
+def _common_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lakerec", description="Personalised marketing on a Delta lakehouse.")
+    parser.add_argument("command", choices=[*STEPS, *EXTRA_COMMANDS],
+                        help="a pipeline step, 'run' for the whole pipeline, or 'bench'")
+    parser.add_argument("--conf", help="YAML config file overriding the defaults")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE", help="override one config key (dotted path)")
+    parser.add_argument("--run-date", help="the date this run is for (YYYY-MM-DD; default today)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return parser
+
+
+def _pii_guard(config: Config) -> None:
+    """Outside the local profile, refuse to start without a pseudonymisation key."""
+    import os
+
+    if config.profile != "local" and not os.environ.get(config.conform.pii_key_env):
+        raise ConfigError(
+            f"profile '{config.profile}' needs a pseudonymisation key in "
+            f"${config.conform.pii_key_env}; refusing to run without it")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = _common_parser()
+    args, rest = parser.parse_known_args(args_list)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        datefmt="%H:%M:%S", stream=sys.stderr)
+    for noisy in ("py4j", "mlflow", "great_expectations", "alembic", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        config = load_config(args.conf, args.overrides)
+        if args.command == "bench":
+            from lakerec.bench import main as bench_main
+
+            return bench_main(rest, config)
+        run_date = parse_run_date(args.run_date)
+        if args.command == "run":
+            if rest:
+                parser.error(f"unrecognized arguments: {' '.join(rest)}")
+            return run_pipeline(config, run_date)
+        from lakerec.runner import run_step, step_module
+
+        module = step_module(args.command)
+        step_parser = argparse.ArgumentParser(prog=f"lakerec {args.command}")
+        if hasattr(module, "add_arguments"):
+            module.add_arguments(step_parser)
+        options = vars(step_parser.parse_args(rest))
+        if args.command in ("conform",):
+            _pii_guard(config)
+        run_step(args.command, config, run_date, options=options)
+        return 0
+    except LakerecError as exc:
+        print(f"lakerec {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+def run_pipeline(config: Config, run_date: date) -> int:
+    """Run every step of :data:`PIPELINE` in one Spark session; stop at the first failure."""
+    from lakerec.runner import new_run_id, run_step, spark_for
+
+    _pii_guard(config)
+    pipeline_run_id = new_run_id()
+    spark = spark_for(config)
+    print(f"lakerec run {pipeline_run_id}: {len(PIPELINE)} steps for {run_date.isoformat()}, "
+          f"tables under {config.paths.root}")
+    for step, options in PIPELINE:
+        run_step(step, config, run_date, spark=spark, options=options,
+                 pipeline_run_id=pipeline_run_id)
+    print(f"lakerec run {pipeline_run_id}: done. Run log: {config.paths.root}/ops/pipeline_runs")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""Named exceptions for lakerec's domain errors.
+
+Every error a user can cause (bad config, bad input, failed checks) is a subclass of
+:class:`LakerecError`; the CLI prints its message on one line and exits non-zero, without a
+traceback. Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class LakerecError(Exception):
+    """Base class of the errors a user can cause and fix."""
+
+    exit_code = 2
+
+
+class ConfigError(LakerecError):
+    """A configuration key is unknown, has the wrong type, or a required value is missing."""
+
+
+class InputError(LakerecError):
+    """Landing data is missing, empty or unreadable."""
+
+
+class MissingColumnError(InputError):
+    """A table or file lacks a required column."""
+
+    def __init__(self, what: str, column: str) -> None:
+        super().__init__(f"{what} has no column '{column}'")
+        self.what = what
+        self.column = column
+
+
+class TableNotFoundError(InputError):
+    """A Delta table a step needs has not been written yet."""
+
+    def __init__(self, name: str, path: str, hint: str = "") -> None:
+        message = f"table {name} does not exist at {path}"
+        super().__init__(f"{message}; {hint}" if hint else message)
+
+
+class QualityError(LakerecError):
+    """An error-level data quality check failed; downstream steps must not run."""
+
+    exit_code = 3

@@ -1,0 +1,72 @@
+"""Shared fixtures: one Spark session for the whole run, a fresh lake per test."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pyspark.sql import SparkSession
+
+from lakerec.config import Config, load_config
+from lakerec.session import build_spark
+from lakerec.tables import Lake
+
+REPO = Path(__file__).resolve().parents[1]
+ONLINE_RETAIL = REPO.parent / "shared" / "data" / "online_retail.parquet"
+
+# Small, fast and quiet: two cores, few partitions, no UI.
+TEST_SPARK = [
+    "spark.master=local[2]",
+    "spark.conf.spark.sql.shuffle.partitions=2",
+    "spark.conf.spark.default.parallelism=2",
+    "spark.conf.spark.ui.enabled=false",
+    "spark.conf.spark.driver.memory=2g",
+    "spark.log_level=ERROR",
+]
+
+
+def make_config(root: Path, *overrides: str) -> Config:
+    """A config whose every path lies under ``root``."""
+    return load_config(REPO / "conf" / "local.yaml", [
+        f"paths.root={root}/lake",
+        f"paths.landing={root}/landing",
+        f"paths.ground_truth={root}/ground_truth",
+        f"paths.checkpoint={root}/checkpoints",
+        f"paths.data_docs={root}/data_docs",
+        f"paths.artifacts={root}/artifacts",
+        f"mlflow.tracking_uri=sqlite:///{root}/mlflow.db",
+        f"mlflow.artifact_location={root}/mlruns",
+        f"spark.delta_jars_dir={REPO / '.jars' / 'delta'}",
+        *TEST_SPARK,
+        *overrides,
+    ], environ={})
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    root = tmp_path_factory.mktemp("spark")
+    config = make_config(root)
+    session = build_spark(config.spark, str(root / "checkpoints"))
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    return make_config(tmp_path)
+
+
+@pytest.fixture
+def lake(spark: SparkSession, config: Config) -> Lake:
+    return Lake(spark, config.paths.root)
+
+
+@pytest.fixture
+def online_retail_path() -> Path:
+    if not ONLINE_RETAIL.exists():
+        pytest.skip(f"{ONLINE_RETAIL} is absent (it ships only with the shared data)")
+    return ONLINE_RETAIL
