@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 CONF ?= conf/local.yaml
 DELTA_JARS := .jars/delta
 
-.PHONY: setup run test test-fast lint mlflow-ui dist clean jars
+.PHONY: setup run test test-fast lint mlflow-ui dist clean jars cluster-demo
 
 $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11) on PATH"; exit 1; }
@@ -44,5 +44,31 @@ lint: setup
 mlflow-ui: setup
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///workspace/mlflow.db --port 5000
 
+# The library for a cluster: a wheel to install, and $(DIST)/lakerec.zip (lakerec/ with its
+# base.yaml) to ship with spark-submit --py-files where lakerec is not installed.
+DIST ?= dist
+dist: $(VENV)/.installed
+	rm -rf build $(DIST)/lakerec-*.whl $(DIST)/lakerec.zip
+	$(BIN)/pip wheel . --no-deps --quiet -w $(DIST)
+	$(BIN)/python tools/zip_library.py $(DIST)/lakerec.zip
+
+# A Spark standalone master and two workers on 127.0.0.1, the whole pipeline submitted to
+# them as packaged jobs, then the cluster stopped (also when a step fails). See tools/cluster.sh.
+# Generated data a tenth of `make run`'s; CLUSTER_DEMO_SETS= for the full size.
+CLUSTER_DEMO_SETS ?= generate.customers=2000 generate.items=500 generate.events=50000
+cluster-demo: setup dist
+	LAKEREC_SETS="$(CLUSTER_DEMO_SETS)" tools/cluster.sh demo
+
 clean:
 	rm -rf workspace spark-warehouse metastore_db derby.log dist build
+
+# Headless Chromium for the Data Docs browser test (tests/test_quality_step.py). Best-effort:
+# without root or network it prints why and the test skips; it never fails the build.
+.PHONY: browser
+browser:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then \
+	    echo "chromium is installed"; \
+	else \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+	        || echo "could not install chromium (needs root and Debian's apt): the Data Docs browser test will skip"; \
+	fi

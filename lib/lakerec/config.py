@@ -73,6 +73,8 @@ class SegmentShape(Section):
 
 
 class GenerateConfig(Section):
+    """Synthetic landing data with planted structure (see docs/generate.md)."""
+
     seed: int
     customers: int = Field(gt=0)
     items: int = Field(gt=0)
@@ -83,6 +85,7 @@ class GenerateConfig(Section):
     taste_affinity: float = Field(ge=0, le=1)
     zipf_exponent: float = Field(gt=0)
     bad_row_share: float = Field(ge=0, lt=1)
+    return_share: float = Field(ge=0, le=1)
     bad_email_share: float = Field(ge=0, lt=1)
     out_of_stock_share: float = Field(ge=0, lt=1)
     files: int = Field(gt=0)
@@ -119,28 +122,169 @@ class ConformConfig(Section):
     non_product_items: tuple[str, ...]
 
 
+Severity = Literal["error", "warn"]
+
+
+class QualityCheck(Section):
+    """One data quality check: how bad a failure is and the share of rows that must pass."""
+
+    severity: Severity
+    mostly: float = Field(gt=0, le=1)
+
+
+class VolumeCheck(Section):
+    """Row count of this run within ``[min_ratio, max_ratio]`` x the mean of earlier runs."""
+
+    severity: Severity
+    min_ratio: float = Field(ge=0)
+    max_ratio: float = Field(gt=0)
+    history_runs: int = Field(gt=0)
+
+
+class FreshnessCheck(Section):
+    """Newest event at most ``max_days`` before the run date."""
+
+    severity: Severity
+    max_days: int = Field(ge=0)
+
+
+class DriftCheck(Section):
+    """Mean and quantiles of numeric columns within a relative change of the previous run."""
+
+    severity: Severity
+    columns: tuple[str, ...]
+    quantiles: tuple[float, ...]
+    max_relative_change: float = Field(gt=0)
+
+
+class ValueRanges(Section):
+    """Allowed ``[min, max]`` of numeric event columns (independent of conform's limits)."""
+
+    quantity: tuple[float, float]
+    price: tuple[float, float]
+    rating: tuple[float, float]
+
+
+class BronzeChecks(Section):
+    columns: QualityCheck
+    keys_not_null: QualityCheck
+    event_types: QualityCheck
+    timestamps: QualityCheck
+    values: QualityCheck
+    volume: VolumeCheck
+
+
+class SilverChecks(Section):
+    columns: QualityCheck
+    keys_not_null: QualityCheck
+    keys_unique: QualityCheck
+    event_types: QualityCheck
+    timestamps: QualityCheck
+    values: QualityCheck
+    referential: QualityCheck
+    volume: VolumeCheck
+    freshness: FreshnessCheck
+    drift: DriftCheck
+
+
+class GoldChecks(Section):
+    keys: QualityCheck
+    segment_coverage: QualityCheck
+    recommendation_duplicates: QualityCheck
+    already_purchased: QualityCheck
+    recommendation_count: QualityCheck  # k is recommend.k
+    volume: VolumeCheck
+
+
 class QualityConfig(Section):
-    """Data quality thresholds (issue: data quality)."""
+    """Data quality checks per layer, each with its severity and thresholds."""
 
     enabled: bool
+    partial_unexpected_count: int = Field(ge=0)
+    ranges: ValueRanges
+    bronze: BronzeChecks
+    silver: SilverChecks
+    gold: GoldChecks
 
 
 class FeaturesConfig(Section):
-    """Customer features (issue: segmentation)."""
+    """Customer features as of the run date (``gold.user_features``)."""
 
     enabled: bool
+    top_categories: int = Field(gt=0)
+    trend_recent_days: int = Field(gt=0)
+    trend_baseline_days: int = Field(gt=0)
 
 
 class SegmentConfig(Section):
-    """Segmentation model (issue: segmentation)."""
+    """KMeans segmentation of purchasing customers, and its champion checks."""
 
     enabled: bool
+    k: int | None = Field(ge=2)
+    k_min: int = Field(ge=2)
+    k_max: int = Field(ge=2)
+    seeds: tuple[int, ...] = Field(min_length=1)
+    max_iter: int = Field(gt=0)
+    model_features: tuple[str, ...] = Field(min_length=1)
+    log_features: tuple[str, ...]
+    min_stability: float = Field(ge=-1, le=1)
+    fit_sample: int = Field(gt=0)
+    new_customer_days: int = Field(ge=0)
+    min_silhouette: float = Field(ge=-1, le=1)
+    min_segment_share: float = Field(ge=0, lt=1)
+    profile_top_categories: int = Field(gt=0)
+    plot_sample: int = Field(gt=0)
+
+
+EventType = Literal["view", "add_to_cart", "purchase", "return", "rating"]
+
+
+class RecommendSplitConfig(Section):
+    """How evaluation data is held out (and, the same way, validation data for tuning)."""
+
+    protocol: Literal["time", "random"]
+    test_days: int = Field(gt=0)
+    ratio: float = Field(gt=0, lt=1)
+    seed: int
+
+
+class AlsConfig(Section):
+    """Spark ALS settings other than the searched hyperparameters."""
+
+    max_iter: int = Field(gt=0)
+    checkpoint_interval: int = Field(gt=0)
+    seed: int
+
+
+class AlsSearchConfig(Section):
+    """Hyperparameter grid; the first value of each list is the default."""
+
+    ranks: tuple[int, ...] = Field(min_length=1)
+    reg_params: tuple[float, ...] = Field(min_length=1)
+    alphas: tuple[float, ...] = Field(min_length=1)
+    max_trials: int = Field(gt=0)
 
 
 class RecommendConfig(Section):
     """ALS training and scoring (issue: recommendations)."""
 
     enabled: bool
+    k: int = Field(gt=0)
+    explicit_ratings: bool
+    event_weights: dict[EventType, float]
+    half_life_days: float = Field(gt=0)
+    relevant_event_types: tuple[EventType, ...] = Field(min_length=1)
+    split: RecommendSplitConfig
+    als: AlsConfig
+    search: AlsSearchConfig
+    metrics_ks: tuple[int, ...] = Field(min_length=1)
+    promotion_margin: float = Field(ge=0)
+    active_window_days: int = Field(gt=0)
+    max_per_category: int = Field(gt=0)
+    excluded_items: tuple[str, ...]
+    similar_items_k: int = Field(gt=0)
+    content_neighbours: int = Field(gt=0)
+    users_per_block: int = Field(gt=0)
 
 
 class Config(Section):

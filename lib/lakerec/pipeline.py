@@ -10,7 +10,15 @@ from typing import Any
 PIPELINE: tuple[tuple[str, dict[str, Any]], ...] = (
     ("generate", {"if_landing_empty": True}),
     ("ingest", {}),
+    ("quality", {"layer": "bronze"}),
     ("conform", {}),
+    ("quality", {"layer": "silver"}),
+    ("features", {}),
+    ("segment", {}),
+    ("train", {}),
+    ("recommend", {}),
+    ("quality", {"layer": "gold"}),
 )
 
-STEPS: tuple[str, ...] = ("generate", "ingest", "conform")
+STEPS: tuple[str, ...] = ("generate", "ingest", "conform", "quality", "features", "segment",
+                          "train", "evaluate", "recommend")

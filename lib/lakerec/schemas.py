@@ -121,3 +121,149 @@ DUPLICATE_EVENT_ID = "duplicate_event_id"  # same event_id, different content
 INVALID_EMAIL = "invalid_email"
 INVALID_SIGNUP_TS = "invalid_signup_ts"
 INVALID_STOCK_FLAG = "invalid_stock_flag"
+DUPLICATE_KEY = "duplicate_key"          # an older version of a customer/item in the same load
+
+# --- gold: customer features and segments (segmentation) -------------------------------
+USER_FEATURES = "user_features"          # gold table names
+CUSTOMER_SEGMENTS = "customer_segments"
+
+FIRST_ACTIVITY_TS = "first_activity_ts"
+LAST_EVENT_TS = "last_event_ts"
+LAST_PURCHASE_TS = "last_purchase_ts"
+RECENCY_DAYS = "recency_days"            # days since the last purchase
+DAYS_SINCE_LAST_EVENT = "days_since_last_event"
+TENURE_DAYS = "tenure_days"              # days since the first activity
+FREQUENCY = "frequency"                  # distinct orders (purchase days without order ids)
+GROSS_REVENUE = "gross_revenue"
+RETURNED_VALUE = "returned_value"
+MONETARY = "monetary"                    # gross revenue minus returned value
+AVG_BASKET_VALUE = "avg_basket_value"
+RETURN_RATE = "return_rate"
+EVENTS_TOTAL = "events_total"
+EVENTS_RECENT = "events_recent"
+EVENTS_BASELINE = "events_baseline"
+ACTIVITY_TREND = "activity_trend"
+CATEGORY_SHARE = "category_spend_share"  # map: top category (or "other") -> share of spend
+HAS_PURCHASE = "has_purchase"
+OTHER_CATEGORY = "other"
+UNKNOWN_CATEGORY = "uncategorised"
+
+SEGMENT_ID = "segment_id"
+SEGMENT_LABEL = "segment_label"
+DISTANCE_TO_CENTROID = "distance_to_centroid"
+MODEL_VERSION = "model_version"
+
+USER_FEATURES_SCHEMA = T.StructType([
+    T.StructField(USER_ID, T.StringType(), False),
+    T.StructField(FIRST_ACTIVITY_TS, T.TimestampType(), True),
+    T.StructField(LAST_EVENT_TS, T.TimestampType(), True),
+    T.StructField(LAST_PURCHASE_TS, T.TimestampType(), True),
+    T.StructField(RECENCY_DAYS, T.IntegerType(), True),
+    T.StructField(DAYS_SINCE_LAST_EVENT, T.IntegerType(), True),
+    T.StructField(TENURE_DAYS, T.IntegerType(), True),
+    T.StructField(FREQUENCY, T.LongType(), False),
+    T.StructField(GROSS_REVENUE, T.DoubleType(), False),
+    T.StructField(RETURNED_VALUE, T.DoubleType(), False),
+    T.StructField(MONETARY, T.DoubleType(), False),
+    T.StructField(AVG_BASKET_VALUE, T.DoubleType(), True),
+    T.StructField(RETURN_RATE, T.DoubleType(), True),
+    T.StructField(EVENTS_TOTAL, T.LongType(), False),
+    T.StructField(EVENTS_RECENT, T.LongType(), False),
+    T.StructField(EVENTS_BASELINE, T.LongType(), False),
+    T.StructField(ACTIVITY_TREND, T.DoubleType(), False),
+    T.StructField(CATEGORY_SHARE, T.MapType(T.StringType(), T.DoubleType()), True),
+    T.StructField(HAS_PURCHASE, T.BooleanType(), False),
+    T.StructField(RUN_DATE, T.DateType(), False),
+])
+
+CUSTOMER_SEGMENTS_SCHEMA = T.StructType([
+    T.StructField(USER_ID, T.StringType(), False),
+    T.StructField(SEGMENT_ID, T.IntegerType(), False),
+    T.StructField(SEGMENT_LABEL, T.StringType(), False),
+    T.StructField(DISTANCE_TO_CENTROID, T.DoubleType(), True),
+    T.StructField(MODEL_VERSION, T.IntegerType(), True),
+    T.StructField(RUN_DATE, T.DateType(), False),
+])
+
+# --- recommendations (issue: recommendations) -------------------------------------------
+USER_IDX = "user_idx"            # ALS integer id of a customer (gold.user_index)
+ITEM_IDX = "item_idx"            # ALS integer id of an item (gold.item_index)
+CONFIDENCE = "confidence"        # implicit-feedback strength of a (customer, item) pair
+SCORE = "score"
+RANK = "rank"
+SOURCE = "source"                # als | segment_popular | popular | content
+REASON_ITEM_ID = "reason_item_id"
+SIMILAR_ITEM_ID = "similar_item_id"
+SIMILARITY = "similarity"
+GAP_REASON = "reason"            # gold.recommendation_gaps
+RECOMMENDATION_SOURCES = ("als", "segment_popular", "popular", "content")
+
+RECOMMENDATIONS = T.StructType([
+    T.StructField(USER_ID, T.StringType(), False),
+    T.StructField(RANK, T.IntegerType(), False),
+    T.StructField(ITEM_ID, T.StringType(), False),
+    T.StructField(SCORE, T.DoubleType(), False),
+    T.StructField(SOURCE, T.StringType(), False),
+    T.StructField(REASON_ITEM_ID, T.StringType(), True),
+    T.StructField(MODEL_VERSION, T.IntegerType(), True),
+    T.StructField(RUN_DATE, T.DateType(), False),
+])
+USER_INDEX = "user_index"        # gold tables: stable business key -> ALS id mappings
+ITEM_INDEX = "item_index"
+RECOMMENDATIONS_TABLE = "recommendations"
+SIMILAR_ITEMS = "similar_items"
+RECOMMENDATION_GAPS = "recommendation_gaps"
+
+# --- evaluation and blocked scoring (issue: recommendations, part A) --------------------
+FACTOR_ID = "id"                 # ALSModel.userFactors / itemFactors: integer id
+FACTOR_FEATURES = "features"     # ... and its latent vector, array<float>
+SCORED_USER = "user"             # lakerec.scoring.top_k_blocked output: integer user id
+SCORED_ITEM = "item"             # ... and integer item id
+INTERACTIONS = "interactions"    # interaction count of an item (novelty's popularity input)
+
+# --- generate: planted ground truth of synthetic data (lakerec generate) -----------------
+GT_SEGMENT = "segment"                # planted behavioural segment of a customer
+GT_TASTE_CLUSTER = "taste_cluster"    # planted taste cluster of a customer or an item
+GT_PLANNED_EVENTS = "planned_events"  # good events planned for a customer (before returns)
+GT_CLUSTER_RANK = "cluster_rank"      # base popularity: 1 = most popular of its taste cluster
+GT_EXPECTED_SHARE = "expected_share"  # planted share of all item draws that pick the item
+GT_TABLE = "table"                    # bad_rows: "events" or "customers"
+GT_KEY = "key"                        # bad_rows: the row's event_id or user_id
+GT_BAD_KIND = "bad_kind"              # bad_rows: how the row was corrupted
+
+# --- quality: ops.dq_results and check columns (issue: data quality) --------------------
+DQ_RESULTS = "dq_results"                # ops table: one row per expectation per validation
+DQ_RUN_ID = "run_id"
+DQ_TABLE = "table"
+DQ_DELTA_VERSION = "delta_version"       # version of the table validated
+DQ_SUITE = "suite"
+DQ_EXPECTATION = "expectation"           # e.g. expect_column_values_to_not_be_null(user_id)
+DQ_SEVERITY = "severity"                 # error | warn
+DQ_SUCCESS = "success"
+DQ_OBSERVED_VALUE = "observed_value"
+DQ_UNEXPECTED_COUNT = "unexpected_count"
+DQ_UNEXPECTED_PERCENT = "unexpected_percent"
+DQ_CHECKED_AT = "checked_at"
+DQ_RESULTS_SCHEMA = T.StructType([
+    T.StructField(DQ_RUN_ID, T.StringType(), False),
+    T.StructField(RUN_DATE, T.DateType(), False),
+    T.StructField(DQ_TABLE, T.StringType(), False),
+    T.StructField(DQ_DELTA_VERSION, T.LongType(), True),
+    T.StructField(DQ_SUITE, T.StringType(), False),
+    T.StructField(DQ_EXPECTATION, T.StringType(), False),
+    T.StructField(DQ_SEVERITY, T.StringType(), False),
+    T.StructField(DQ_SUCCESS, T.BooleanType(), False),
+    T.StructField(DQ_OBSERVED_VALUE, T.StringType(), True),
+    T.StructField(DQ_UNEXPECTED_COUNT, T.LongType(), True),
+    T.StructField(DQ_UNEXPECTED_PERCENT, T.DoubleType(), True),
+    T.StructField(DQ_CHECKED_AT, T.TimestampType(), False),
+])
+PARSED_SUFFIX = "__parsed"               # bronze check columns: the typed value of a raw string
+ITEM_KNOWN = "item_known"                # silver events: item_id is in silver.items
+CUSTOMER_KNOWN = "customer_known"        # silver events: user_id is in silver.customers
+BASKET_SIZE = "basket_size"              # lines of one purchase order
+HAS_SEGMENT = "has_segment"              # gold.user_features row has a segment
+ALREADY_PURCHASED = "already_purchased"  # recommended item bought by the user before
+RECOMMENDED_COUNT = "recommended_count"  # recommendations of a user
+HAS_GAP_REASON = "has_gap_reason"        # user is in gold.recommendation_gaps
+COUNT_OK = "count_ok"                    # recommended_count == k or has_gap_reason

@@ -6,7 +6,7 @@ Every write returns the Delta version it committed, so runs can record what they
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +85,7 @@ class Lake:
         return self._committed(layer, name)
 
     def replace_where(self, df: DataFrame, layer: str, name: str, predicate: str, *,
-                      partition_by: Sequence[str] = ()) -> int:
+                      partition_by: Sequence[str] = (), merge_schema: bool = False) -> int:
         """Replace the rows matching ``predicate`` with ``df`` (creating the table if needed).
 
         Notes
@@ -94,16 +94,20 @@ class Lake:
         guards against a per-date output leaking into other dates.
         """
         writer = df.write.format("delta").mode("overwrite").option("replaceWhere", predicate)
+        if merge_schema:
+            writer = writer.option("mergeSchema", "true")
         if partition_by and not self.exists(layer, name):
             writer = writer.partitionBy(*partition_by)
         writer.save(self.path(layer, name))
         return self._committed(layer, name)
 
     def upsert(self, df: DataFrame, layer: str, name: str, keys: Sequence[str], *,
-               update_condition: str | None = None) -> int:
+               update: Mapping[str, str] | None = None, insert: bool = True) -> int:
         """MERGE ``df`` into the table on ``keys``: update matches, insert the rest.
 
-        Creates the table from ``df`` when it does not exist yet.
+        ``update`` maps target columns to SQL expressions over ``t`` (target) and ``s``
+        (source); by default every column is updated. With ``insert=False`` unmatched rows are
+        left out. Creates the table from ``df`` when it does not exist yet.
 
         Notes
         -----
@@ -113,11 +117,13 @@ class Lake:
         if not self.exists(layer, name):
             return self.overwrite(df, layer, name)
         condition = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
-        (DeltaTable.forPath(self.spark, self.path(layer, name)).alias("t")
-         .merge(df.alias("s"), condition)
-         .whenMatchedUpdateAll(condition=update_condition)
-         .whenNotMatchedInsertAll()
-         .execute())
+        merge = (DeltaTable.forPath(self.spark, self.path(layer, name)).alias("t")
+                 .merge(df.alias("s"), condition))
+        merge = (merge.whenMatchedUpdate(set=dict(update)) if update is not None
+                 else merge.whenMatchedUpdateAll())
+        if insert:
+            merge = merge.whenNotMatchedInsertAll()
+        merge.execute()
         return self._committed(layer, name)
 
     def insert_new(self, df: DataFrame, layer: str, name: str, keys: Sequence[str]) -> int:

@@ -1,0 +1,59 @@
+"""
+### lakerec_daily: the day's data, from landing files to recommendations
+
+Each task submits one packaged job (`spark-submit jobs/<step>.py`) for the run's logical
+date (`{{ ds }}`), to the Spark master of the connection named in the `spark_conn_id` param:
+
+`ingest` → `quality_bronze` → `conform` → `quality_silver` → `features` → `segment` →
+`recommend` → `quality_gold`
+
+It produces, under the config's `paths.root`:
+
+* **bronze** `events`, `customers`, `items`: the landing files as they came, append-only;
+* **silver** the same, typed, validated, deduplicated and pseudonymised, and **quarantine**
+  with every rejected row and its reason;
+* **gold** `user_features` (as of the run date), `customer_segments`, `recommendations`
+  (scored with the `champion` ALS model of the MLflow registry) and `similar_items`;
+* **ops** `pipeline_runs` (one row per job) and `dq_results` (every quality check).
+
+A failed quality gate fails the run: nothing downstream of it runs, and quality tasks are
+not retried (bad data stays bad). Other tasks retry with exponential back-off. Every job is
+idempotent for its run date, so reruns and backfills
+(`airflow backfill create --dag-id lakerec_daily --from-date ... --to-date ...`) process
+each date once. Models are retrained weekly by `lakerec_retrain`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from airflow.sdk import chain, dag
+from lakerec_airflow import DEFAULT_ARGS, MACROS, lakerec_job, lakerec_params, quality_gate
+
+
+@dag(
+    dag_id="lakerec_daily",
+    schedule="0 2 * * *",
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    params=lakerec_params(),
+    user_defined_macros=MACROS,
+    doc_md=__doc__,
+    tags=["lakerec"],
+)
+def lakerec_daily() -> None:
+    chain(
+        lakerec_job("ingest"),
+        quality_gate("bronze"),
+        lakerec_job("conform"),
+        quality_gate("silver"),
+        lakerec_job("features"),
+        lakerec_job("segment"),
+        lakerec_job("recommend"),
+        quality_gate("gold"),
+    )
+
+
+lakerec_daily()

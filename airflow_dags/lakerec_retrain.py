@@ -1,0 +1,50 @@
+"""
+### lakerec_retrain: weekly retraining with champion promotion
+
+Each task submits one packaged job (`spark-submit jobs/<step>.py`) for the run's logical
+date (`{{ ds }}`):
+
+`quality_silver` → `features` → `segment` → `train`
+
+* `quality_silver` refuses to train on silver tables that fail their error-level checks;
+* `features` refreshes `gold.user_features` as of the run date;
+* `segment` fits the segmentation pipeline (KMeans, k chosen by silhouette), registers it
+  as `lakerec-segmentation` and promotes it to `champion` when it passes its checks;
+* `train` tunes and fits implicit ALS, measures it, the popularity baseline and the current
+  champion on the same held-out data (logged to MLflow), registers it as `lakerec-als` and
+  promotes it to `champion` only when it beats both on NDCG@10 by the configured margin.
+
+`lakerec_daily` scores with whatever model holds the `champion` alias when it runs, so a
+promotion here takes effect from the next daily run.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from airflow.sdk import chain, dag
+from lakerec_airflow import DEFAULT_ARGS, MACROS, lakerec_job, lakerec_params, quality_gate
+
+
+@dag(
+    dag_id="lakerec_retrain",
+    schedule="0 5 * * 0",  # Sundays, after the daily run
+    start_date=datetime(2026, 1, 4, tzinfo=UTC),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    params=lakerec_params(),
+    user_defined_macros=MACROS,
+    doc_md=__doc__,
+    tags=["lakerec"],
+)
+def lakerec_retrain() -> None:
+    chain(
+        quality_gate("silver"),
+        lakerec_job("features"),
+        lakerec_job("segment"),
+        lakerec_job("train"),
+    )
+
+
+lakerec_retrain()

@@ -1,0 +1,172 @@
+"""``lakerec bench scoring``: time top-k scoring of every user, blocked vs Spark's built-in.
+
+    lakerec bench scoring --users 50000 --items 20000 --rank 64 --k 10 --method blocked
+    lakerec bench scoring --users 50000 --items 20000 --rank 64 --k 10 --method builtin
+
+Both methods score the same random factors (normal, seeded), written once as Parquet.
+``builtin`` needs an ``ALSModel``, which Python cannot build from factors: the bench fits
+a one-iteration ALS of the requested rank on three ratings, saves it with Spark ML's
+persistence, replaces the saved ``userFactors``/``itemFactors`` Parquet folders with the
+random factors and loads it back. Timing starts after that; each repeat computes every
+user's top k and writes it to Spark's ``noop`` sink, after ``--warmup`` untimed runs. The
+median of the repeats is printed, and appended as one JSON line to ``--record`` when
+given. See ``bench/scoring.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from lakerec.config import Config
+from lakerec.schemas import FACTOR_FEATURES, FACTOR_ID
+
+log = logging.getLogger("lakerec.bench")
+
+METHODS = ("blocked", "builtin")
+
+
+def parser() -> argparse.ArgumentParser:
+    bench = argparse.ArgumentParser(prog="lakerec bench", description=__doc__.split("\n")[0])
+    benches = bench.add_subparsers(dest="bench", required=True)
+    scoring = benches.add_parser("scoring", help="time top-k scoring of every user")
+    scoring.add_argument("--users", type=int, default=50_000)
+    scoring.add_argument("--items", type=int, default=20_000)
+    scoring.add_argument("--rank", type=int, default=64)
+    scoring.add_argument("--k", type=int, default=10)
+    scoring.add_argument("--method", choices=METHODS, required=True)
+    scoring.add_argument("--repeats", type=int, default=3)
+    scoring.add_argument("--warmup", type=int, default=1,
+                         help="untimed runs first (Python workers, JIT); not in the median")
+    scoring.add_argument("--users-per-block", type=int, default=2048)
+    scoring.add_argument("--seed", type=int, default=7)
+    scoring.add_argument("--workdir", help="where the factors and model are written "
+                         "(default: <paths.artifacts>/bench/scoring)")
+    scoring.add_argument("--record", help="append the result as one JSON line to this file")
+    return bench
+
+
+def machine() -> dict[str, object]:
+    """CPU model, core count, memory and load: what a benchmark record needs."""
+    info: dict[str, object] = {"nproc": os.cpu_count(), "python": platform.python_version()}
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        models = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                  if line.startswith("model name")]
+        info["cpu"] = models[0] if models else "unknown"
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        total_kb = int(meminfo.read_text().split()[1])
+        info["memory_gib"] = round(total_kb / 2**20, 1)
+    info["loadavg_1m"] = os.getloadavg()[0]
+    return info
+
+
+def random_factors(spark: SparkSession, n: int, rank: int, seed: int,
+                   partitions: int) -> DataFrame:
+    """``id`` int 0..n-1, ``features`` array<float> of ``rank`` N(0, 1/rank) values."""
+    scale = rank ** -0.5
+    return spark.range(n, numPartitions=partitions).select(
+        F.col("id").cast("int").alias(FACTOR_ID),
+        F.array(*[(F.randn(seed + j) * scale).cast("float") for j in range(rank)])
+        .alias(FACTOR_FEATURES))
+
+
+def write_model(spark: SparkSession, folder: Path, *, users: int, items: int, rank: int,
+                seed: int) -> None:
+    """An ``ALSModel`` at ``folder`` whose factors are random ones of the given shape."""
+    from pyspark.ml.recommendation import ALS
+
+    tiny = spark.createDataFrame([(0, 0, 1.0), (0, 1, 1.0), (1, 1, 1.0)],
+                                 "user int, item int, rating float")
+    template = ALS(rank=rank, maxIter=1, implicitPrefs=True, seed=seed).fit(tiny)
+    template.write().overwrite().save(str(folder))
+    partitions = spark.sparkContext.defaultParallelism
+    random_factors(spark, users, rank, seed, partitions).write.mode("overwrite").parquet(
+        str(folder / "userFactors"))
+    random_factors(spark, items, rank, seed + 10_000, partitions).write.mode(
+        "overwrite").parquet(str(folder / "itemFactors"))
+
+
+def time_runs(run: Callable[[], None], repeats: int) -> list[float]:
+    seconds = []
+    for attempt in range(1, repeats + 1):
+        start = time.perf_counter()
+        run()
+        seconds.append(time.perf_counter() - start)
+        log.info("run %d/%d: %.2f s", attempt, repeats, seconds[-1])
+    return seconds
+
+
+def bench_scoring(spark: SparkSession, args: argparse.Namespace, workdir: Path) -> dict:
+    from pyspark.ml.recommendation import ALSModel
+
+    from lakerec.scoring import top_k_blocked
+
+    folder = workdir / f"model_u{args.users}_i{args.items}_r{args.rank}_s{args.seed}"
+    if not (folder / "itemFactors" / "_SUCCESS").exists():
+        log.info("writing random factors and model to %s", folder)
+        write_model(spark, folder, users=args.users, items=args.items, rank=args.rank,
+                    seed=args.seed)
+
+    def run_blocked() -> None:
+        top = top_k_blocked(spark.read.parquet(str(folder / "userFactors")),
+                            spark.read.parquet(str(folder / "itemFactors")), args.k,
+                            users_per_block=args.users_per_block)
+        top.write.format("noop").mode("overwrite").save()
+
+    def run_builtin() -> None:
+        model = ALSModel.load(str(folder))
+        model.recommendForAllUsers(args.k).write.format("noop").mode("overwrite").save()
+
+    run = run_blocked if args.method == "blocked" else run_builtin
+    before = machine()
+    warmup = time_runs(run, args.warmup) if args.warmup else []
+    seconds = time_runs(run, args.repeats)
+    return {
+        "bench": "scoring", "method": args.method, "users": args.users, "items": args.items,
+        "rank": args.rank, "k": args.k, "repeats": args.repeats,
+        "users_per_block": args.users_per_block if args.method == "blocked" else None,
+        "warmup_seconds": [round(s, 3) for s in warmup],
+        "seconds": [round(s, 3) for s in seconds],
+        "median_seconds": round(statistics.median(seconds), 3),
+        "spark_master": spark.sparkContext.master,
+        "machine": before, "loadavg_1m_after": os.getloadavg()[0],
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def main(argv: list[str], config: Config) -> int:
+    """Entry point of ``lakerec bench``; returns the exit code."""
+    from lakerec.session import build_spark
+
+    args = parser().parse_args(argv)
+    for name in ("users", "items", "rank", "k", "repeats", "users_per_block", "warmup"):
+        if getattr(args, name) < (0 if name == "warmup" else 1):
+            raise SystemExit(f"lakerec bench: --{name.replace('_', '-')} must be positive")
+    workdir = Path(args.workdir or Path(config.paths.artifacts) / "bench" / "scoring")
+    # Python workers must run this interpreter (it has lakerec); Spark's default is the
+    # first python3 on PATH. Read when the session starts, so set before building it.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    spark = build_spark(config.spark, config.paths.checkpoint)
+    result = bench_scoring(spark, args, workdir)
+    print(f"scoring {result['method']}: {args.users} users x {args.items} items, rank "
+          f"{args.rank}, k {args.k}: median {result['median_seconds']:.2f} s over "
+          f"{args.repeats} runs {result['seconds']} (load {result['machine']['loadavg_1m']:.2f}"
+          f" before, {result['loadavg_1m_after']:.2f} after)")
+    if args.record:
+        with open(args.record, "a", encoding="utf-8") as out:
+            out.write(json.dumps(result) + "\n")
+    return 0

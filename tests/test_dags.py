@@ -1,0 +1,213 @@
+"""The Airflow DAGs in airflow_dags/: they load cleanly, their graphs have the pipeline's
+order, and ``lakerec_daily`` runs end to end under ``dag.test()`` through real spark-submit
+subprocesses of the packaged jobs.
+
+Airflow runs in subprocesses with an ``AIRFLOW_HOME`` of their own (SQLite metadata DB):
+importing Airflow configures process-wide logging, which the rest of the suite must not see.
+The jobs run on a Python where lakerec is not installed, from ``make dist``'s zip.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+from orchestration_support import (
+    RUN_DATE,
+    build_dist,
+    clean_env,
+    generate_tiny,
+    job_config,
+    lakerec_importable,
+    python_without_lakerec,
+    table_counts,
+    tail,
+)
+from pyspark.sql import SparkSession
+
+DAGS = REPO / "airflow_dags"
+DAILY = ["ingest", "quality_bronze", "conform", "quality_silver", "features", "segment",
+         "recommend", "quality_gold"]
+RETRAIN = ["quality_silver", "features", "segment", "train"]
+GOLD = ["gold.user_features", "gold.customer_segments", "gold.recommendations"]
+
+# Loads the DAG folder the way the DAG processor does (the bundle on sys.path), with the
+# network and connections made to fail: a DAG file that touches either at parse time errors.
+LOAD_DAGS = r"""
+import json, socket, sys
+from pathlib import Path
+
+def refuse(*args, **kwargs):
+    raise RuntimeError("DAG file touched the network or a connection at parse time")
+
+socket.socket.connect = refuse
+socket.create_connection = refuse
+from airflow.sdk.bases.hook import BaseHook
+BaseHook.get_connection = classmethod(refuse)
+from airflow.dag_processing.dagbag import BundleDagBag
+
+folder = Path(sys.argv[1])
+bag = BundleDagBag(dag_folder=folder, bundle_path=folder, bundle_name="lakerec")
+print("RESULT " + json.dumps({
+    "import_errors": bag.import_errors,
+    "dags": {dag_id: {
+        "downstream": {t.task_id: sorted(t.downstream_task_ids) for t in dag.tasks},
+        "retries": {t.task_id: t.retries for t in dag.tasks},
+        "backoff": sorted({t.retry_exponential_backoff for t in dag.tasks}),
+        "conn_ids": sorted({t._conn_id for t in dag.tasks}),
+        "applications": {t.task_id: t.application for t in dag.tasks},
+        "args": {t.task_id: t.application_args for t in dag.tasks},
+        "max_active_runs": dag.max_active_runs,
+        "catchup": dag.catchup,
+        "start_tz": str(dag.start_date.tzinfo),
+        "doc_md": dag.doc_md or "",
+        "params": sorted(dag.params.keys()),
+    } for dag_id, dag in bag.dags.items()},
+}))
+"""
+
+# One dag.test() run; prints the run's and every task's final state.
+RUN_DAG = r"""
+import json, sys
+from datetime import datetime, timezone
+from pathlib import Path
+from airflow.dag_processing.dagbag import BundleDagBag
+
+folder, dag_id, day, conf, mark = sys.argv[1:6]
+bag = BundleDagBag(dag_folder=Path(folder), bundle_path=Path(folder), bundle_name="lakerec")
+run = bag.dags[dag_id].test(
+    logical_date=datetime.fromisoformat(day).replace(tzinfo=timezone.utc),
+    run_conf=json.loads(conf), mark_success_pattern=mark or None)
+print("RESULT " + json.dumps({
+    "state": str(run.state),
+    "tasks": {ti.task_id: str(ti.state) for ti in run.get_task_instances()}}))
+"""
+
+
+def run_script(script: str, args: list[str], env: dict[str, str], log: Path) -> dict:
+    """Run ``script`` with this venv's Python; its RESULT line as a dict."""
+    with log.open("w") as out:
+        subprocess.run([sys.executable, "-c", script, *args], env=env, cwd=log.parent,
+                       stdout=out, stderr=subprocess.STDOUT, check=False, timeout=1800)
+    lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.startswith("RESULT ")]
+    assert lines, f"no result from the Airflow subprocess; its output ends with:\n{tail(log)}"
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+def test_dag_files_load_without_errors_and_have_the_pipeline_order(tmp_path: Path) -> None:
+    # A fresh AIRFLOW_HOME with no metadata DB and no connections: parsing needs neither.
+    env = clean_env(AIRFLOW_HOME=str(tmp_path / "airflow"), AIRFLOW__CORE__LOAD_EXAMPLES="False")
+    result = run_script(LOAD_DAGS, [str(DAGS)], env, tmp_path / "load.log")
+
+    assert result["import_errors"] == {}
+    dags = result["dags"]
+    assert set(dags) == {"lakerec_daily", "lakerec_retrain"}
+    for dag_id, order in (("lakerec_daily", DAILY), ("lakerec_retrain", RETRAIN)):
+        dag = dags[dag_id]
+        expected = {task: [after] for task, after in itertools.pairwise(order)}
+        assert dag["downstream"] == {**expected, order[-1]: []}, dag_id
+        assert dag["max_active_runs"] == 1 and dag["catchup"] is False
+        assert dag["start_tz"] == "UTC"
+        assert dag["conn_ids"] == ["{{ params.spark_conn_id }}"]
+        assert {"conf_file", "overrides", "spark_conn_id", "py_files"} <= set(dag["params"])
+        for task, retries in dag["retries"].items():
+            # quality gates fail at once (bad data stays bad); jobs retry with back-off
+            assert retries == 0 if task.startswith("quality_") else retries >= 1, task
+        assert dag["backoff"] == [2.0]
+        for task, args in dag["args"].items():
+            assert args[args.index("--run-date") + 1] == "{{ ds }}", task
+            step = task.split("_")[0]
+            assert dag["applications"][task].endswith(f"'jobs/{step}.py') }}}}")
+            if step == "quality":
+                assert args[-2:] == ["--layer", task.split("_")[1]]
+    assert "gold" in dags["lakerec_daily"]["doc_md"]
+    assert "champion" in dags["lakerec_retrain"]["doc_md"]
+
+
+@pytest.fixture(scope="module")
+def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An AIRFLOW_HOME whose SQLite metadata DB is migrated, as ``dag.test()`` needs."""
+    home = tmp_path_factory.mktemp("airflow")
+    done = subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
+                          env=clean_env(AIRFLOW_HOME=str(home)), capture_output=True,
+                          text=True, check=False, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return home
+
+
+@pytest.fixture(scope="module")
+def packaged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """``make dist``'s zip, and a Python without lakerec to run the jobs on."""
+    base = tmp_path_factory.getbasetemp()
+    zip_path = build_dist(base / "dist")
+    python = python_without_lakerec(base / "python-without-lakerec")
+    assert not lakerec_importable(python)
+    return zip_path, python
+
+
+@pytest.fixture(scope="module")
+def tiny_landing(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return generate_tiny(spark, tmp_path_factory.mktemp("generated"))
+
+
+def run_daily(root: Path, airflow_home: Path, packaged: tuple[Path, Path], *,
+              mark_success: str = "", log_name: str = "daily.log") -> dict:
+    """``lakerec_daily`` under dag.test() for RUN_DATE on the lake under ``root``."""
+    zip_path, python = packaged
+    env = clean_env(
+        AIRFLOW_HOME=str(airflow_home), AIRFLOW__CORE__DAGS_FOLDER=str(DAGS),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW_CONN_LAKEREC_SPARK=json.dumps({"conn_type": "spark", "host": "local[2]"}),
+        PYSPARK_PYTHON=str(python), PYSPARK_DRIVER_PYTHON=str(python))
+    params = {"conf_file": str(job_config(root)), "py_files": str(zip_path)}
+    return run_script(RUN_DAG, [str(DAGS), "lakerec_daily", RUN_DATE.isoformat(),
+                                json.dumps(params), mark_success], env, root / log_name)
+
+
+@pytest.mark.slow
+def test_daily_dag_runs_end_to_end_and_a_rerun_changes_no_counts(
+        spark: SparkSession, tmp_path: Path, airflow_home: Path,
+        packaged: tuple[Path, Path], tiny_landing: Path) -> None:
+    shutil.copytree(tiny_landing, tmp_path / "landing")
+
+    first = run_daily(tmp_path, airflow_home, packaged, log_name="first.log")
+
+    assert first["state"] == "success", tail(tmp_path / "first.log")
+    assert first["tasks"] == dict.fromkeys(DAILY, "success")
+    counts = table_counts(spark, tmp_path / "lake", skip_layers=("ops",))
+    assert set(GOLD) <= set(counts), counts
+    assert all(counts[table] > 0 for table in [*GOLD, "silver.events", "bronze.events"]), counts
+
+    # Same date again. The quality gates only read (and log to ops): marked done, not rerun.
+    second = run_daily(tmp_path, airflow_home, packaged, mark_success="^quality_",
+                       log_name="second.log")
+
+    assert second["state"] == "success", tail(tmp_path / "second.log")
+    assert table_counts(spark, tmp_path / "lake", skip_layers=("ops",)) == counts
+
+
+@pytest.mark.slow
+def test_a_corrupted_landing_file_fails_the_bronze_gate_and_nothing_downstream_runs(
+        spark: SparkSession, tmp_path: Path, airflow_home: Path,
+        packaged: tuple[Path, Path], tiny_landing: Path) -> None:
+    shutil.copytree(tiny_landing, tmp_path / "landing")
+    # A file of events without users, of unknown types, at unreadable times: ingest keeps
+    # raw rows as landed, the bronze suite must refuse them.
+    header = "event_id,user_id,item_id,event_type,event_ts,quantity,price,rating,order_id\n"
+    rows = "".join(f"bad-{i},,item_{i % 7},teleport,yesterday-ish,-3,,,\n" for i in range(3000))
+    (tmp_path / "landing" / "events" / "corrupted.csv").write_text(header + rows)
+
+    result = run_daily(tmp_path, airflow_home, packaged, log_name="corrupted.log")
+
+    assert result["state"] == "failed"
+    assert result["tasks"]["ingest"] == "success", tail(tmp_path / "corrupted.log")
+    assert result["tasks"]["quality_bronze"] == "failed", tail(tmp_path / "corrupted.log")
+    assert {result["tasks"][task] for task in DAILY[2:]} == {"upstream_failed"}
+    assert not (tmp_path / "lake" / "silver").exists()
+    assert not (tmp_path / "lake" / "gold").exists()
