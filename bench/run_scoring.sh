@@ -13,6 +13,7 @@ ITEMS=${ITEMS:-20000}
 RANK=${RANK:-64}
 K=${K:-10}
 REPEATS=${REPEATS:-3}
+VERIFY=${VERIFY:-1000}    # users whose top k is compared between the methods (0: none)
 WORKDIR=${WORKDIR:-/tmp/lakerec-bench-scoring}
 RECORD=${RECORD:-bench/results/scoring.jsonl}
 LAKEREC=${LAKEREC:-.venv/bin/lakerec}
@@ -20,8 +21,10 @@ LAKEREC=${LAKEREC:-.venv/bin/lakerec}
 mkdir -p "$(dirname "$RECORD")"
 echo "load before: $(uptime)"
 for method in blocked builtin; do
+    verify=0
+    [[ $method == blocked ]] && verify=$VERIFY
     "$LAKEREC" bench scoring --users "$USERS" --items "$ITEMS" --rank "$RANK" --k "$K" \
-        --method "$method" --repeats "$REPEATS" --workdir "$WORKDIR" --record "$RECORD" \
-        --set spark.log_level=ERROR
+        --method "$method" --repeats "$REPEATS" --verify-users "$verify" \
+        --workdir "$WORKDIR" --record "$RECORD" --set spark.log_level=ERROR
 done
 echo "load after: $(uptime)"

@@ -1,4 +1,4 @@
-"""Generate synthetic customers, items and events into the landing folders, with planted ground truth.
+"""Generate synthetic customers, items and events into landing folders, with planted ground truth.
 
 Run it on one machine (after ``make setup``)::
 

@@ -12,11 +12,11 @@ from datetime import date
 from pathlib import Path
 
 import yaml
-from conftest import REPO, make_config
 from pyspark.sql import SparkSession
 
 from lakerec.runner import run_step
 from lakerec.tables import Lake
+from tests.conftest import REPO, make_config
 
 RUN_DATE = date(2026, 11, 20)
 VENV_BIN = Path(sys.executable).parent

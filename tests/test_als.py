@@ -10,7 +10,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from conftest import make_config
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
@@ -21,6 +20,7 @@ from lakerec.promotion import Evidence, promotion_decision
 from lakerec.runner import run_step
 from lakerec.schemas import GT_TASTE_CLUSTER, ITEM_ID, RANK, SOURCE, USER_ID
 from lakerec.tables import Lake
+from tests.conftest import make_config
 
 RUN_DATE = date(2026, 11, 27)
 

@@ -10,8 +10,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import REPO, make_config
-from orchestration_support import (
+from pyspark.sql import SparkSession
+
+from lakerec.pipeline import PIPELINE
+from lakerec.runner import run_step
+from tests.conftest import REPO, make_config
+from tests.orchestration_support import (
     RUN_DATE,
     TINY,
     build_dist,
@@ -22,10 +26,6 @@ from orchestration_support import (
     python_without_lakerec,
     table_counts,
 )
-from pyspark.sql import SparkSession
-
-from lakerec.pipeline import PIPELINE
-from lakerec.runner import run_step
 
 # Not the defaults (7077, 8080): a developer's own `make cluster-demo` may be running.
 MASTER_PORT, WEBUI_PORT = 17077, 18080

@@ -87,13 +87,13 @@ def test_the_first_failing_rule_wins(spark):
 
 
 def test_malformed_records_are_rejected_first(spark):
-    out = classify(bronze_events(spark, [GOOD, GOOD[:0] + ("E2",) + GOOD[1:]],
+    out = classify(bronze_events(spark, [GOOD, (*GOOD[:0], "E2", *GOOD[1:])],
                                  corrupt=[None, "E2,U1,x,y"]))
     assert reasons(out) == [None, S.MALFORMED_RECORD]
 
 
 def test_duplicates_are_told_apart(spark):
-    same_content_new_id = ("E9",) + GOOD[1:]
+    same_content_new_id = ("E9", *GOOD[1:])
     out = classify(bronze_events(spark, [GOOD, GOOD, same_content_new_id]))
     got = sorted((r[0], r[1] or "") for r in out.select("event_id", S.REJECT_REASON).collect())
     assert got == [("E1", ""), ("E1", S.DUPLICATE_ROW), ("E9", S.DUPLICATE_EVENT)]
@@ -107,7 +107,7 @@ def test_an_event_id_reused_for_other_content_is_accepted_once(spark):
 
 
 def test_rows_without_event_id_get_one_from_their_content(spark):
-    no_id = (None,) + GOOD[1:]
+    no_id = (None, *GOOD[1:])
     out = C.silver_events(classify(bronze_events(spark, [no_id])))
     (row,) = out.collect()
     assert row[S.EVENT_ID].startswith("ek-") and row[S.EVENT_ID][3:] == row[S.EVENT_KEY][:32]
@@ -117,7 +117,7 @@ def test_events_silver_already_holds_are_rejected(spark):
     accepted = C.silver_events(classify(bronze_events(spark, [GOOD])))
     known = accepted.select(S.EVENT_ID, S.EVENT_KEY)
     redelivered = classify(bronze_events(spark, [GOOD])).transform(C.flag_known_events(known))
-    new_id = classify(bronze_events(spark, [("E9",) + GOOD[1:]])).transform(
+    new_id = classify(bronze_events(spark, [("E9", *GOOD[1:])])).transform(
         C.flag_known_events(known))
     reused_id = classify(bronze_events(spark, [
         ("E1", "U2", "I2", "view", "2026-01-01 10:00:00", None, None, None, None)
@@ -185,8 +185,9 @@ def test_customers_are_pseudonymised(spark):
     rows = [("U1", " Ann@Example.com ", "Ann  Lee", "+44 (0) 123", None)]
     out = C.silver_customers(C.classify_customers(bronze_customers(spark, rows)),
                              pii_key=b"k").collect()[0]
-    again = C.silver_customers(C.classify_customers(bronze_customers(
-        spark, [("U1", "ann@example.com", "ann lee", "44 0 123", None)])), pii_key=b"k").collect()[0]
+    same_person = [("U1", "ann@example.com", "ann lee", "44 0 123", None)]
+    again = C.silver_customers(C.classify_customers(bronze_customers(spark, same_person)),
+                               pii_key=b"k").collect()[0]
     assert "@" not in out[S.EMAIL] and len(out[S.EMAIL]) == 64
     assert (out[S.EMAIL], out[S.NAME], out[S.PHONE]) == (again[S.EMAIL], again[S.NAME],
                                                          again[S.PHONE])

@@ -17,8 +17,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO
-from orchestration_support import (
+from pyspark.sql import SparkSession
+
+from tests.conftest import REPO
+from tests.orchestration_support import (
     RUN_DATE,
     build_dist,
     clean_env,
@@ -29,7 +31,6 @@ from orchestration_support import (
     table_counts,
     tail,
 )
-from pyspark.sql import SparkSession
 
 DAGS = REPO / "airflow_dags"
 DAILY = ["ingest", "quality_bronze", "conform", "quality_silver", "features", "segment",

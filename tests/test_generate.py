@@ -9,7 +9,6 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import make_config
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -19,6 +18,7 @@ from lakerec.config import Config
 from lakerec.errors import ConfigError
 from lakerec.runner import run_step
 from lakerec.steps.generate import effective_config
+from tests.conftest import make_config
 
 RUN_DATE = date(2026, 11, 27)
 SMALL = ("generate.customers=300", "generate.items=60", "generate.events=6000",
@@ -115,6 +115,7 @@ def test_config_combinations_are_checked(config: Config) -> None:
 
 
 # --- determinism --------------------------------------------------------------------------
+@pytest.mark.slow  # a second full generation
 def test_same_seed_and_date_give_identical_data(spark: SparkSession, generated: Config,
                                                  tmp_path: Path) -> None:
     again = _generate(spark, tmp_path)

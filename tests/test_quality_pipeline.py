@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import REPO, TEST_SPARK
 from pyspark.sql import SparkSession
 
 from lakerec.cli import main
 from lakerec.tables import Lake
+from tests.conftest import REPO, TEST_SPARK
 
 HEADER = "event_id,user_id,item_id,event_type,event_ts,quantity,price,order_id\n"
 

@@ -7,7 +7,6 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import make_config
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -32,6 +31,7 @@ from lakerec.schemas import (
     USER_ID,
 )
 from lakerec.tables import Lake
+from tests.conftest import make_config
 
 RUN_DATE = date(2026, 11, 27)
 QUIET = {"out": lambda _: None}

@@ -10,7 +10,6 @@ from math import comb
 from pathlib import Path
 
 import pytest
-from conftest import make_config
 from pyspark.ml.linalg import Vectors
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
@@ -39,6 +38,7 @@ from lakerec.segmentation import (
     with_distance_to_centroid,
 )
 from lakerec.tables import Lake
+from tests.conftest import make_config
 
 RUN_DATE_ = date(2026, 11, 27)
 PLANTED_CLUSTERS = 4  # champions, loyal, big_spenders, at_risk; browsers never purchase
@@ -105,13 +105,23 @@ def test_distance_to_centroid_is_euclidean_in_scaled_space(spark: SparkSession) 
 
 
 # --- on generated data with planted segments ----------------------------------------------
+# The default planted segments overlap on purpose (a real shop's do): at_risk customers
+# with one or two purchases look like a segment of their own. Well separated here: at_risk
+# buy as often as loyal customers, only long ago; big spenders as often, in large baskets.
+WELL_SEPARATED = (
+    "generate.segments.at_risk.events_per_customer=30",
+    "generate.segments.big_spenders.events_per_customer=20",
+)
+MEAN_EVENTS = 0.15 * 80 + 0.30 * 30 + 0.10 * 20 + 0.25 * 30 + 0.20 * 10  # per customer
+
+
 @pytest.fixture(scope="module")
 def generated(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Config:
     """1,500 generated customers through generate -> ingest -> conform -> features."""
     root = tmp_path_factory.mktemp("planted")
     config = make_config(root, "generate.customers=1500", "generate.items=300",
-                         "generate.events=40000", "segment.k_min=2", "segment.k_max=6",
-                         "segment.seeds=[7, 17]")
+                         f"generate.events={int(1500 * MEAN_EVENTS)}", *WELL_SEPARATED,
+                         "segment.k_min=2", "segment.k_max=6", "segment.seeds=[7, 17]")
     for step in ("generate", "ingest", "conform", "features"):
         run_step(step, config, RUN_DATE_, spark=spark, **QUIET)
     return config

@@ -55,6 +55,10 @@ def parser() -> argparse.ArgumentParser:
     scoring.add_argument("--workdir", help="where the factors and model are written "
                          "(default: <paths.artifacts>/bench/scoring)")
     scoring.add_argument("--record", help="append the result as one JSON line to this file")
+    scoring.add_argument("--masks-per-user", type=int, default=0, metavar="N",
+                         help="blocked only: also mask N random items per user (purchases)")
+    scoring.add_argument("--verify-users", type=int, default=0, metavar="N",
+                         help="after timing, compare both methods' top k for N users")
     return bench
 
 
@@ -110,6 +114,32 @@ def time_runs(run: Callable[[], None], repeats: int) -> list[float]:
     return seconds
 
 
+def compare_top_k(blocked: DataFrame, builtin: DataFrame, tolerance: float = 1e-4
+                  ) -> dict[str, int]:
+    """Users whose top-k item sets agree, differ only among items tied with the k-th
+    score (within ``tolerance``), or really differ.
+
+    ``blocked``: ``user``, ``item``, ``score``; ``builtin``: ``recommendForUserSubset``'s
+    ``user``, ``recommendations`` array of (``item``, ``rating``).
+    """
+    ours: dict[int, dict[int, float]] = {}
+    for row in blocked.collect():
+        ours.setdefault(row["user"], {})[row["item"]] = row["score"]
+    counts = {"users": 0, "identical": 0, "tied": 0, "different": 0}
+    for row in builtin.collect():
+        theirs = {rec["item"]: rec["rating"] for rec in row["recommendations"]}
+        mine = ours.get(row["user"], {})
+        counts["users"] += 1
+        if set(mine) == set(theirs):
+            counts["identical"] += 1
+            continue
+        kth = min(theirs.values())
+        scores = {**theirs, **mine}
+        near_kth = all(abs(scores[item] - kth) <= tolerance for item in set(mine) ^ set(theirs))
+        counts["tied" if near_kth else "different"] += 1
+    return counts
+
+
 def bench_scoring(spark: SparkSession, args: argparse.Namespace, workdir: Path) -> dict:
     from pyspark.ml.recommendation import ALSModel
 
@@ -121,10 +151,16 @@ def bench_scoring(spark: SparkSession, args: argparse.Namespace, workdir: Path) 
         write_model(spark, folder, users=args.users, items=args.items, rank=args.rank,
                     seed=args.seed)
 
+    masks = None
+    if args.masks_per_user:
+        masks = spark.range(args.users * args.masks_per_user).select(
+            (F.col("id") % args.users).cast("int").alias("user"),
+            (F.abs(F.xxhash64("id", F.lit(args.seed))) % args.items).cast("int").alias("item"))
+
     def run_blocked() -> None:
         top = top_k_blocked(spark.read.parquet(str(folder / "userFactors")),
                             spark.read.parquet(str(folder / "itemFactors")), args.k,
-                            users_per_block=args.users_per_block)
+                            exclude_pairs=masks, users_per_block=args.users_per_block)
         top.write.format("noop").mode("overwrite").save()
 
     def run_builtin() -> None:
@@ -135,16 +171,27 @@ def bench_scoring(spark: SparkSession, args: argparse.Namespace, workdir: Path) 
     before = machine()
     warmup = time_runs(run, args.warmup) if args.warmup else []
     seconds = time_runs(run, args.repeats)
+    verified = None
+    if args.verify_users:
+        subset = spark.read.parquet(str(folder / "userFactors")).where(
+            F.col(FACTOR_ID) < args.verify_users)
+        blocked = top_k_blocked(subset, spark.read.parquet(str(folder / "itemFactors")), args.k)
+        builtin = ALSModel.load(str(folder)).recommendForUserSubset(
+            subset.select(F.col(FACTOR_ID).alias("user")), args.k)
+        verified = compare_top_k(blocked, builtin)
+        log.info("blocked vs builtin top %d: %s", args.k, verified)
     return {
         "bench": "scoring", "method": args.method, "users": args.users, "items": args.items,
         "rank": args.rank, "k": args.k, "repeats": args.repeats,
         "users_per_block": args.users_per_block if args.method == "blocked" else None,
+        "masks_per_user": args.masks_per_user if args.method == "blocked" else None,
         "warmup_seconds": [round(s, 3) for s in warmup],
         "seconds": [round(s, 3) for s in seconds],
         "median_seconds": round(statistics.median(seconds), 3),
         "spark_master": spark.sparkContext.master,
         "machine": before, "loadavg_1m_after": os.getloadavg()[0],
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "verified": verified,
     }
 
 
@@ -153,9 +200,12 @@ def main(argv: list[str], config: Config) -> int:
     from lakerec.session import build_spark
 
     args = parser().parse_args(argv)
-    for name in ("users", "items", "rank", "k", "repeats", "users_per_block", "warmup"):
-        if getattr(args, name) < (0 if name == "warmup" else 1):
+    for name in ("users", "items", "rank", "k", "repeats", "users_per_block"):
+        if getattr(args, name) < 1:
             raise SystemExit(f"lakerec bench: --{name.replace('_', '-')} must be positive")
+    for name in ("warmup", "masks_per_user", "verify_users"):
+        if getattr(args, name) < 0:
+            raise SystemExit(f"lakerec bench: --{name.replace('_', '-')} must not be negative")
     workdir = Path(args.workdir or Path(config.paths.artifacts) / "bench" / "scoring")
     # Python workers must run this interpreter (it has lakerec); Spark's default is the
     # first python3 on PATH. Read when the session starts, so set before building it.
@@ -166,6 +216,8 @@ def main(argv: list[str], config: Config) -> int:
           f"{args.rank}, k {args.k}: median {result['median_seconds']:.2f} s over "
           f"{args.repeats} runs {result['seconds']} (load {result['machine']['loadavg_1m']:.2f}"
           f" before, {result['loadavg_1m_after']:.2f} after)")
+    if result["verified"]:
+        print(f"blocked vs builtin, {args.verify_users} users: {result['verified']}")
     if args.record:
         with open(args.record, "a", encoding="utf-8") as out:
             out.write(json.dumps(result) + "\n")

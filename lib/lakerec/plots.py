@@ -23,6 +23,7 @@ def silhouette_by_k(ks: Sequence[int], silhouettes: Sequence[float], chosen_k: i
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(list(ks), list(silhouettes), marker="o")
+    ax.set_xticks(list(ks))
     ax.axvline(chosen_k, color="tab:red", linestyle="--", label=f"chosen k = {chosen_k}")
     ax.set(xlabel="number of segments k", ylabel="silhouette", title="Silhouette by k")
     ax.legend()

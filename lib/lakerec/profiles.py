@@ -111,6 +111,9 @@ def segment_profiles(assigned: DataFrame, *, top_categories_n: int) -> DataFrame
                 F.sum(REVENUE).over(everyone) != 0,
                 F.col(REVENUE) / F.sum(REVENUE).over(everyone)).otherwise(F.lit(0.0)))
             .join(top_categories_by_segment(assigned, top_categories_n), SEGMENT_ID, "left")
+            .select(SEGMENT_ID, CUSTOMERS, CUSTOMER_SHARE, REVENUE, REVENUE_SHARE,
+                    *[c for c in per_segment.columns if c not in (SEGMENT_ID, CUSTOMERS, REVENUE)],
+                    TOP_CATEGORIES)
             .orderBy(SEGMENT_ID))
 
 

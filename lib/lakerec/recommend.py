@@ -40,6 +40,7 @@ from lakerec.schemas import (
     SOURCE,
     TITLE,
     USER_ID,
+    USER_IDX,
 )
 
 TOKEN = "token"

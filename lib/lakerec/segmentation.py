@@ -159,7 +159,7 @@ def with_distance_to_centroid(df: DataFrame, centers: Sequence[Sequence[float]],
                               segment_col: str = SEGMENT_ID) -> DataFrame:
     """Euclidean distance (in the scaled feature space) from each row to its segment's center."""
     center_table = F.array(*[F.array(*[F.lit(float(v)) for v in c]) for c in centers])
-    center = F.element_at(center_table, F.col(segment_col) + 1)
+    center = F.element_at(center_table, F.col(segment_col).cast("int") + 1)
     squares = F.zip_with(vector_to_array(F.col(features_col)), center,
                          lambda x, c: (x - c) * (x - c))
     return df.withColumn(DISTANCE_TO_CENTROID,

@@ -19,7 +19,6 @@ from lakerec.schemas import (
     BASKET_SIZE,
     COUNT_OK,
     CUSTOMER_KNOWN,
-    EVENT_TS,
     EVENT_TYPE,
     HAS_GAP_REASON,
     HAS_SEGMENT,
@@ -27,9 +26,6 @@ from lakerec.schemas import (
     ITEM_KNOWN,
     ORDER_ID,
     PARSED_SUFFIX,
-    PRICE,
-    QUANTITY,
-    RATING,
     RECOMMENDED_COUNT,
     USER_ID,
 )
@@ -133,8 +129,3 @@ def recommendation_counts(recommendations: DataFrame, gaps: DataFrame | None,
             HAS_GAP_REASON, F.coalesce(F.col(HAS_GAP_REASON), F.lit(False)))
     return out.withColumn(COUNT_OK, (F.col(RECOMMENDED_COUNT) == k) | F.col(HAS_GAP_REASON))
 
-
-BRONZE_EVENT_KEYS = (USER_ID, ITEM_ID)
-BRONZE_EVENT_NUMBERS = (QUANTITY, PRICE, RATING)
-BRONZE_EVENT_TIMESTAMPS = (EVENT_TS,)
-BRONZE_EVENT_LOWERCASE = (EVENT_TYPE,)

@@ -200,6 +200,7 @@ def run(ctx: StepContext) -> StepResult:
     by_source = {r[SOURCE]: r["n"] for r in recs.groupBy(SOURCE).agg(F.count("*").alias("n"))
                  .collect()}
     totals = recs.agg(F.count("*").alias("rows"), F.countDistinct(USER_ID).alias("users")).first()
+    assert totals is not None, "an aggregate without grouping returns one row"
     n_gaps = ctx.lake.read(GOLD, RECOMMENDATION_GAPS, version=gap_version).where(predicate).count()
     n_users = users.count()
     summary = [

@@ -16,6 +16,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pyspark.ml.recommendation import ALSModel
 from pyspark.sql import DataFrame
@@ -54,6 +55,9 @@ from lakerec.schemas import (
     USER_INDEX,
 )
 from lakerec.steps import StepContext, StepResult
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
 
 log = logging.getLogger("lakerec.train")
 
@@ -110,7 +114,8 @@ def write_indices(ctx: StepContext, inputs: Inputs) -> dict[str, int]:
 
 def confidence_spec(ctx: StepContext) -> ConfidenceSpec:
     cfg = ctx.config.recommend
-    return ConfidenceSpec(dict(cfg.event_weights), cfg.half_life_days, cfg.explicit_ratings)
+    weights = {str(name): value for name, value in cfg.event_weights.items()}
+    return ConfidenceSpec(weights, cfg.half_life_days, cfg.explicit_ratings)
 
 
 def evaluation_holdout(ctx: StepContext, events: DataFrame) -> Holdout:
@@ -182,7 +187,7 @@ def run(ctx: StepContext) -> StepResult:
     inputs = read_inputs(ctx)
     spec = confidence_spec(ctx)
     holdout = evaluation_holdout(ctx, inputs.events)
-    fit_args = {"max_iter": cfg.als.max_iter, "num_blocks": blocks,
+    fit_args: dict[str, Any] = {"max_iter": cfg.als.max_iter, "num_blocks": blocks,
                 "checkpoint_interval": cfg.als.checkpoint_interval, "seed": cfg.als.seed,
                 "implicit": not cfg.explicit_ratings}
 
@@ -247,7 +252,7 @@ def run(ctx: StepContext) -> StepResult:
                       summary=summary)
 
 
-def log_and_register(ctx: StepContext, client: object, model: ALSModel, best: AlsParams,
+def log_and_register(ctx: StepContext, client: MlflowClient, model: ALSModel, best: AlsParams,
                      trials: list[tuple[AlsParams, float]], holdout: Holdout, new: Evidence,
                      popularity: Evidence, champion: Evidence | None, promote: bool, why: str,
                      versions: dict[str, int]) -> tuple[int, str]:
