@@ -32,7 +32,7 @@ run: setup
 	$(BIN)/lakerec run --conf $(CONF)
 
 test: setup
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile --durations=30
 
 test-fast: setup
 	$(BIN)/pytest -m "not slow"

@@ -5,6 +5,7 @@ for jobs run by spark-submit, and the row counts of every Delta table of a lake.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -113,6 +114,25 @@ def table_counts(spark: SparkSession, lake_root: Path, *, skip_layers: tuple[str
         if layer not in skip_layers:
             counts[f"{layer}.{name}"] = lake.read(layer, name).count()
     return counts
+
+
+def run_logged(command: list[str], env: dict[str, str], log: Path, *, cwd: Path,
+               timeout: float) -> int:
+    """Run ``command`` in a process group of its own, output to ``log``; its exit code.
+
+    On timeout the whole group (spark-submit, its JVM and Python driver) is killed, so a
+    hung run leaves nothing behind, and the test fails with the log's last lines.
+    """
+    with log.open("w") as out:
+        process = subprocess.Popen(command, env=env, cwd=cwd, stdout=out,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            return process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            raise AssertionError(f"{command[0]} ran over {timeout:.0f} s and was killed; "
+                                 f"its output ends with:\n{tail(log)}") from None
 
 
 def tail(path: Path, lines: int = 60) -> str:

@@ -56,7 +56,8 @@ def trained(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Co
     root = tmp_path_factory.mktemp("als")
     config = make_config(root, "generate.customers=600", "generate.items=150",
                          "generate.events=30000", "generate.files=1",
-                         "recommend.search.ranks=[32, 16]", "recommend.search.max_trials=2",
+                         "recommend.search.ranks=[16, 8]", "recommend.search.reg_params=[0.01]",
+                         "recommend.search.alphas=[20.0]", "recommend.search.max_trials=2",
                          "recommend.als.max_iter=10")
     for step in ("generate", "ingest", "conform", "train", "recommend"):
         run_step(step, config, RUN_DATE, spark=spark, out=lambda _: None)

@@ -28,6 +28,7 @@ from tests.orchestration_support import (
     job_config,
     lakerec_importable,
     python_without_lakerec,
+    run_logged,
     table_counts,
     tail,
 )
@@ -36,6 +37,8 @@ DAGS = REPO / "airflow_dags"
 DAILY = ["ingest", "quality_bronze", "conform", "quality_silver", "features", "segment",
          "recommend", "quality_gold"]
 RETRAIN = ["quality_silver", "features", "segment", "train"]
+# A generous bound for one dag.test() run (about 5 minutes on an idle 2-core machine).
+DAG_RUN_TIMEOUT_S = 3600
 GOLD = ["gold.user_features", "gold.customer_segments", "gold.recommendations"]
 
 # Loads the DAG folder the way the DAG processor does (the bundle on sys.path), with the
@@ -93,9 +96,8 @@ print("RESULT " + json.dumps({
 
 def run_script(script: str, args: list[str], env: dict[str, str], log: Path) -> dict:
     """Run ``script`` with this venv's Python; its RESULT line as a dict."""
-    with log.open("w") as out:
-        subprocess.run([sys.executable, "-c", script, *args], env=env, cwd=log.parent,
-                       stdout=out, stderr=subprocess.STDOUT, check=False, timeout=1800)
+    run_logged([sys.executable, "-c", script, *args], env, log, cwd=log.parent,
+               timeout=DAG_RUN_TIMEOUT_S)
     lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.startswith("RESULT ")]
     assert lines, f"no result from the Airflow subprocess; its output ends with:\n{tail(log)}"
     return json.loads(lines[-1][len("RESULT "):])

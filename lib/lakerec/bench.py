@@ -21,7 +21,6 @@ import logging
 import os
 import platform
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -207,9 +206,6 @@ def main(argv: list[str], config: Config) -> int:
         if getattr(args, name) < 0:
             raise SystemExit(f"lakerec bench: --{name.replace('_', '-')} must not be negative")
     workdir = Path(args.workdir or Path(config.paths.artifacts) / "bench" / "scoring")
-    # Python workers must run this interpreter (it has lakerec); Spark's default is the
-    # first python3 on PATH. Read when the session starts, so set before building it.
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     spark = build_spark(config.spark, config.paths.checkpoint)
     result = bench_scoring(spark, args, workdir)
     print(f"scoring {result['method']}: {args.users} users x {args.items} items, rank "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -41,6 +43,10 @@ def build_spark(spark_config: SparkConfig, checkpoint_dir: str) -> SparkSession:
     builder = SparkSession.builder.appName(spark_config.app_name)
     if spark_config.master:
         builder = builder.master(spark_config.master)
+    if (spark_config.master or "").startswith("local"):
+        # Python workers must run this interpreter (it has lakerec and its dependencies), not
+        # the first python3 on PATH. On a cluster the executors' Python is the cluster's.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     jars = delta_jars(spark_config.delta_jars_dir)
     if jars:
         builder = builder.config("spark.jars", ",".join(jars))

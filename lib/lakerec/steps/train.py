@@ -292,5 +292,5 @@ def log_and_register(ctx: StepContext, client: MlflowClient, model: ALSModel, be
         run_id = run.info.run_id
     version = registry.register(client, info.model_uri, registry.ALS_MODEL, run_id=run_id,
                                 tags={"run_date": ctx.run_date.isoformat(),
-                                      PRIMARY_METRIC: f"{new.primary:.6f}"})
+                                      "ndcg_at_10": f"{new.primary:.6f}"})
     return version, run_id
