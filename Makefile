@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 CONF ?= conf/local.yaml
 DELTA_JARS := .jars/delta
 
-.PHONY: setup run test test-fast lint mlflow-ui dist clean jars cluster-demo
+.PHONY: setup run test test-orchestration test-fast lint mlflow-ui dist clean jars cluster-demo
 
 $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11) on PATH"; exit 1; }
@@ -32,7 +32,12 @@ run: setup
 	$(BIN)/lakerec run --conf $(CONF)
 
 test: setup
-	$(BIN)/pytest -n 2 --dist loadfile --durations=30
+	$(BIN)/pytest -n 2 --dist loadfile --durations=30 -m "not orchestration"
+
+# The Airflow dag.test() and standalone-cluster pipeline runs: each makes 8+ spark-submits,
+# more than the CI budget allows, so they run on their own.
+test-orchestration: setup
+	$(BIN)/pytest -m orchestration
 
 test-fast: setup
 	$(BIN)/pytest -m "not slow"

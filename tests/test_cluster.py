@@ -53,6 +53,7 @@ def processes_mentioning(text: str) -> list[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.orchestration
 def test_standalone_cluster_matches_local_mode_and_is_always_stopped(
         spark: SparkSession, tmp_path: Path) -> None:
     landing = generate_tiny(spark, tmp_path / "generated")

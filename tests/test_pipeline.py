@@ -7,7 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -84,10 +84,10 @@ def test_lakerec_run_end_to_end_on_purchase_events_only(spark, tmp_path, capsys)
     events = tmp_path / "landing" / "events"
     events.mkdir(parents=True)
     lines = ["user_id,item_id,event_type,event_ts"]
-    for u in range(60):
+    for u in range(60):  # purchases over the 140 days before the run date, as in a live shop
         for i in range(6):
-            lines.append(f"u{u},p{(u * 7 + i * 3) % 25},purchase,2026-{1 + (u + i) % 10:02d}-"
-                         f"{1 + i:02d} 10:00:00")
+            day = RUN_DATE - timedelta(days=1 + (u * 7 + i * 23) % 140)
+            lines.append(f"u{u},p{(u * 7 + i * 3) % 25},purchase,{day} 10:00:00")
     (events / "purchases.csv").write_text("\n".join(lines) + "\n")
     args = ["run", "--conf", str(REPO / "conf" / "local.yaml"), "--run-date", "2026-11-20"]
     for key in ("root", "landing", "checkpoint", "ground_truth", "data_docs", "artifacts"):
