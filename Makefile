@@ -32,10 +32,9 @@ run: setup
 	$(BIN)/lakerec run --conf $(CONF)
 
 test: setup
-	$(BIN)/pytest -n 2 --dist loadfile --durations=30 -m "not orchestration"
+	$(BIN)/pytest -n 2 --dist loadfile --durations=30
 
-# The Airflow dag.test() and standalone-cluster pipeline runs: each makes 8+ spark-submits,
-# more than the CI budget allows, so they run on their own.
+# Only the Airflow dag.test() and standalone-cluster pipeline runs (also part of `make test`).
 test-orchestration: setup
 	$(BIN)/pytest -m orchestration
 

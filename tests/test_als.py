@@ -6,7 +6,7 @@ The end-to-end tests share one small generated lake with planted taste clusters
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 from lakerec import registry
 from lakerec.als import AlsParams, search_grid
 from lakerec.config import Config
-from lakerec.promotion import Evidence, promotion_decision
+from lakerec.promotion import Evidence, Holdout, promotion_decision
 from lakerec.runner import run_step
 from lakerec.schemas import GT_TASTE_CLUSTER, ITEM_ID, RANK, SOURCE, USER_ID
 from lakerec.tables import Lake
@@ -47,6 +47,18 @@ def test_promotion_decision(new: float, pop: float, champ: float | None, promote
                                       margin=0.01)
     assert decided is promote
     assert "ndcg@10" in why
+
+
+def test_a_champion_is_measured_as_is_only_if_it_cannot_have_seen_the_held_out_events(
+        spark: SparkSession) -> None:
+    frame = spark.range(1)
+    start = datetime(2026, 10, 28)
+    time_split = Holdout(frame, frame, {}, trained_until=start, test_start=start)
+    assert time_split.unseen_by(start)                           # trained before the window
+    assert not time_split.unseen_by(start + timedelta(days=7))   # last week's model saw 7 days
+    assert not time_split.unseen_by(None)                        # end of training unrecorded
+    random_split = Holdout(frame, frame, {}, trained_until=start, test_start=None)
+    assert not random_split.unseen_by(start - timedelta(days=365))  # held out from all history
 
 
 @pytest.fixture(scope="module")

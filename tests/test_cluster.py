@@ -13,10 +13,9 @@ from pyspark.sql import SparkSession
 
 from lakerec.pipeline import PIPELINE
 from lakerec.runner import run_step
-from tests.conftest import REPO, make_config
+from tests.conftest import REPO
 from tests.orchestration_support import (
     RUN_DATE,
-    TINY,
     build_dist,
     clean_env,
     generate_tiny,
@@ -25,6 +24,7 @@ from tests.orchestration_support import (
     python_without_lakerec,
     run_logged,
     table_counts,
+    tiny_config,
 )
 
 # Not the defaults (7077, 8080): a developer's own `make cluster-demo` may be running.
@@ -61,7 +61,7 @@ def test_standalone_cluster_matches_local_mode_and_is_always_stopped(
     shutil.copytree(landing, tmp_path / "cluster" / "landing")
 
     # Local mode: the pipeline in this process's Spark (local[2]).
-    local = make_config(tmp_path / "local", *(f"generate.{k}={v}" for k, v in TINY.items()))
+    local = tiny_config(tmp_path / "local")
     for step, options in PIPELINE:
         run_step(step, local, RUN_DATE, spark=spark, options=options, out=lambda _line: None)
 

@@ -228,6 +228,7 @@ class SegmentConfig(Section):
     model_features: tuple[str, ...] = Field(min_length=1)
     log_features: tuple[str, ...]
     min_stability: float = Field(ge=-1, le=1)
+    stability_cost_tolerance: float = Field(ge=0)
     fit_sample: int = Field(gt=0)
     new_customer_days: int = Field(ge=0)
     min_silhouette: float = Field(ge=-1, le=1)

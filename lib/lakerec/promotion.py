@@ -53,7 +53,15 @@ class Holdout:
     train: DataFrame            # user_id, item_id, confidence, last_event_ts
     relevant: DataFrame         # user_id, item_id
     definition: dict[str, str]  # logged to MLflow as the split's definition
+    trained_until: datetime     # the training part holds nothing at or after this instant
+    test_start: datetime | None  # held-out events start here; None: they span all history
     train_events: DataFrame | None = None  # time protocol: to carve a validation split
+
+    def unseen_by(self, model_trained_until: datetime | None) -> bool:
+        """True when a model trained on data up to ``model_trained_until`` cannot have seen
+        any held-out event (so its measurement here is fair)."""
+        return (self.test_start is not None and model_trained_until is not None
+                and model_trained_until <= self.test_start)
 
 
 def midnight(day: date) -> datetime:
@@ -74,16 +82,19 @@ def time_holdout(events: DataFrame, spec: ConfidenceSpec, *, test_days: int, run
                   "test_window": f"[{cutoff.isoformat()}, {run_date.isoformat()})",
                   "relevant": f"{'/'.join(relevant_event_types)} of items not seen before, "
                               "customers known before the window"}
-    return Holdout(train, relevant, definition, train_events)
+    return Holdout(train, relevant, definition, trained_until=test_start,
+                   test_start=test_start, train_events=train_events)
 
 
-def random_holdout(interactions: DataFrame, *, ratio: float, seed: int) -> Holdout:
+def random_holdout(interactions: DataFrame, *, ratio: float, seed: int,
+                   trained_until: datetime) -> Holdout:
     """Stratified random split of the pairs; every held-out pair is relevant."""
     train, test = split_random_stratified(interactions, ratio=ratio, seed=seed,
                                           user_col=USER_ID, item_col=ITEM_ID)
     definition = {"protocol": "random", "ratio": str(ratio), "seed": str(seed),
                   "relevant": "every held-out pair; training pairs never recommended"}
-    return Holdout(train, test.select(USER_ID, ITEM_ID), definition)
+    return Holdout(train, test.select(USER_ID, ITEM_ID), definition,
+                   trained_until=trained_until, test_start=None)
 
 
 def make_holdout(events: DataFrame, spec: ConfidenceSpec, *, protocol: str, test_days: int,
@@ -94,7 +105,8 @@ def make_holdout(events: DataFrame, spec: ConfidenceSpec, *, protocol: str, test
     if protocol == "time":
         return time_holdout(events, spec, test_days=test_days, run_date=run_date,
                             relevant_event_types=relevant_event_types)
-    return random_holdout(spec.of(events, midnight(run_date)), ratio=ratio, seed=seed)
+    return random_holdout(spec.of(events, midnight(run_date)), ratio=ratio, seed=seed,
+                          trained_until=midnight(run_date))
 
 
 def validation_holdout(holdout: Holdout, spec: ConfidenceSpec, *, test_days: int, ratio: float,
@@ -105,7 +117,8 @@ def validation_holdout(holdout: Holdout, spec: ConfidenceSpec, *, test_days: int
         cutoff = run_date - timedelta(days=test_days)
         return time_holdout(holdout.train_events, spec, test_days=test_days, run_date=cutoff,
                             relevant_event_types=relevant_event_types)
-    return random_holdout(holdout.train, ratio=ratio, seed=seed + 1)
+    return random_holdout(holdout.train, ratio=ratio, seed=seed + 1,
+                          trained_until=holdout.trained_until)
 
 
 @dataclass

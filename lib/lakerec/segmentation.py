@@ -3,10 +3,13 @@
 The model is one Spark ML ``PipelineModel``: a ``SQLTransformer`` (nulls to 0, signed
 ``log1p`` of skewed money and count features), ``VectorAssembler``, ``StandardScaler``
 (mean 0, unit variance) and ``KMeans``. The number of segments ``k`` is chosen over a range:
-each candidate is fitted once per seed; a candidate is *stable* when the mean adjusted Rand
-index (ARI) between its seeds' assignments reaches ``min_stability``; among stable
-candidates the one with the highest silhouette wins (the highest silhouette overall when
-none is stable).
+each candidate is fitted once per seed and keeps its lowest-cost fit. A candidate is *stable*
+when the seeds that reach that cost (within ``cost_tolerance``) agree: the mean adjusted Rand
+index (ARI) between their assignments reaches ``min_stability``. Seeds that stop at a clearly
+higher cost are KMeans local optima, not another reading of the data, and are left out of the
+comparison (they are what the best-of-seeds choice discards anyway). Among stable candidates
+the one with the highest silhouette wins (the highest silhouette overall when none is
+stable).
 
 Customers without purchases are not clustered: ``new`` when their first activity lies
 within ``new_customer_days`` of the run date, ``browsers`` otherwise. Rule segments have
@@ -94,12 +97,16 @@ def adjusted_rand_index(contingency: Iterable[tuple[object, object, int]]) -> fl
 
 @dataclass(frozen=True)
 class Candidate:
-    """One candidate k: silhouette of its best seed, stability across seeds."""
+    """One candidate k: silhouette of its best seed, stability across its near-best seeds.
+
+    ``stability`` is None when no other seed came within the cost tolerance of the best.
+    """
 
     k: int
     silhouette: float
     stability: float | None
     training_cost: float
+    near_best_seeds: int = 1
 
 
 @dataclass
@@ -124,8 +131,16 @@ def _seed_stability(predictions: DataFrame, columns: Sequence[str]) -> float | N
     return sum(scores) / len(scores)
 
 
+def near_best(models: Sequence[KMeansModel], cost_tolerance: float) -> list[KMeansModel]:
+    """The fits whose training cost is within ``cost_tolerance`` (relative) of the lowest,
+    lowest cost first."""
+    ranked = sorted(models, key=lambda m: m.summary.trainingCost)
+    limit = ranked[0].summary.trainingCost * (1 + cost_tolerance)
+    return [m for m in ranked if m.summary.trainingCost <= limit]
+
+
 def select_k(prepared: DataFrame, *, k_values: Sequence[int], seeds: Sequence[int],
-             max_iter: int, min_stability: float) -> Selection:
+             max_iter: int, min_stability: float, cost_tolerance: float) -> Selection:
     """Fit KMeans for every k and seed on ``prepared`` (holding ``scaled_features``).
 
     ``prepared`` should be cached: it is read once per fit.
@@ -135,17 +150,19 @@ def select_k(prepared: DataFrame, *, k_values: Sequence[int], seeds: Sequence[in
     best_models: dict[int, KMeansModel] = {}
     for k in k_values:
         models = [kmeans(k, seed=seed, max_iter=max_iter).fit(prepared) for seed in seeds]
-        best = min(models, key=lambda m: m.summary.trainingCost)
+        agreeing = near_best(models, cost_tolerance)
+        best = agreeing[0]
         best_models[k] = best
         silhouette = evaluator.evaluate(best.transform(prepared))
-        columns = [f"_seed_{i}" for i in range(len(models))]
+        columns = [f"_seed_{i}" for i in range(len(agreeing))]
         joint = prepared
-        for model, column in zip(models, columns, strict=True):
+        for model, column in zip(agreeing, columns, strict=True):
             joint = model.copy({model.predictionCol: column}).transform(joint)
         stability = _seed_stability(joint.select(*columns), columns)
-        candidate = Candidate(k, float(silhouette), stability, float(best.summary.trainingCost))
-        log.info("k=%d: silhouette %.3f, stability %s", k, silhouette,
-                 "-" if stability is None else f"{stability:.3f}")
+        candidate = Candidate(k, float(silhouette), stability, float(best.summary.trainingCost),
+                              near_best_seeds=len(agreeing))
+        log.info("k=%d: silhouette %.3f, stability %s over %d of %d seeds", k, silhouette,
+                 "-" if stability is None else f"{stability:.3f}", len(agreeing), len(models))
         candidates.append(candidate)
     stable = [c for c in candidates if c.stability is None or c.stability >= min_stability]
     pool = stable or candidates
@@ -196,8 +213,8 @@ def assign_segments(model: PipelineModel, features: DataFrame, *,
 
 def fit_segmentation(buyers: DataFrame, *, model_features: Sequence[str],
                      log_features: Sequence[str], k_values: Sequence[int],
-                     seeds: Sequence[int], max_iter: int,
-                     min_stability: float) -> tuple[PipelineModel, Selection]:
+                     seeds: Sequence[int], max_iter: int, min_stability: float,
+                     cost_tolerance: float) -> tuple[PipelineModel, Selection]:
     """Fit preprocessing once, choose k with :func:`select_k`, return the whole model.
 
     Returns
@@ -215,7 +232,7 @@ def fit_segmentation(buyers: DataFrame, *, model_features: Sequence[str],
     prepared = fitted.transform(buyers).select(SCALED_FEATURES).cache()
     try:
         selection = select_k(prepared, k_values=k_values, seeds=seeds, max_iter=max_iter,
-                             min_stability=min_stability)
+                             min_stability=min_stability, cost_tolerance=cost_tolerance)
     finally:
         prepared.unpersist()
     return PipelineModel(stages=[*fitted.stages, selection.model]), selection

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from great_expectations.data_context.store.store import DataDocsSiteConfigTypedDict
 
 SITE_NAME = "lakerec"
 
@@ -14,7 +17,7 @@ def docs_dir(data_docs_root: str, run_date: date, layer: str, run_id: str) -> Pa
     return Path(data_docs_root).resolve() / run_date.isoformat() / f"{layer}-{run_id}"
 
 
-def site_config(base_directory: Path) -> dict[str, Any]:
+def site_config(base_directory: Path) -> DataDocsSiteConfigTypedDict:
     """A local-filesystem Data Docs site rooted at ``base_directory``.
 
     Notes

@@ -87,7 +87,10 @@ def in_set(column: str, values: Sequence[object], check: QualityCheck) -> list[E
                                             **_mostly(check))]
 
 
-def between(column: str, low: object, high: object, check: QualityCheck) -> list[Expectation]:
+Bound = float | date | datetime | None
+
+
+def between(column: str, low: Bound, high: Bound, check: QualityCheck) -> list[Expectation]:
     return [gxe.ExpectColumnValuesToBeBetween(column=column, min_value=low, max_value=high,
                                               **_mostly(check))]
 
@@ -144,7 +147,8 @@ def drift(table: str, column: str, check: DriftCheck, history: History) -> list[
     same_quantiles = (isinstance(previous_q, dict)
                       and previous_q.get("quantiles") == list(check.quantiles))
     ranges = ([list(_band(v, check.max_relative_change)) for v in previous_q["values"]]
-              if same_quantiles else [[None, None]] * len(check.quantiles))
+              if same_quantiles and isinstance(previous_q, dict)
+              else [[None, None]] * len(check.quantiles))
     out.append(ExpectColumnQuantilesToBeBetween(
         column=column, quantile_ranges={"quantiles": list(check.quantiles),
                                         "value_ranges": ranges},

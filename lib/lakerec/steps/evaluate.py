@@ -3,7 +3,9 @@
 
 The split is the one ``train`` would use for this run date (``recommend.split``). Metrics are
 printed and logged to an MLflow run of the ``recommendations`` experiment tagged
-``evaluate``; nothing is promoted.
+``evaluate``; nothing is promoted. When the version's training data reaches into the held-out
+events (the random protocol, or a later run date's window), the summary says its figures are
+optimistic.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from lakerec.steps.train import (
     measure_model,
     measure_popularity,
     read_inputs,
+    trained_on,
 )
 
 
@@ -44,6 +47,12 @@ def run(ctx: StepContext) -> StepResult:
     model = measure_model(f"{registry.ALS_MODEL} v{version}", load_version(ctx, int(version)),
                           holdout, inputs, ctx)
     popularity = measure_popularity(holdout, inputs, ctx)
+    trained = trained_on(client, int(version))
+    caveat = [] if trained.fair_on(holdout, inputs.versions["silver.events"]) else [
+        f"caveat: v{version} was trained on data up to "
+        f"{trained.trained_until or 'an unrecorded date'}, "
+        "which overlaps the held-out events: its metrics here are optimistic (`train` refits "
+        "its hyperparameters on the split before comparing)"]
     experiment = registry.ensure_experiment(ctx.config.mlflow, EXPERIMENT)
     with mlflow.start_run(experiment_id=experiment,
                           run_name=f"evaluate v{version} {ctx.run_date.isoformat()}") as run:
@@ -58,5 +67,5 @@ def run(ctx: StepContext) -> StepResult:
         return f"{ev.name}: " + ", ".join(f"{n}={v:.4f}" for n, v in sorted(ev.metrics.items()))
 
     return StepResult(versions_read=inputs.versions, summary=[
-        f"split {json.dumps(holdout.definition)}", line(model), line(popularity),
+        f"split {json.dumps(holdout.definition)}", line(model), line(popularity), *caveat,
         f"logged to MLflow run {run.info.run_id}"])

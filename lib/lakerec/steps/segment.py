@@ -117,7 +117,8 @@ def _params(settings: SegmentConfig, run_date: date, fit_rows: int) -> dict[str,
         "k_max": settings.k_max, "seeds": ",".join(map(str, settings.seeds)),
         "max_iter": settings.max_iter, "model_features": ",".join(settings.model_features),
         "log_features": ",".join(settings.log_features),
-        "min_stability": settings.min_stability, "fit_rows": fit_rows,
+        "min_stability": settings.min_stability,
+        "stability_cost_tolerance": settings.stability_cost_tolerance, "fit_rows": fit_rows,
         "new_customer_days": settings.new_customer_days,
         "min_silhouette": settings.min_silhouette,
         "min_segment_share": settings.min_segment_share,
@@ -170,7 +171,8 @@ def run(ctx: StepContext) -> StepResult:
     model, selection = fit_segmentation(
         buyers, model_features=settings.model_features, log_features=settings.log_features,
         k_values=k_values, seeds=settings.seeds, max_iter=settings.max_iter,
-        min_stability=settings.min_stability)
+        min_stability=settings.min_stability,
+        cost_tolerance=settings.stability_cost_tolerance)
     chosen = next(c for c in selection.candidates if c.k == selection.k)
     fresh = score(model, features, settings)
     min_share = smallest_cluster_share(fresh.profile)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -178,6 +179,62 @@ def load_version(ctx: StepContext, version: int) -> ALSModel:
     return pipeline.stages[0]
 
 
+@dataclass(frozen=True)
+class TrainedOn:
+    """What a registered version was trained on, from its MLflow run."""
+
+    params: AlsParams
+    trained_until: datetime | None    # None for versions logged before it was recorded
+    split: dict[str, str]             # the split definition it was evaluated on
+    events_version: str | None        # Delta version of silver.events
+
+    def fair_on(self, holdout: Holdout, events_version: int) -> bool:
+        """True when this version cannot have seen ``holdout``'s held-out events: its
+        training data ended before them, or it was trained on this very split (same
+        definition, same Delta version of the events)."""
+        same_split = (self.split == holdout.definition
+                      and self.events_version == str(events_version))
+        return same_split or holdout.unseen_by(self.trained_until)
+
+
+def trained_on(client: MlflowClient, version: int) -> TrainedOn:
+    """Hyperparameters and training data of registered version ``version``."""
+    run_id = client.get_model_version(registry.ALS_MODEL, str(version)).run_id
+    if run_id is None:
+        raise InputError(f"{registry.ALS_MODEL} v{version} is not linked to an MLflow run")
+    data = client.get_run(run_id).data
+    params = data.params
+    until = params.get("trained_until")
+    return TrainedOn(
+        params=AlsParams(rank=int(params["rank"]), reg_param=float(params["reg_param"]),
+                         alpha=float(params["alpha"])),
+        trained_until=datetime.fromisoformat(until) if until else None,
+        split={k.removeprefix("split."): v for k, v in params.items() if k.startswith("split.")},
+        events_version=data.tags.get(f"delta.{SILVER}.events.version"))
+
+
+def measure_champion(ctx: StepContext, client: MlflowClient, version: int, holdout: Holdout,
+                     inputs: Inputs, ratings: DataFrame, fit_args: dict[str, Any]) -> Evidence:
+    """The champion on this holdout, fairly.
+
+    The registered model is measured as it is when its training data ended before the
+    held-out events start, or when it was trained on this very split. Otherwise (the random
+    protocol on other data, or a champion trained on data reaching into this test window) it
+    has seen held-out pairs and would score too high:
+    its hyperparameters are refitted on this split's training part and that model is
+    measured instead, under the name ``champion vN (refit)``.
+    """
+    champion = trained_on(client, version)
+    if champion.fair_on(holdout, inputs.versions[f"{SILVER}.events"]):
+        return measure_model(f"champion v{version}", load_version(ctx, version), holdout,
+                             inputs, ctx)
+    log.info("champion v%d was trained on data up to %s, which overlaps the held-out events: "
+             "refitting its hyperparameters %s on this split", version,
+             champion.trained_until or "an unrecorded date", champion.params)
+    return measure_model(f"champion v{version} (refit)",
+                         fit_als(ratings, champion.params, **fit_args), holdout, inputs, ctx)
+
+
 def run(ctx: StepContext) -> StepResult:
     cfg = ctx.config.recommend
     if not cfg.enabled:
@@ -224,8 +281,8 @@ def run(ctx: StepContext) -> StepResult:
     champion_version = registry.alias_version(client, registry.ALS_MODEL, registry.CHAMPION)
     champion = None
     if champion_version is not None:
-        champion = measure_model(f"champion v{champion_version}",
-                                 load_version(ctx, champion_version), holdout, inputs, ctx)
+        champion = measure_champion(ctx, client, champion_version, holdout, inputs, ratings,
+                                    fit_args)
     promote, why = promotion_decision(new, popularity, champion, margin=cfg.promotion_margin)
 
     version, run_id = log_and_register(ctx, client, model, best, trials, holdout, new,
@@ -272,6 +329,7 @@ def log_and_register(ctx: StepContext, client: MlflowClient, model: ALSModel, be
                            "half_life_days": cfg.half_life_days,
                            "num_blocks": ctx.spark.sparkContext.defaultParallelism,
                            "grid_points": len(trials) or 1, "run_date": ctx.run_date.isoformat(),
+                           "trained_until": holdout.trained_until.isoformat(),
                            **{f"split.{k}": v for k, v in holdout.definition.items()}})
         metrics = {metric_key(prefix, name): value
                    for prefix, ev in (("model", new), ("popularity", popularity),
