@@ -62,7 +62,7 @@ def lake(spark: SparkSession, config: Config) -> Lake:
     return Lake(spark, config.paths.root)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def online_retail_path() -> Path:
     if not ONLINE_RETAIL.exists():
         pytest.skip(f"{ONLINE_RETAIL} is absent (it ships only with the shared data)")
