@@ -197,7 +197,6 @@ def test_daily_dag_runs_end_to_end_and_a_rerun_changes_no_counts(
 
 
 @pytest.mark.slow
-@pytest.mark.orchestration
 def test_a_corrupted_landing_file_fails_the_bronze_gate_and_nothing_downstream_runs(
         spark: SparkSession, tmp_path: Path, airflow_home: Path,
         packaged: tuple[Path, Path], tiny_landing: Path) -> None:
