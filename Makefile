@@ -31,12 +31,11 @@ setup: $(VENV)/.installed jars
 run: setup
 	$(BIN)/lakerec run --conf $(CONF)
 
+# Two workers, whole modules each, longest modules first (tests/conftest.py orders them).
 test: setup
-	$(BIN)/pytest -n 2 --dist loadfile --durations=30 -m "not orchestration"
+	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=30
 
-# The two whole-pipeline runs (lakerec_daily twice under dag.test(), and standalone cluster
-# against local mode): they pass, but took 28 and 18 minutes inside the suite on 2 cores,
-# over CI's 30-minute budget, so they run on their own.
+# Only the whole-pipeline orchestration runs (Airflow dag.test(), the standalone cluster).
 test-orchestration: setup
 	$(BIN)/pytest -m orchestration
 

@@ -1,4 +1,4 @@
-"""Helpers of the orchestration tests (test_dags.py, test_cluster.py): the packaged library,
+"""Helpers of the orchestration tests (test_orchestration.py): the packaged library,
 a Python that has lakerec's dependencies but not lakerec, tiny generated inputs, a config file
 for jobs run by spark-submit, and the row counts of every Delta table of a lake."""
 
@@ -36,7 +36,8 @@ FAST_MODELS = {
 JOB_SPARK = {
     "log_level": "ERROR",
     "conf": {"spark.sql.shuffle.partitions": 2, "spark.default.parallelism": 2,
-             "spark.ui.enabled": False},
+             "spark.ui.enabled": False,
+             "spark.databricks.delta.snapshotPartitions": 2},
 }
 
 

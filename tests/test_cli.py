@@ -28,6 +28,15 @@ def test_bad_arguments_give_one_line_and_exit_2(args, message, capsys):
     assert len(err) == 1 and message in err[0] and err[0].startswith("lakerec ingest: error:")
 
 
+def test_run_refuses_to_skip_a_step_it_does_not_have(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["run", "--skip", "trian"])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert "lakerec run: error: argument --skip: invalid choice: 'trian'" in err
+    assert "'train'" in err  # the choices are listed
+
+
 def test_a_missing_landing_folder_stops_ingest(spark, tmp_path, capsys):
     assert main(["ingest", *paths(tmp_path)]) == 2
     err = capsys.readouterr().err

@@ -14,7 +14,8 @@
 # two), WORKER_MEMORY (3g), EXECUTOR_MEMORY (1g), DRIVER_MEMORY (2g), CLUSTER_DIR (where pid
 # files, logs and worker dirs go; workspace/cluster), DEMO_DIR (lake, landing and MLflow of the
 # run; workspace/cluster-demo), CONF (conf/local.yaml), RUN_DATE (today, UTC), STEPS (the
-# step list below; "run" is the whole pipeline as one application), LAKEREC_SETS (extra
+# step list below; "run" is the whole pipeline as one application), RUN_ARGS (arguments of
+# "run", e.g. "--skip generate --skip train" for the daily DAG's steps), LAKEREC_SETS (extra
 # key=value config overrides, space-separated), PYSPARK_PYTHON (the Python of the driver and executors; .venv/bin/python; it needs lakerec's
 # dependencies but not lakerec itself, which comes from the zip).
 set -euo pipefail
@@ -37,6 +38,7 @@ CONF="${CONF:-conf/local.yaml}"
 RUN_DATE="${RUN_DATE:-$(date -u +%F)}"
 STEPS="${STEPS:-generate ingest quality:bronze conform quality:silver features segment train recommend quality:gold}"
 LAKEREC_SETS="${LAKEREC_SETS:-}"
+RUN_ARGS="${RUN_ARGS:-}"
 export PYSPARK_PYTHON="${PYSPARK_PYTHON:-$VENV/bin/python}"
 export PYSPARK_DRIVER_PYTHON="${PYSPARK_DRIVER_PYTHON:-$PYSPARK_PYTHON}"
 export SPARK_LOCAL_IP=127.0.0.1
@@ -168,7 +170,8 @@ pipeline() {
         case "$spec" in
             generate) submit generate --if-landing-empty ;;
             quality:*) submit quality --layer "${spec#quality:}" ;;
-            run) submit_app tools/pipeline_job.py ;;  # every step in one application
+            # every step in one application; RUN_ARGS unquoted: one word per argument
+            run) submit_app tools/pipeline_job.py $RUN_ARGS ;;
             *) submit "$spec" ;;
         esac
     done

@@ -70,9 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return bench_main(rest, config)
         run_date = parse_run_date(args.run_date)
         if args.command == "run":
-            if rest:
-                parser.error(f"unrecognized arguments: {' '.join(rest)}")
-            return run_pipeline(config, run_date)
+            run_options = _run_parser().parse_args(rest)
+            return run_pipeline(config, run_date, skip=frozenset(run_options.skip))
         from lakerec.runner import run_step, step_module
 
         module = step_module(args.command)
@@ -89,16 +88,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
 
 
-def run_pipeline(config: Config, run_date: date) -> int:
-    """Run every step of :data:`PIPELINE` in one Spark session; stop at the first failure."""
+def _run_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lakerec run")
+    parser.add_argument(
+        "--skip", action="append", default=[], metavar="STEP",
+        choices=sorted({step for step, _ in PIPELINE}),
+        help="leave out this step (repeatable), e.g. --skip train to score with the current "
+             "champion as the daily DAG does; 'quality' leaves out every gate")
+    return parser
+
+
+def run_pipeline(config: Config, run_date: date, *, skip: frozenset[str] = frozenset()) -> int:
+    """Run the steps of :data:`PIPELINE` not in ``skip`` in one Spark session, in order;
+    stop at the first failure."""
     from lakerec.runner import new_run_id, run_step, spark_for
 
     _pii_guard(config)
     pipeline_run_id = new_run_id()
     spark = spark_for(config)
-    print(f"lakerec run {pipeline_run_id}: {len(PIPELINE)} steps for {run_date.isoformat()}, "
-          f"tables under {config.paths.root}")
-    for step, options in PIPELINE:
+    steps = [(step, options) for step, options in PIPELINE if step not in skip]
+    skipped = f" (skipping {', '.join(sorted(skip))})" if skip else ""
+    print(f"lakerec run {pipeline_run_id}: {len(steps)} steps for {run_date.isoformat()}, "
+          f"tables under {config.paths.root}{skipped}")
+    for step, options in steps:
         run_step(step, config, run_date, spark=spark, options=options,
                  pipeline_run_id=pipeline_run_id)
     print(f"lakerec run {pipeline_run_id}: done. Run log: {config.paths.root}/ops/pipeline_runs")

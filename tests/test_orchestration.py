@@ -1,6 +1,13 @@
-"""The Airflow DAGs in airflow_dags/: they load cleanly, their graphs have the pipeline's
-order, and ``lakerec_daily`` runs end to end under ``dag.test()`` through real spark-submit
-subprocesses of the packaged jobs.
+"""Orchestration: the Airflow DAGs in airflow_dags/ load cleanly and have the pipeline's
+order; ``lakerec_daily`` runs end to end under ``dag.test()`` through real spark-submit
+subprocesses of the packaged jobs, and again for the same date without changing a count; a
+corrupted landing file stops it at the bronze gate; and a real Spark standalone cluster
+(master + two workers on 127.0.0.1, tools/cluster.sh) runs the same steps to the same row
+counts as the DAG's local run, and is stopped afterwards, also when a step fails.
+
+The DAG's first run is a module fixture: the rerun and the cluster comparison reuse its lake
+instead of running the pipeline again (the module is the longest of the suite, and
+conftest.py schedules it first).
 
 Airflow runs in subprocesses with an ``AIRFLOW_HOME`` of their own (SQLite metadata DB):
 importing Airflow configures process-wide logging, which the rest of the suite must not see.
@@ -12,8 +19,10 @@ from __future__ import annotations
 import itertools
 import json
 import shutil
+import socket
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -40,6 +49,8 @@ RETRAIN = ["quality_silver", "features", "segment", "train"]
 # A generous bound for one dag.test() run (about 5 minutes on an idle 2-core machine).
 DAG_RUN_TIMEOUT_S = 3600
 GOLD = ["gold.user_features", "gold.customer_segments", "gold.recommendations"]
+# Not the defaults (7077, 8080): a developer's own `make cluster-demo` may be running.
+MASTER_PORT, WEBUI_PORT = 17077, 18080
 
 # Loads the DAG folder the way the DAG processor does (the bundle on sys.path), with the
 # network and connections made to fail: a DAG file that touches either at parse time errors.
@@ -173,27 +184,121 @@ def run_daily(root: Path, airflow_home: Path, packaged: tuple[Path, Path], *,
                                 json.dumps(params), mark_success], env, root / log_name)
 
 
+@dataclass(frozen=True)
+class DailyRun:
+    root: Path              # job.yaml, landing/, lake/, logs of the run
+    result: dict            # the run's and each task's final state
+    counts: dict[str, int]  # rows of every Delta table afterwards
+
+
+@pytest.fixture(scope="module")
+def daily_run(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory,
+              airflow_home: Path, packaged: tuple[Path, Path], tiny_landing: Path) -> DailyRun:
+    """``lakerec_daily``'s first run for RUN_DATE on a fresh lake of the tiny inputs."""
+    root = tmp_path_factory.mktemp("daily")
+    shutil.copytree(tiny_landing, root / "landing")
+    result = run_daily(root, airflow_home, packaged, log_name="first.log")
+    counts = table_counts(spark, root / "lake") if result["state"] == "success" else {}
+    return DailyRun(root, result, counts)
+
+
 @pytest.mark.slow
 @pytest.mark.orchestration
-def test_daily_dag_runs_end_to_end_and_a_rerun_changes_no_counts(
-        spark: SparkSession, tmp_path: Path, airflow_home: Path,
-        packaged: tuple[Path, Path], tiny_landing: Path) -> None:
-    shutil.copytree(tiny_landing, tmp_path / "landing")
-
-    first = run_daily(tmp_path, airflow_home, packaged, log_name="first.log")
-
-    assert first["state"] == "success", tail(tmp_path / "first.log")
-    assert first["tasks"] == dict.fromkeys(DAILY, "success")
-    counts = table_counts(spark, tmp_path / "lake", skip_layers=("ops",))
+def test_daily_dag_runs_end_to_end_through_spark_submit(daily_run: DailyRun) -> None:
+    assert daily_run.result["state"] == "success", tail(daily_run.root / "first.log")
+    assert daily_run.result["tasks"] == dict.fromkeys(DAILY, "success")
+    counts = daily_run.counts
     assert set(GOLD) <= set(counts), counts
     assert all(counts[table] > 0 for table in [*GOLD, "silver.events", "bronze.events"]), counts
+    assert counts["ops.pipeline_runs"] == len(DAILY)  # one row per task, all its own run
 
-    # Same date again. The quality gates only read (and log to ops): marked done, not rerun.
-    second = run_daily(tmp_path, airflow_home, packaged, mark_success="^quality_",
+
+@pytest.mark.slow
+@pytest.mark.orchestration
+def test_a_rerun_of_the_daily_dag_for_the_same_date_changes_no_counts(
+        spark: SparkSession, daily_run: DailyRun, airflow_home: Path,
+        packaged: tuple[Path, Path]) -> None:
+    assert daily_run.result["state"] == "success", "the first run failed"
+    # The quality gates only read (and log to ops): marked done, not rerun (dag.test matches
+    # the pattern against the whole task id).
+    second = run_daily(daily_run.root, airflow_home, packaged, mark_success="quality_.*",
                        log_name="second.log")
 
-    assert second["state"] == "success", tail(tmp_path / "second.log")
-    assert table_counts(spark, tmp_path / "lake", skip_layers=("ops",)) == counts
+    assert second["state"] == "success", tail(daily_run.root / "second.log")
+    assert second["tasks"] == dict.fromkeys(DAILY, "success")
+    after = table_counts(spark, daily_run.root / "lake", skip_layers=("ops",))
+    before = {table: rows for table, rows in daily_run.counts.items()
+              if not table.startswith("ops.")}
+    assert after == before
+    # The five writing tasks ran again (each logged a run), the gates did not.
+    reruns = (spark.read.format("delta").load(str(daily_run.root / "lake/ops/pipeline_runs"))
+              .groupBy("step").count().collect())
+    assert {row["step"]: row["count"] for row in reruns} == {
+        "ingest": 2, "conform": 2, "features": 2, "segment": 2, "recommend": 2,
+        "quality layer=bronze": 1, "quality layer=silver": 1, "quality layer=gold": 1}
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def processes_mentioning(text: str) -> list[str]:
+    """Command lines of running processes that contain ``text`` (workers name their dir)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            command = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in command:
+            found.append(command)
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.orchestration
+def test_standalone_cluster_matches_the_local_dag_run_and_is_always_stopped(
+        spark: SparkSession, tmp_path: Path, daily_run: DailyRun, tiny_landing: Path,
+        packaged: tuple[Path, Path]) -> None:
+    assert daily_run.result["state"] == "success", "the local run to compare with failed"
+    shutil.copytree(tiny_landing, tmp_path / "cluster" / "landing")
+    # The daily DAG's steps (no generate, no train) as one packaged application on a Python
+    # without lakerec, then a step whose job does not exist: it must fail the demo and the
+    # cluster must still be stopped.
+    zip_path, python = packaged
+    processes = tmp_path / "cluster-processes"
+    env = clean_env(
+        CLUSTER_DIR=str(processes), DEMO_DIR=str(tmp_path / "cluster"),
+        CONF=str(job_config(tmp_path / "cluster")), RUN_DATE=RUN_DATE.isoformat(),
+        STEPS="run no_such_step", RUN_ARGS="--skip generate --skip train",
+        LAKEREC_ZIP=str(zip_path), PYSPARK_PYTHON=str(python),
+        MASTER_PORT=str(MASTER_PORT), MASTER_WEBUI_PORT=str(WEBUI_PORT),
+        WORKER_MEMORY="2g", EXECUTOR_MEMORY="1g", DRIVER_MEMORY="2g")
+    log = tmp_path / "cluster.log"
+    try:
+        returncode = run_logged([str(REPO / "tools" / "cluster.sh"), "demo"], env, log,
+                                cwd=tmp_path, timeout=DAG_RUN_TIMEOUT_S)
+        output = log.read_text(errors="replace")
+        assert "with 2 workers" in output, output[-4000:]
+        assert "skipping generate, train" in output and ": done." in output, output[-4000:]
+        assert returncode != 0 and "no job jobs/no_such_step.py" in output
+        # Both workers ran executors of the application.
+        for worker in (1, 2):
+            assert "Asked to launch executor" in (processes / "logs" / f"worker-{worker}.log"
+                                                  ).read_text(), f"worker-{worker}"
+        # The demo's trap stopped every daemon it started: no worker (their command lines
+        # name the cluster dir) and no master (its ports are closed).
+        assert processes_mentioning(str(processes / "work")) == []
+        assert not port_open(MASTER_PORT) and not port_open(WEBUI_PORT)
+    finally:
+        subprocess.run([str(REPO / "tools" / "cluster.sh"), "stop"], env=env, check=False,
+                       capture_output=True, timeout=120)
+
+    # Every table, ops included (one run-log row per step on both sides), has the row count
+    # of the DAG's local run on the same inputs.
+    assert table_counts(spark, tmp_path / "cluster" / "lake") == daily_run.counts
 
 
 @pytest.mark.slow
