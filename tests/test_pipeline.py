@@ -100,6 +100,13 @@ def test_lakerec_run_end_to_end_on_purchase_events_only(spark, tmp_path, capsys)
     code = main(args)
     out = capsys.readouterr().out
     assert code == 0, out[-3000:]
+    # The closing report: every step with its time, the gold tables written, where to look.
+    report = out[out.index("What it produced:"):]
+    for step in ("ingest", "quality bronze", "conform", "segment", "train", "recommend"):
+        assert f"\n  {step} " in report, report
+    assert "gold.recommendations v0" in report and "silver.events v0" in report, report
+    assert "customer_segments" in report and "recommendations" in report, report
+    assert f"{tmp_path}/data_docs" in report and "make mlflow-ui" in report, report
     lake = Lake(spark, f"{tmp_path}/root")
     assert lake.read("silver", "events").count() == 360
     assert lake.read("silver", "customers").count() == 60

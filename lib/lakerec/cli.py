@@ -10,12 +10,14 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
 from lakerec.config import Config, load_config
 from lakerec.errors import ConfigError, LakerecError
 from lakerec.pipeline import PIPELINE, STEPS
+from lakerec.steps import StepResult
 
 EXTRA_COMMANDS = ("run", "bench")
 
@@ -110,11 +112,41 @@ def run_pipeline(config: Config, run_date: date, *, skip: frozenset[str] = froze
     skipped = f" (skipping {', '.join(sorted(skip))})" if skip else ""
     print(f"lakerec run {pipeline_run_id}: {len(steps)} steps for {run_date.isoformat()}, "
           f"tables under {config.paths.root}{skipped}")
+    done: list[tuple[str, float, StepResult]] = []
     for step, options in steps:
-        run_step(step, config, run_date, spark=spark, options=options,
-                 pipeline_run_id=pipeline_run_id)
-    print(f"lakerec run {pipeline_run_id}: done. Run log: {config.paths.root}/ops/pipeline_runs")
+        started = time.monotonic()
+        result = run_step(step, config, run_date, spark=spark, options=options,
+                          pipeline_run_id=pipeline_run_id)
+        label = " ".join([step, *(str(v) for v in options.values() if v is not True)])
+        done.append((label, time.monotonic() - started, result))
+    print("\n".join(pipeline_report(pipeline_run_id, config, done)))
     return 0
+
+
+def pipeline_report(pipeline_run_id: str, config: Config,
+                    done: Sequence[tuple[str, float, StepResult]]) -> list[str]:
+    """What a whole run produced: each step's time, rows and table versions, then where to
+    look at the results."""
+    total = sum(seconds for _, seconds, _ in done)
+    lines = [f"lakerec run {pipeline_run_id}: done in {total / 60:.1f} min. What it produced:",
+             f"  {'step':<16}{'time':>8}{'rows out':>12}  tables written (Delta version)"]
+    for label, seconds, result in done:
+        rows = "-" if result.rows_out is None else f"{result.rows_out:,}"
+        tables = ", ".join(f"{name} v{version}"
+                           for name, version in result.versions_written.items()) or "-"
+        lines.append(f"  {label:<16}{seconds:>7.0f}s{rows:>12}  {tables}")
+    gold = sorted({name.split(".", 1)[1] for _, _, result in done
+                   for name in result.versions_written if name.startswith("gold.")})
+    root = config.paths.root
+    lines += [
+        "Where to look:",
+        f"  gold tables   {root}/gold/<table>: {', '.join(gold) or 'none written'}",
+        f"  run log       {root}/ops/pipeline_runs (every step, with its Delta versions)",
+        f"  quarantine    {root}/quarantine/<table> (rejected rows, with their reason)",
+        f"  data quality  {config.paths.data_docs} (Great Expectations Data Docs)",
+        f"  models        MLflow at {config.mlflow.tracking_uri} (`make mlflow-ui`)",
+    ]
+    return lines
 
 
 if __name__ == "__main__":

@@ -57,7 +57,13 @@ from lakerec.schemas import (
     USER_FEATURES,
     USER_ID,
 )
-from lakerec.segmentation import RULE_LABELS, Selection, assign_segments, fit_segmentation
+from lakerec.segmentation import (
+    RULE_LABELS,
+    Candidate,
+    Selection,
+    assign_segments,
+    fit_segmentation,
+)
 from lakerec.steps import StepContext, StepResult
 
 log = logging.getLogger("lakerec.segment")
@@ -139,6 +145,13 @@ def count_changes(previous: DataFrame | None, current: DataFrame) -> int:
     before = previous.select(USER_ID, F.col(SEGMENT_LABEL).alias("_before"))
     return (current.join(before, USER_ID)
             .where(F.col("_before") != F.col(SEGMENT_LABEL)).count())
+
+
+def _stability(candidate: Candidate) -> str:
+    if candidate.stability is None:
+        return "stability not measured: no other seed came near the best cost"
+    return (f"stability {candidate.stability:.3f} over {candidate.near_best_seeds} "
+            "near-best seeds")
 
 
 def run(ctx: StepContext) -> StepResult:
@@ -235,8 +248,7 @@ def run(ctx: StepContext) -> StepResult:
         versions_read={f"{GOLD}.{USER_FEATURES}": features_version},
         versions_written={f"{GOLD}.{CUSTOMER_SEGMENTS}": written},
         summary=[
-            f"k = {selection.k} (silhouette {chosen.silhouette:.3f}, stability "
-            f"{'-' if chosen.stability is None else f'{chosen.stability:.3f}'}) over "
+            f"k = {selection.k} (silhouette {chosen.silhouette:.3f}, {_stability(chosen)}) over "
             f"{fit_rows} customers with purchases",
             f"{SEGMENTATION_MODEL} version {version} -> "
             f"{CHAMPION if promoted else CHALLENGER}; segments by version {scoring_version}",
