@@ -16,7 +16,7 @@
 # run; workspace/cluster-demo), CONF (conf/local.yaml), RUN_DATE (today, UTC), STEPS (the
 # step list below; "run" is the whole pipeline as one application), RUN_ARGS (arguments of
 # "run", e.g. "--skip generate --skip train" for the daily DAG's steps), LAKEREC_SETS (extra
-# key=value config overrides, space-separated), PYSPARK_PYTHON (the Python of the driver and executors; .venv/bin/python; it needs lakerec's
+# key=value config overrides, space-separated), SPARK_LOG_LEVEL (WARN), PYSPARK_PYTHON (the Python of the driver and executors; .venv/bin/python; it needs lakerec's
 # dependencies but not lakerec itself, which comes from the zip).
 set -euo pipefail
 
@@ -152,7 +152,7 @@ submit_app() {  # application file, job arguments...
         --name "lakerec-$(basename "$app" .py)" --driver-memory "$DRIVER_MEMORY" \
         --executor-memory "$EXECUTOR_MEMORY" --executor-cores 1 \
         --total-executor-cores "$((WORKERS * WORKER_CORES))" \
-        --conf spark.ui.enabled=false \
+        --conf spark.ui.enabled=false --conf spark.log.level="${SPARK_LOG_LEVEL:-WARN}" \
         --py-files "$ZIP" --jars "$jars" \
         "$app" --conf "$CONF" --run-date "$RUN_DATE" "${sets[@]}" "$@"
 }
