@@ -103,7 +103,7 @@ def _run_parser() -> argparse.ArgumentParser:
 def run_pipeline(config: Config, run_date: date, *, skip: frozenset[str] = frozenset()) -> int:
     """Run the steps of :data:`PIPELINE` not in ``skip`` in one Spark session, in order;
     stop at the first failure."""
-    from lakerec.runner import new_run_id, run_step, spark_for
+    from lakerec.runner import new_run_id, run_step, spark_for, step_label
 
     _pii_guard(config)
     pipeline_run_id = new_run_id()
@@ -117,8 +117,7 @@ def run_pipeline(config: Config, run_date: date, *, skip: frozenset[str] = froze
         started = time.monotonic()
         result = run_step(step, config, run_date, spark=spark, options=options,
                           pipeline_run_id=pipeline_run_id)
-        label = " ".join([step, *(str(v) for v in options.values() if v is not True)])
-        done.append((label, time.monotonic() - started, result))
+        done.append((step_label(step, options), time.monotonic() - started, result))
     print("\n".join(pipeline_report(pipeline_run_id, config, done)))
     return 0
 
@@ -128,13 +127,14 @@ def pipeline_report(pipeline_run_id: str, config: Config,
     """What a whole run produced: each step's time, rows and table versions, then where to
     look at the results."""
     total = sum(seconds for _, seconds, _ in done)
+    width = max([len("step"), *(len(label) for label, _, _ in done)]) + 2
     lines = [f"lakerec run {pipeline_run_id}: done in {total / 60:.1f} min. What it produced:",
-             f"  {'step':<16}{'time':>8}{'rows out':>12}  tables written (Delta version)"]
+             f"  {'step':<{width}}{'time':>6}{'rows out':>12}  tables written (Delta version)"]
     for label, seconds, result in done:
         rows = "-" if result.rows_out is None else f"{result.rows_out:,}"
         tables = ", ".join(f"{name} v{version}"
                            for name, version in result.versions_written.items()) or "-"
-        lines.append(f"  {label:<16}{seconds:>7.0f}s{rows:>12}  {tables}")
+        lines.append(f"  {label:<{width}}{seconds:>5.0f}s{rows:>12}  {tables}")
     gold = sorted({name.split(".", 1)[1] for _, _, result in done
                    for name in result.versions_written if name.startswith("gold.")})
     root = config.paths.root

@@ -35,6 +35,11 @@ def spark_for(config: Config) -> SparkSession:
     return build_spark(config.spark, config.paths.checkpoint)
 
 
+def step_label(step: str, options: dict[str, Any]) -> str:
+    """How a step run is named in output and in ``ops.pipeline_runs``: ``quality layer=gold``."""
+    return step + "".join(f" {k}={v}" for k, v in options.items() if v not in (None, False))
+
+
 def run_step(step: str, config: Config, run_date: date, *, spark: SparkSession | None = None,
              options: dict[str, Any] | None = None, pipeline_run_id: str | None = None,
              out: Callable[[str], None] = print) -> StepResult:
@@ -48,7 +53,7 @@ def run_step(step: str, config: Config, run_date: date, *, spark: SparkSession |
     ctx = StepContext(config=config, spark=spark, lake=lake, run_date=run_date,
                       run_id=new_run_id(), pipeline_run_id=pipeline_run_id,
                       options=dict(options or {}))
-    label = step + "".join(f" {k}={v}" for k, v in ctx.options.items() if v not in (None, False))
+    label = step_label(step, ctx.options)
     out(f"== {label} | run date {run_date.isoformat()} | run {ctx.run_id} ==")
     started = datetime.now(UTC).replace(tzinfo=None)
     result: StepResult | None = None
