@@ -35,12 +35,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     --no-loadscope-reorder``): the longest module starting first keeps it from becoming the
     tail of the run while the other worker idles.
     """
-    def rank(marker: str) -> set[str]:
-        return {item.nodeid.split("::")[0] for item in items if item.get_closest_marker(marker)}
+    def module(item: pytest.Item) -> str:
+        return item.nodeid.split("::")[0]
 
-    orchestration, slow = rank("orchestration"), rank("slow")
-    items.sort(key=lambda item: (item.nodeid.split("::")[0] not in orchestration,
-                                 item.nodeid.split("::")[0] not in slow))
+    def modules_with(marker: str) -> set[str]:
+        return {module(item) for item in items if item.get_closest_marker(marker)}
+
+    orchestration, slow = modules_with("orchestration"), modules_with("slow")
+    items.sort(key=lambda item: (module(item) not in orchestration, module(item) not in slow))
 
 
 def make_config(root: Path, *overrides: str) -> Config:
