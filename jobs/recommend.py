@@ -13,7 +13,7 @@ and on a cluster, with the library shipped as a zip (``make dist``)::
 
 import sys
 
-from lakerec.cli import main
+from lakerec.cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main(["recommend", *sys.argv[1:]]))

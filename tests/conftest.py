@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from lakerec.config import Config, load_config
-from lakerec.session import build_spark
-from lakerec.tables import Lake
+from lakerec.core.config import Config, load_config
+from lakerec.core.lake import Lake
+from lakerec.core.session import build_spark
 
 REPO = Path(__file__).resolve().parents[1]
 ONLINE_RETAIL = REPO.parent / "shared" / "data" / "online_retail.parquet"

@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from lakerec.conform import parse_timestamp, text
-from lakerec.schemas import (
+from lakerec.conform.rules import parse_timestamp, text
+from lakerec.core.schemas import (
     ALREADY_PURCHASED,
     BASKET_SIZE,
     COUNT_OK,

@@ -10,7 +10,7 @@ from typing import Any
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from lakerec.schemas import (
+from lakerec.core.schemas import (
     DQ_CHECKED_AT,
     DQ_EXPECTATION,
     DQ_OBSERVED_VALUE,

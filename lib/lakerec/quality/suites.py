@@ -17,15 +17,8 @@ import great_expectations.expectations as gxe
 from great_expectations.expectations.expectation import Expectation
 from pyspark.sql import types as T
 
-from lakerec.config import DriftCheck, FreshnessCheck, QualityCheck, ValueRanges, VolumeCheck
-from lakerec.quality.derive import parsed
-from lakerec.quality.expectations import (
-    ExpectColumnQuantilesToBeBetween,
-    expectation_id,
-    gx_severity,
-)
-from lakerec.quality.history import History
-from lakerec.schemas import (
+from lakerec.core.config import DriftCheck, FreshnessCheck, QualityCheck, ValueRanges, VolumeCheck
+from lakerec.core.schemas import (
     ALREADY_PURCHASED,
     COUNT_OK,
     CUSTOMER_KNOWN,
@@ -43,6 +36,13 @@ from lakerec.schemas import (
     RUN_DATE,
     USER_ID,
 )
+from lakerec.quality.derive import parsed
+from lakerec.quality.expectations import (
+    ExpectColumnQuantilesToBeBetween,
+    expectation_id,
+    gx_severity,
+)
+from lakerec.quality.history import History
 
 NO_HISTORY = "no earlier run to compare with: observed value recorded"
 

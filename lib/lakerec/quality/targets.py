@@ -13,14 +13,11 @@ from datetime import date, datetime
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from lakerec.config import QualityConfig
-from lakerec.conform import pending_bronze
-from lakerec.errors import ConfigError, TableNotFoundError
-from lakerec.quality import derive, suites
-from lakerec.quality.history import ROW_COUNT, History
-from lakerec.quality.validate import Target
-from lakerec.recommend import active_users
-from lakerec.schemas import (
+from lakerec.conform.rules import pending_bronze
+from lakerec.core.config import QualityConfig
+from lakerec.core.errors import ConfigError, TableNotFoundError
+from lakerec.core.lake import Lake
+from lakerec.core.schemas import (
     BASKET_SIZE,
     CUSTOMER_SEGMENTS,
     CUSTOMERS_REQUIRED,
@@ -41,7 +38,10 @@ from lakerec.schemas import (
     USER_FEATURES,
     USER_ID,
 )
-from lakerec.tables import Lake
+from lakerec.quality import derive, suites
+from lakerec.quality.history import ROW_COUNT, History
+from lakerec.quality.validate import Target
+from lakerec.recs.candidates import active_users
 
 LAYERS = ("bronze", "silver", "gold")
 SILVER_HINT = "run `lakerec conform` first"

@@ -15,9 +15,9 @@ from great_expectations.core.expectation_validation_result import ExpectationVal
 from great_expectations.data_context.types.base import ProgressBarsConfig
 from pyspark.sql import DataFrame, SparkSession
 
+from lakerec.core.schemas import DQ_RESULTS_SCHEMA
 from lakerec.quality.docs import SITE_NAME, site_config
 from lakerec.quality.expectations import ERROR, expectation_id, our_severity
-from lakerec.schemas import DQ_RESULTS_SCHEMA
 
 log = logging.getLogger("lakerec.quality")
 
@@ -118,7 +118,7 @@ def validate(targets: list[Target], *, docs_base: Path,
 
 def results_frame(spark: SparkSession, results: list[CheckResult], *, run_id: str,
                   run_date: date, checked_at: datetime) -> DataFrame:
-    """Rows of ``ops.dq_results`` (schema :data:`lakerec.schemas.DQ_RESULTS_SCHEMA`)."""
+    """Rows of ``ops.dq_results`` (schema :data:`lakerec.core.schemas.DQ_RESULTS_SCHEMA`)."""
     rows = [(run_id, run_date, r.table, r.delta_version, r.suite, r.expectation, r.severity,
              r.success, r.observed_value, r.unexpected_count, r.unexpected_percent, checked_at)
             for r in results]

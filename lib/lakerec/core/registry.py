@@ -1,0 +1,117 @@
+"""MLflow tracking and model registry helpers shared by the model steps.
+
+Tracking runs on SQLite by default (``sqlite:///workspace/mlflow.db``: MLflow's file store
+refuses new runs). Models are promoted with aliases, not stages: ``champion`` serves batch
+scoring, ``challenger`` marks a registered version that did not pass its checks.
+
+MLflow is imported inside the functions: importing it takes seconds, and ``lakerec --help``
+should not pay for it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lakerec.core.config import MlflowConfig
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+SEGMENTATION_MODEL = "lakerec-segmentation"
+ALS_MODEL = "lakerec-als"
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+
+_SQLITE = "sqlite:///"
+
+
+def _artifact_root(location: str) -> str:
+    """An artifact location as a URI: local folders become absolute ``file://`` URIs."""
+    if "://" in location:
+        return location.rstrip("/")
+    return Path(location).resolve().as_uri()
+
+
+def tracking(config: MlflowConfig) -> MlflowClient:
+    """Point MLflow at ``config.tracking_uri`` (tracking and registry) and return a client.
+
+    Creates the folder of a SQLite database when it is missing.
+    """
+    import mlflow
+
+    uri = config.tracking_uri
+    if uri.startswith(_SQLITE):
+        Path(uri[len(_SQLITE):]).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def ensure_experiment(config: MlflowConfig, name: str) -> str:
+    """The id of experiment ``<experiment_prefix>-<name>``, created when missing.
+
+    Its artifacts go to ``<artifact_location>/<experiment name>``. Call :func:`tracking` first.
+    """
+    import mlflow
+
+    full_name = f"{config.experiment_prefix}-{name}"
+    client = mlflow.MlflowClient()
+    experiment = client.get_experiment_by_name(full_name)
+    if experiment is not None:
+        if experiment.lifecycle_stage == "deleted":
+            client.restore_experiment(experiment.experiment_id)
+        return str(experiment.experiment_id)
+    location = f"{_artifact_root(config.artifact_location)}/{full_name}"
+    return str(client.create_experiment(full_name, artifact_location=location))
+
+
+def register(client: MlflowClient, model_uri: str, name: str, *, run_id: str,
+             tags: dict[str, str] | None = None) -> int:
+    """Register ``model_uri`` as a new version of model ``name`` (created when missing).
+
+    Parameters
+    ----------
+    model_uri
+        The logged model (``ModelInfo.model_uri``: ``models:/m-...`` or ``runs:/...``).
+    run_id
+        The run that produced it, linked from the version.
+
+    Returns
+    -------
+    int
+        The new version number.
+    """
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.create_registered_model(name)
+    except MlflowException as exc:
+        if exc.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
+            raise
+    model_id = model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
+    version = client.create_model_version(name=name, source=model_uri, run_id=run_id,
+                                          tags=dict(tags or {}), model_id=model_id)
+    return int(version.version)
+
+
+def alias_version(client: MlflowClient, name: str, alias: str) -> int | None:
+    """The version of ``name`` that carries ``alias``, or None (also when ``name`` is new)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return int(client.get_model_version_by_alias(name, alias).version)
+    except MlflowException as exc:
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "INVALID_PARAMETER_VALUE"):
+            return None
+        raise
+
+
+def set_alias(client: MlflowClient, name: str, alias: str, version: int) -> None:
+    """Move ``alias`` of model ``name`` to ``version``."""
+    client.set_registered_model_alias(name, alias, str(version))
+
+
+def champion_uri(name: str) -> str:
+    """The URI batch scoring loads: ``models:/<name>@champion``."""
+    return f"models:/{name}@{CHAMPION}"

@@ -1,0 +1,269 @@
+"""Column names and table schemas: every name is written once, here.
+
+Business keys (``user_id``, ``item_id``) are strings everywhere outside model internals.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import types as T
+
+# --- business columns -------------------------------------------------------------------
+USER_ID = "user_id"
+ITEM_ID = "item_id"
+EVENT_ID = "event_id"
+EVENT_TYPE = "event_type"
+EVENT_TS = "event_ts"
+QUANTITY = "quantity"
+PRICE = "price"
+RATING = "rating"
+ORDER_ID = "order_id"
+ITEM_TITLE = "item_title"
+COUNTRY = "country"
+EVENT_KEY = "event_key"  # hash of the event's content, the natural key for deduplication
+
+EMAIL = "email"
+NAME = "name"
+PHONE = "phone"
+SIGNUP_TS = "signup_ts"
+FIRST_SEEN_TS = "first_seen_ts"
+LAST_SEEN_TS = "last_seen_ts"
+
+CATEGORY = "category"
+TITLE = "title"
+IN_STOCK = "in_stock"
+
+RUN_DATE = "run_date"
+
+# --- lineage columns --------------------------------------------------------------------
+INGEST_TS = "_ingest_ts"
+SOURCE_FILE = "_source_file"
+BATCH_ID = "_batch_id"
+CORRUPT_RECORD = "_corrupt_record"
+REJECT_REASON = "_reject_reason"
+LINEAGE_COLUMNS = (INGEST_TS, SOURCE_FILE, BATCH_ID)
+
+# --- event contract ---------------------------------------------------------------------
+EVENT_TYPES = ("view", "add_to_cart", "purchase", "return", "rating")
+EVENTS_REQUIRED = (USER_ID, ITEM_ID, EVENT_TYPE, EVENT_TS)
+EVENTS_OPTIONAL = (EVENT_ID, QUANTITY, PRICE, RATING, ORDER_ID, ITEM_TITLE, COUNTRY)
+CUSTOMERS_REQUIRED = (USER_ID,)
+CUSTOMERS_OPTIONAL = (EMAIL, NAME, PHONE, COUNTRY, SIGNUP_TS)
+ITEMS_REQUIRED = (ITEM_ID,)
+ITEMS_OPTIONAL = (TITLE, CATEGORY, PRICE, IN_STOCK)
+PII_COLUMNS = (EMAIL, NAME, PHONE)
+
+REQUIRED_COLUMNS = {"events": EVENTS_REQUIRED, "customers": CUSTOMERS_REQUIRED,
+                    "items": ITEMS_REQUIRED}
+OPTIONAL_COLUMNS = {"events": EVENTS_OPTIONAL, "customers": CUSTOMERS_OPTIONAL,
+                    "items": ITEMS_OPTIONAL}
+ENTITIES = ("events", "customers", "items")
+
+# --- silver schemas ---------------------------------------------------------------------
+SILVER_EVENTS = T.StructType([
+    T.StructField(EVENT_ID, T.StringType(), False),
+    T.StructField(USER_ID, T.StringType(), False),
+    T.StructField(ITEM_ID, T.StringType(), False),
+    T.StructField(EVENT_TYPE, T.StringType(), False),
+    T.StructField(EVENT_TS, T.TimestampType(), False),
+    T.StructField(QUANTITY, T.IntegerType(), True),
+    T.StructField(PRICE, T.DoubleType(), True),
+    T.StructField(RATING, T.DoubleType(), True),
+    T.StructField(ORDER_ID, T.StringType(), True),
+    T.StructField(ITEM_TITLE, T.StringType(), True),
+    T.StructField(COUNTRY, T.StringType(), True),
+    T.StructField(EVENT_KEY, T.StringType(), False),
+    T.StructField(BATCH_ID, T.StringType(), False),
+])
+
+SILVER_CUSTOMERS = T.StructType([
+    T.StructField(USER_ID, T.StringType(), False),
+    T.StructField(EMAIL, T.StringType(), True),   # HMAC-SHA256 pseudonym
+    T.StructField(NAME, T.StringType(), True),    # HMAC-SHA256 pseudonym
+    T.StructField(PHONE, T.StringType(), True),   # HMAC-SHA256 pseudonym
+    T.StructField(COUNTRY, T.StringType(), True),
+    T.StructField(SIGNUP_TS, T.TimestampType(), True),
+    T.StructField(FIRST_SEEN_TS, T.TimestampType(), True),
+    T.StructField(LAST_SEEN_TS, T.TimestampType(), True),
+    T.StructField(BATCH_ID, T.StringType(), False),
+])
+
+SILVER_ITEMS = T.StructType([
+    T.StructField(ITEM_ID, T.StringType(), False),
+    T.StructField(TITLE, T.StringType(), True),
+    T.StructField(CATEGORY, T.StringType(), True),
+    T.StructField(PRICE, T.DoubleType(), True),
+    T.StructField(IN_STOCK, T.BooleanType(), False),
+    T.StructField(FIRST_SEEN_TS, T.TimestampType(), True),
+    T.StructField(LAST_SEEN_TS, T.TimestampType(), True),
+    T.StructField(BATCH_ID, T.StringType(), False),
+])
+
+SILVER_SCHEMAS = {"events": SILVER_EVENTS, "customers": SILVER_CUSTOMERS, "items": SILVER_ITEMS}
+SILVER_KEYS = {"events": EVENT_ID, "customers": USER_ID, "items": ITEM_ID}
+
+# --- reject reasons (quarantine._reject_reason) -----------------------------------------
+MALFORMED_RECORD = "malformed_record"
+MISSING_USER_ID = "missing_user_id"
+MISSING_ITEM_ID = "missing_item_id"
+MISSING_EVENT_TYPE = "missing_event_type"
+UNKNOWN_EVENT_TYPE = "unknown_event_type"
+MISSING_TIMESTAMP = "missing_timestamp"
+UNPARSEABLE_TIMESTAMP = "unparseable_timestamp"
+FUTURE_TIMESTAMP = "future_timestamp"
+TIMESTAMP_BEFORE_START = "timestamp_before_start"
+INVALID_QUANTITY = "invalid_quantity"
+INVALID_PRICE = "invalid_price"
+INVALID_RATING = "invalid_rating"
+NON_PRODUCT_ITEM = "non_product_item"
+DUPLICATE_ROW = "duplicate_row"          # every column equal to another row
+DUPLICATE_EVENT = "duplicate_event"      # same event content under another event_id
+DUPLICATE_EVENT_ID = "duplicate_event_id"  # same event_id, different content
+INVALID_EMAIL = "invalid_email"
+INVALID_SIGNUP_TS = "invalid_signup_ts"
+INVALID_STOCK_FLAG = "invalid_stock_flag"
+DUPLICATE_KEY = "duplicate_key"          # an older version of a customer/item in the same load
+
+# --- gold: customer features and segments (segmentation) -------------------------------
+USER_FEATURES = "user_features"          # gold table names
+CUSTOMER_SEGMENTS = "customer_segments"
+
+FIRST_ACTIVITY_TS = "first_activity_ts"
+LAST_EVENT_TS = "last_event_ts"
+LAST_PURCHASE_TS = "last_purchase_ts"
+RECENCY_DAYS = "recency_days"            # days since the last purchase
+DAYS_SINCE_LAST_EVENT = "days_since_last_event"
+TENURE_DAYS = "tenure_days"              # days since the first activity
+FREQUENCY = "frequency"                  # distinct orders (purchase days without order ids)
+GROSS_REVENUE = "gross_revenue"
+RETURNED_VALUE = "returned_value"
+MONETARY = "monetary"                    # gross revenue minus returned value
+AVG_BASKET_VALUE = "avg_basket_value"
+RETURN_RATE = "return_rate"
+EVENTS_TOTAL = "events_total"
+EVENTS_RECENT = "events_recent"
+EVENTS_BASELINE = "events_baseline"
+ACTIVITY_TREND = "activity_trend"
+CATEGORY_SHARE = "category_spend_share"  # map: top category (or "other") -> share of spend
+HAS_PURCHASE = "has_purchase"
+OTHER_CATEGORY = "other"
+UNKNOWN_CATEGORY = "uncategorised"
+
+SEGMENT_ID = "segment_id"
+SEGMENT_LABEL = "segment_label"
+DISTANCE_TO_CENTROID = "distance_to_centroid"
+MODEL_VERSION = "model_version"
+
+USER_FEATURES_SCHEMA = T.StructType([
+    T.StructField(USER_ID, T.StringType(), False),
+    T.StructField(FIRST_ACTIVITY_TS, T.TimestampType(), True),
+    T.StructField(LAST_EVENT_TS, T.TimestampType(), True),
+    T.StructField(LAST_PURCHASE_TS, T.TimestampType(), True),
+    T.StructField(RECENCY_DAYS, T.IntegerType(), True),
+    T.StructField(DAYS_SINCE_LAST_EVENT, T.IntegerType(), True),
+    T.StructField(TENURE_DAYS, T.IntegerType(), True),
+    T.StructField(FREQUENCY, T.LongType(), False),
+    T.StructField(GROSS_REVENUE, T.DoubleType(), False),
+    T.StructField(RETURNED_VALUE, T.DoubleType(), False),
+    T.StructField(MONETARY, T.DoubleType(), False),
+    T.StructField(AVG_BASKET_VALUE, T.DoubleType(), True),
+    T.StructField(RETURN_RATE, T.DoubleType(), True),
+    T.StructField(EVENTS_TOTAL, T.LongType(), False),
+    T.StructField(EVENTS_RECENT, T.LongType(), False),
+    T.StructField(EVENTS_BASELINE, T.LongType(), False),
+    T.StructField(ACTIVITY_TREND, T.DoubleType(), False),
+    T.StructField(CATEGORY_SHARE, T.MapType(T.StringType(), T.DoubleType()), True),
+    T.StructField(HAS_PURCHASE, T.BooleanType(), False),
+    T.StructField(RUN_DATE, T.DateType(), False),
+])
+
+CUSTOMER_SEGMENTS_SCHEMA = T.StructType([
+    T.StructField(USER_ID, T.StringType(), False),
+    T.StructField(SEGMENT_ID, T.IntegerType(), False),
+    T.StructField(SEGMENT_LABEL, T.StringType(), False),
+    T.StructField(DISTANCE_TO_CENTROID, T.DoubleType(), True),
+    T.StructField(MODEL_VERSION, T.IntegerType(), True),
+    T.StructField(RUN_DATE, T.DateType(), False),
+])
+
+# --- recommendations (issue: recommendations) -------------------------------------------
+USER_IDX = "user_idx"            # ALS integer id of a customer (gold.user_index)
+ITEM_IDX = "item_idx"            # ALS integer id of an item (gold.item_index)
+CONFIDENCE = "confidence"        # implicit-feedback strength of a (customer, item) pair
+SCORE = "score"
+RANK = "rank"
+SOURCE = "source"                # als | segment_popular | popular | content
+REASON_ITEM_ID = "reason_item_id"
+SIMILAR_ITEM_ID = "similar_item_id"
+SIMILARITY = "similarity"
+GAP_REASON = "reason"            # gold.recommendation_gaps
+RECOMMENDATION_SOURCES = ("als", "segment_popular", "popular", "content")
+
+RECOMMENDATIONS = T.StructType([
+    T.StructField(USER_ID, T.StringType(), False),
+    T.StructField(RANK, T.IntegerType(), False),
+    T.StructField(ITEM_ID, T.StringType(), False),
+    T.StructField(SCORE, T.DoubleType(), False),
+    T.StructField(SOURCE, T.StringType(), False),
+    T.StructField(REASON_ITEM_ID, T.StringType(), True),
+    T.StructField(MODEL_VERSION, T.IntegerType(), True),
+    T.StructField(RUN_DATE, T.DateType(), False),
+])
+USER_INDEX = "user_index"        # gold tables: stable business key -> ALS id mappings
+ITEM_INDEX = "item_index"
+RECOMMENDATIONS_TABLE = "recommendations"
+SIMILAR_ITEMS = "similar_items"
+RECOMMENDATION_GAPS = "recommendation_gaps"
+
+# --- evaluation and blocked scoring (issue: recommendations, part A) --------------------
+FACTOR_ID = "id"                 # ALSModel.userFactors / itemFactors: integer id
+FACTOR_FEATURES = "features"     # ... and its latent vector, array<float>
+SCORED_USER = "user"             # lakerec.recs.scoring.top_k_blocked output: integer user id
+SCORED_ITEM = "item"             # ... and integer item id
+INTERACTIONS = "interactions"    # interaction count of an item (novelty's popularity input)
+
+# --- generate: planted ground truth of synthetic data (lakerec generate) -----------------
+GT_SEGMENT = "segment"                # planted behavioural segment of a customer
+GT_TASTE_CLUSTER = "taste_cluster"    # planted taste cluster of a customer or an item
+GT_PLANNED_EVENTS = "planned_events"  # good events planned for a customer (before returns)
+GT_CLUSTER_RANK = "cluster_rank"      # base popularity: 1 = most popular of its taste cluster
+GT_EXPECTED_SHARE = "expected_share"  # planted share of all item draws that pick the item
+GT_TABLE = "table"                    # bad_rows: "events" or "customers"
+GT_KEY = "key"                        # bad_rows: the row's event_id or user_id
+GT_BAD_KIND = "bad_kind"              # bad_rows: how the row was corrupted
+
+# --- quality: ops.dq_results and check columns (issue: data quality) --------------------
+DQ_RESULTS = "dq_results"                # ops table: one row per expectation per validation
+DQ_RUN_ID = "run_id"
+DQ_TABLE = "table"
+DQ_DELTA_VERSION = "delta_version"       # version of the table validated
+DQ_SUITE = "suite"
+DQ_EXPECTATION = "expectation"           # e.g. expect_column_values_to_not_be_null(user_id)
+DQ_SEVERITY = "severity"                 # error | warn
+DQ_SUCCESS = "success"
+DQ_OBSERVED_VALUE = "observed_value"
+DQ_UNEXPECTED_COUNT = "unexpected_count"
+DQ_UNEXPECTED_PERCENT = "unexpected_percent"
+DQ_CHECKED_AT = "checked_at"
+DQ_RESULTS_SCHEMA = T.StructType([
+    T.StructField(DQ_RUN_ID, T.StringType(), False),
+    T.StructField(RUN_DATE, T.DateType(), False),
+    T.StructField(DQ_TABLE, T.StringType(), False),
+    T.StructField(DQ_DELTA_VERSION, T.LongType(), True),
+    T.StructField(DQ_SUITE, T.StringType(), False),
+    T.StructField(DQ_EXPECTATION, T.StringType(), False),
+    T.StructField(DQ_SEVERITY, T.StringType(), False),
+    T.StructField(DQ_SUCCESS, T.BooleanType(), False),
+    T.StructField(DQ_OBSERVED_VALUE, T.StringType(), True),
+    T.StructField(DQ_UNEXPECTED_COUNT, T.LongType(), True),
+    T.StructField(DQ_UNEXPECTED_PERCENT, T.DoubleType(), True),
+    T.StructField(DQ_CHECKED_AT, T.TimestampType(), False),
+])
+PARSED_SUFFIX = "__parsed"               # bronze check columns: the typed value of a raw string
+ITEM_KNOWN = "item_known"                # silver events: item_id is in silver.items
+CUSTOMER_KNOWN = "customer_known"        # silver events: user_id is in silver.customers
+BASKET_SIZE = "basket_size"              # lines of one purchase order
+HAS_SEGMENT = "has_segment"              # gold.user_features row has a segment
+ALREADY_PURCHASED = "already_purchased"  # recommended item bought by the user before
+RECOMMENDED_COUNT = "recommended_count"  # recommendations of a user
+HAS_GAP_REASON = "has_gap_reason"        # user is in gold.recommendation_gaps
+COUNT_OK = "count_ok"                    # recommended_count == k or has_gap_reason

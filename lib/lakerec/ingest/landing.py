@@ -1,0 +1,144 @@
+"""Reading landing files: discovery, format detection and parsing, one file at a time.
+
+Landing folders ``<landing>/events|customers|items`` hold CSV (with a header), JSON lines or
+Parquet files, at any depth. Every value is read as text: bronze keeps what landed, and
+``conform`` does the typing, so a value that does not parse is quarantined rather than
+silently turned into null by a reader. Malformed lines of CSV and JSON files are kept in
+``_corrupt_record``; a file that cannot be read at all is reported by name and skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pyspark.errors import AnalysisException
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from lakerec.core.errors import InputError
+from lakerec.core.schemas import CORRUPT_RECORD
+
+log = logging.getLogger("lakerec.ingest.landing")
+
+FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "json", ".ndjson": "json",
+           ".parquet": "parquet"}
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    path: str
+    format: str
+    size: int
+
+
+@dataclass(frozen=True)
+class RejectedFile:
+    path: str
+    reason: str
+
+
+def format_of(path: str) -> str | None:
+    name = path.rsplit("/", 1)[-1].lower()
+    if name.startswith((".", "_")) or name.endswith(".crc"):
+        return None
+    for suffix, fmt in FORMATS.items():
+        if name.endswith(suffix) or name.endswith(suffix + ".gz"):
+            return fmt
+    return None
+
+
+def list_files(spark: SparkSession, folder: str) -> tuple[list[LandingFile], list[str]]:
+    """Data files under ``folder`` (recursively) and the paths of other files found.
+
+    Uses Spark's ``binaryFile`` source for the listing (no content is read), so the same code
+    lists a local folder, HDFS or object storage.
+    """
+    try:
+        listing = (spark.read.format("binaryFile").option("recursiveFileLookup", "true")
+                   .load(folder).select("path", "length").collect())
+    except AnalysisException as exc:
+        if "PATH_NOT_FOUND" in str(exc) or "does not exist" in str(exc):
+            raise InputError(f"landing folder {folder} does not exist") from None
+        raise
+    files, ignored = [], []
+    for row in sorted(listing, key=lambda r: r["path"]):
+        fmt = format_of(row["path"])
+        if fmt:
+            files.append(LandingFile(row["path"], fmt, int(row["length"])))
+        elif not row["path"].rsplit("/", 1)[-1].startswith((".", "_")):
+            ignored.append(row["path"])
+    return files, ignored
+
+
+def _as_text(df: DataFrame) -> DataFrame:
+    """Every column as text; timestamps rendered the way CSV files write them."""
+    cols = []
+    for field in df.schema.fields:
+        if isinstance(field.dataType, T.StringType):
+            cols.append(F.col(f"`{field.name}`"))
+        elif isinstance(field.dataType, (T.TimestampType, T.TimestampNTZType)):
+            cols.append(F.date_format(f"`{field.name}`", "yyyy-MM-dd HH:mm:ss")
+                        .alias(field.name))
+        else:
+            cols.append(F.col(f"`{field.name}`").cast("string").alias(field.name))
+    return df.select(*cols)
+
+
+def root_cause(exc: BaseException) -> str:
+    """The innermost message of a (Java) exception, on one line."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    causes = [line.removeprefix("Caused by: ") for line in lines if line.startswith("Caused by:")]
+    message = causes[-1] if causes else (lines[0] if lines else type(exc).__name__)
+    if message.startswith(("java.", "org.")):  # drop the exception class, keep the text
+        message = message.split(": ", 1)[-1]
+    return message[:300]
+
+
+def read_file(spark: SparkSession, file: LandingFile, *, csv_delimiter: str = ",") -> DataFrame:
+    """Read one landing file with every column as text.
+
+    Raises
+    ------
+    InputError
+        When the file cannot be parsed at all (not CSV/JSON/Parquet, empty header, ...).
+    """
+    try:
+        if file.format == "csv":
+            reader = spark.read.option("header", "true").option("sep", csv_delimiter)
+            header = reader.csv(file.path).columns
+            if not header:
+                raise InputError(f"{file.path} has no header line")
+            schema = T.StructType([T.StructField(c, T.StringType()) for c in header]
+                                  + [T.StructField(CORRUPT_RECORD, T.StringType())])
+            df = (reader.schema(schema).option("mode", "PERMISSIVE")
+                  .option("columnNameOfCorruptRecord", CORRUPT_RECORD).csv(file.path))
+        elif file.format == "json":
+            df = (spark.read.option("primitivesAsString", "true").option("mode", "PERMISSIVE")
+                  .option("columnNameOfCorruptRecord", CORRUPT_RECORD).json(file.path))
+            if df.columns in ([], [CORRUPT_RECORD]):
+                raise InputError(f"{file.path} is not JSON lines: no line parses as an object")
+            df = _as_text(df)
+        else:
+            df = _as_text(spark.read.parquet(file.path))
+    except InputError:
+        raise
+    except Exception as exc:  # Spark raises many kinds for unreadable files
+        raise InputError(f"{file.path} cannot be read as {file.format}: {root_cause(exc)}"
+                         ) from None
+    return df
+
+
+def read_files(spark: SparkSession, files: Sequence[LandingFile], *, csv_delimiter: str = ","
+               ) -> tuple[list[tuple[LandingFile, DataFrame]], list[RejectedFile]]:
+    """Read each file on its own, so one unreadable file never stops the others."""
+    frames, rejected = [], []
+    for file in files:
+        try:
+            frames.append((file, read_file(spark, file, csv_delimiter=csv_delimiter)))
+        except InputError as exc:
+            log.warning("skipping %s", exc)
+            rejected.append(RejectedFile(file.path, str(exc)))
+    return frames, rejected

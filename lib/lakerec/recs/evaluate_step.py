@@ -1,0 +1,71 @@
+"""Step ``evaluate``: measure a registered ``lakerec-als`` version (the champion, or
+``--version N``) and the popularity baseline on the current evaluation split.
+
+The split is the one ``train`` would use for this run date (``recommend.split``). Metrics are
+printed and logged to an MLflow run of the ``recommendations`` experiment tagged
+``evaluate``; nothing is promoted. When the version's training data reaches into the held-out
+events (the random protocol, or a later run date's window), the summary says its figures are
+optimistic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from lakerec.core import registry
+from lakerec.core.errors import InputError
+from lakerec.core.step import StepContext, StepResult
+from lakerec.recs.promotion import Evidence, metric_key
+from lakerec.recs.train_step import (
+    EXPERIMENT,
+    evaluation_holdout,
+    load_version,
+    measure_model,
+    measure_popularity,
+    read_inputs,
+    trained_on,
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--version", type=int, help="registered version to evaluate "
+                        "(default: the champion)")
+
+
+def run(ctx: StepContext) -> StepResult:
+    import mlflow
+
+    client = registry.tracking(ctx.config.mlflow)
+    version = ctx.options.get("version") or registry.alias_version(
+        client, registry.ALS_MODEL, registry.CHAMPION)
+    if version is None:
+        raise InputError(f"{registry.ALS_MODEL} has no champion; pass --version N "
+                         "or run `lakerec train` first")
+    inputs = read_inputs(ctx)
+    holdout = evaluation_holdout(ctx, inputs.events)
+    model = measure_model(f"{registry.ALS_MODEL} v{version}", load_version(ctx, int(version)),
+                          holdout, inputs, ctx)
+    popularity = measure_popularity(holdout, inputs, ctx)
+    trained = trained_on(client, int(version))
+    caveat = [] if trained.fair_on(holdout, inputs.versions["silver.events"]) else [
+        f"caveat: v{version} was trained on data up to "
+        f"{trained.trained_until or 'an unrecorded date'}, "
+        "which overlaps the held-out events: its metrics here are optimistic (`train` refits "
+        "its hyperparameters on the split before comparing)"]
+    experiment = registry.ensure_experiment(ctx.config.mlflow, EXPERIMENT)
+    with mlflow.start_run(experiment_id=experiment,
+                          run_name=f"evaluate v{version} {ctx.run_date.isoformat()}") as run:
+        mlflow.set_tags({"step": "evaluate", "model_version": str(version),
+                         **{f"delta.{n}.version": str(v) for n, v in inputs.versions.items()}})
+        mlflow.log_dict(holdout.definition, "evaluation/split.json")
+        mlflow.log_metrics({metric_key(prefix, name): value
+                            for prefix, ev in (("model", model), ("popularity", popularity))
+                            for name, value in ev.metrics.items() if value == value})
+
+    def line(ev: Evidence) -> str:
+        return f"{ev.name}: " + ", ".join(f"{n}={v:.4f}" for n, v in sorted(ev.metrics.items()))
+
+    return StepResult(versions_read=inputs.versions, summary=[
+        f"split {json.dumps(holdout.definition)}", line(model), line(popularity), *caveat,
+        f"logged to MLflow run {run.info.run_id}"])

@@ -1,0 +1,213 @@
+"""Offline evaluation of top-k recommendations, computed in Spark.
+
+Every metric is a Spark aggregation; only the final scalars reach the driver. Inputs are
+long frames: ``recommended`` holds one row per (user, item) with its 1-based ``rank``
+(each item at most once per user), ``relevant`` one row per (user, item) the user
+actually interacted with in the test period (duplicates are ignored).
+
+Definitions (``R_u@k``: the user's recommendations with rank <= k, ``T_u``: their
+relevant items, ``hit``: an item of ``R_u@k`` in ``T_u``), each averaged over the users
+with at least one relevant item (users without recommendations count as zero):
+
+- ``precision@k = |R_u@k ∩ T_u| / k``
+- ``recall@k = |R_u@k ∩ T_u| / |T_u|``
+- ``ndcg@k = DCG / IDCG`` with ``DCG = sum over hits of 1 / log2(rank + 1)`` and
+  ``IDCG = sum_{i=1}^{min(|T_u|, k)} 1 / log2(i + 1)`` (binary relevance)
+- ``map@k = (sum over hits of precision@rank) / min(|T_u|, k)``
+
+Beyond accuracy (see the functions): catalog coverage, novelty, intra-list diversity.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from lakerec.core.errors import InputError, MissingColumnError
+from lakerec.core.schemas import CATEGORY, INTERACTIONS, ITEM_ID, RANK, USER_ID
+
+METRICS = ("precision", "recall", "ndcg", "map")
+
+
+def require_columns(df: DataFrame, what: str, *columns: str) -> None:
+    """Raise :class:`MissingColumnError` for the first of ``columns`` ``df`` lacks."""
+    for column in columns:
+        if column not in df.columns:
+            raise MissingColumnError(what, column)
+
+
+def ideal_dcg(n: int) -> float:
+    """DCG of a list whose first ``n`` items are all relevant."""
+    return sum(1.0 / math.log2(i + 1) for i in range(1, n + 1))
+
+
+def _checked_ks(ks: Sequence[int]) -> list[int]:
+    checked = sorted(set(ks))
+    if not checked or checked[0] < 1:
+        raise ValueError(f"ks must be positive cut-offs, got {list(ks)}")
+    return checked
+
+
+def ranking_metrics(recommended: DataFrame, relevant: DataFrame, *,
+                    ks: Sequence[int] = (5, 10, 20), user_col: str = USER_ID,
+                    item_col: str = ITEM_ID, rank_col: str = RANK) -> dict[str, float]:
+    """precision, recall, NDCG and MAP at every cut-off of ``ks``, in one Spark job.
+
+    Returns
+    -------
+    dict
+        Keys ``"precision@10"``, ``"recall@10"``, ``"ndcg@10"``, ``"map@10"``, ... for each
+        k in ``ks``.
+
+    Raises
+    ------
+    InputError
+        When ``relevant`` holds no user: there is nothing to evaluate.
+    """
+    cutoffs = _checked_ks(ks)
+    require_columns(recommended, "recommendations", user_col, item_col, rank_col)
+    require_columns(relevant, "relevant items", user_col, item_col)
+    truth = relevant.select(user_col, item_col).distinct()
+    relevant_counts = truth.groupBy(user_col).agg(F.count("*").alias("_n_relevant"))
+
+    hits = (recommended
+            .where(F.col(rank_col) <= cutoffs[-1])
+            .select(user_col, item_col, F.col(rank_col).cast("int").alias("_rank"))
+            .join(truth, [user_col, item_col], "inner")
+            .withColumn("_hit_no", F.row_number().over(
+                Window.partitionBy(user_col).orderBy("_rank"))))
+    per_user_aggs = []
+    for k in cutoffs:
+        in_top = F.col("_rank") <= k
+        per_user_aggs += [
+            F.sum(F.when(in_top, 1.0).otherwise(0.0)).alias(f"_hits_{k}"),
+            F.sum(F.when(in_top, 1.0 / F.log2(F.col("_rank") + 1)).otherwise(0.0))
+            .alias(f"_dcg_{k}"),
+            F.sum(F.when(in_top, F.col("_hit_no") / F.col("_rank")).otherwise(0.0))
+            .alias(f"_ap_{k}"),
+        ]
+    per_user = (relevant_counts
+                .join(hits.groupBy(user_col).agg(*per_user_aggs), user_col, "left")
+                .fillna(0.0))
+
+    idcg = F.array(*[F.lit(ideal_dcg(n)) for n in range(cutoffs[-1] + 1)])
+    n_relevant = F.col("_n_relevant").cast("int")
+    averages = [F.count("*").alias("users")]
+    for k in cutoffs:
+        capped = F.least(n_relevant, F.lit(k))
+        averages += [
+            F.avg(F.col(f"_hits_{k}") / k).alias(f"precision@{k}"),
+            F.avg(F.col(f"_hits_{k}") / n_relevant).alias(f"recall@{k}"),
+            F.avg(F.col(f"_dcg_{k}") / F.element_at(idcg, capped + 1)).alias(f"ndcg@{k}"),
+            F.avg(F.col(f"_ap_{k}") / capped).alias(f"map@{k}"),
+        ]
+    row = per_user.agg(*averages).first()
+    if row is None or not row["users"]:
+        raise InputError("relevant items hold no user: nothing to evaluate")
+    return {name: float(value) for name, value in row.asDict().items() if name != "users"}
+
+
+def _single(metric: str, recommended: DataFrame, relevant: DataFrame, k: int,
+            user_col: str, item_col: str, rank_col: str) -> float:
+    values = ranking_metrics(recommended, relevant, ks=(k,), user_col=user_col,
+                             item_col=item_col, rank_col=rank_col)
+    return values[f"{metric}@{k}"]
+
+
+def precision_at_k(recommended: DataFrame, relevant: DataFrame, k: int, *,
+                   user_col: str = USER_ID, item_col: str = ITEM_ID,
+                   rank_col: str = RANK) -> float:
+    """Share of the top k that is relevant, averaged over users (see module docstring)."""
+    return _single("precision", recommended, relevant, k, user_col, item_col, rank_col)
+
+
+def recall_at_k(recommended: DataFrame, relevant: DataFrame, k: int, *,
+                user_col: str = USER_ID, item_col: str = ITEM_ID,
+                rank_col: str = RANK) -> float:
+    """Share of the relevant items found in the top k, averaged over users."""
+    return _single("recall", recommended, relevant, k, user_col, item_col, rank_col)
+
+
+def ndcg_at_k(recommended: DataFrame, relevant: DataFrame, k: int, *,
+              user_col: str = USER_ID, item_col: str = ITEM_ID,
+              rank_col: str = RANK) -> float:
+    """Normalised discounted cumulative gain at k (binary relevance), averaged over users."""
+    return _single("ndcg", recommended, relevant, k, user_col, item_col, rank_col)
+
+
+def map_at_k(recommended: DataFrame, relevant: DataFrame, k: int, *,
+             user_col: str = USER_ID, item_col: str = ITEM_ID, rank_col: str = RANK) -> float:
+    """Mean average precision at k, normalised by ``min(|relevant|, k)``."""
+    return _single("map", recommended, relevant, k, user_col, item_col, rank_col)
+
+
+def catalog_coverage(recommended: DataFrame, catalog_size: int, k: int, *,
+                     item_col: str = ITEM_ID, rank_col: str = RANK) -> float:
+    """Share of the catalogue that appears in at least one user's top k.
+
+    ``distinct items with rank <= k over all users / catalog_size``.
+    """
+    if catalog_size < 1:
+        raise ValueError(f"catalog_size must be positive, got {catalog_size}")
+    require_columns(recommended, "recommendations", item_col, rank_col)
+    row = (recommended.where(F.col(rank_col) <= k)
+           .agg(F.countDistinct(item_col).alias("items")).first())
+    return float(row["items"] if row else 0) / catalog_size
+
+
+def novelty(recommended: DataFrame, item_popularity: DataFrame, k: int, *,
+            item_col: str = ITEM_ID, rank_col: str = RANK,
+            count_col: str = INTERACTIONS) -> float:
+    """Mean self-information of the recommended items, in bits.
+
+    ``p(i) = interactions(i) / sum of interactions`` over ``item_popularity``; each row of
+    the top k contributes ``-log2 p(i)`` and the result is their mean, so an item shown
+    to many users weighs as often as it is shown. Items absent from ``item_popularity`` (or
+    with no interactions) count as having one interaction: the most novel finite value.
+    NaN when there is no recommendation with rank <= k.
+    """
+    require_columns(recommended, "recommendations", item_col, rank_col)
+    require_columns(item_popularity, "item popularity", item_col, count_col)
+    counts = item_popularity.select(item_col, F.col(count_col).cast("double").alias("_n"))
+    total = counts.agg(F.sum("_n").alias("_total"))
+    information = (recommended.where(F.col(rank_col) <= k).select(item_col)
+                   .join(counts, item_col, "left")
+                   .crossJoin(total)
+                   .select((-F.log2(F.greatest(F.coalesce(F.col("_n"), F.lit(1.0)), F.lit(1.0))
+                                    / F.col("_total"))).alias("_bits")))
+    row = information.agg(F.avg("_bits").alias("novelty")).first()
+    value = row["novelty"] if row else None
+    return float("nan") if value is None else float(value)
+
+
+def intra_list_diversity(recommended: DataFrame, item_categories: DataFrame, k: int, *,
+                         user_col: str = USER_ID, item_col: str = ITEM_ID,
+                         rank_col: str = RANK, category_col: str = CATEGORY) -> float:
+    """Mean share of item pairs in a user's top k that belong to different categories.
+
+    For a user whose top k holds ``n`` items with a known category, ``n_c`` of them in
+    category ``c``: ``ILD_u = 1 - sum_c n_c (n_c - 1) / (n (n - 1))``, the share of the
+    ``n (n - 1) / 2`` unordered pairs whose categories differ (0: one category only;
+    1: all different). Averaged over users with ``n >= 2``; items without a category are
+    left out. NaN when no user has two categorised items.
+    """
+    require_columns(recommended, "recommendations", user_col, item_col, rank_col)
+    require_columns(item_categories, "item categories", item_col, category_col)
+    categories = (item_categories.select(item_col, category_col)
+                  .where(F.col(category_col).isNotNull())
+                  .dropDuplicates([item_col]))
+    per_category = (recommended.where(F.col(rank_col) <= k).select(user_col, item_col)
+                    .join(categories, item_col, "inner")
+                    .groupBy(user_col, category_col).agg(F.count("*").alias("_n_c")))
+    per_user = (per_category.groupBy(user_col)
+                .agg(F.sum("_n_c").alias("_n"),
+                     F.sum(F.col("_n_c") * (F.col("_n_c") - 1)).alias("_same"))
+                .where(F.col("_n") >= 2)
+                .select((1.0 - F.col("_same") / (F.col("_n") * (F.col("_n") - 1)))
+                        .alias("_ild")))
+    row = per_user.agg(F.avg("_ild").alias("diversity")).first()
+    value = row["diversity"] if row else None
+    return float("nan") if value is None else float(value)

@@ -1,0 +1,221 @@
+"""Step ``recommend``: the champion ALS model -> ``gold.recommendations`` for every active
+customer, ``gold.similar_items`` and ``gold.recommendation_gaps``.
+
+Active customers have an event in the ``recommend.active_window_days`` before the run date
+(or are listed in ``--users-file``). Scoring runs through the blocked scorer with bought and
+out-of-stock items masked; business rules, cold-start fallbacks and explanations come from
+:mod:`lakerec.recs.candidates`. Without a champion (no model has beaten popularity yet) everyone
+gets popularity recommendations, and the summary says so. Per-date outputs are written with
+replaceWhere on ``run_date``, so a rerun replaces them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from pyspark.ml.recommendation import ALSModel
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from lakerec.core import registry
+from lakerec.core.errors import InputError
+from lakerec.core.schemas import (
+    CATEGORY,
+    CUSTOMER_SEGMENTS,
+    FACTOR_FEATURES,
+    FACTOR_ID,
+    IN_STOCK,
+    ITEM_ID,
+    ITEM_IDX,
+    MODEL_VERSION,
+    PRICE,
+    RANK,
+    REASON_ITEM_ID,
+    RECOMMENDATION_GAPS,
+    RECOMMENDATIONS,
+    RECOMMENDATIONS_TABLE,
+    RUN_DATE,
+    SCORE,
+    SEGMENT_ID,
+    SIMILAR_ITEMS,
+    SOURCE,
+    TITLE,
+    USER_ID,
+    USER_IDX,
+)
+from lakerec.core.step import StepContext, StepResult
+from lakerec.recs.als import score_factors
+from lakerec.recs.candidates import (
+    active_users,
+    borrowed_factors,
+    candidate_depth,
+    content_neighbours,
+    content_tokens,
+    final_recommendations,
+    history_items,
+    normalised,
+    popular_by_segment,
+    popular_candidates,
+    recommendation_gaps,
+    similar_items_from_scores,
+    with_reason_item,
+)
+from lakerec.recs.interactions import positive_pairs
+from lakerec.recs.promotion import midnight
+from lakerec.recs.train_step import confidence_spec, load_version, read_inputs, write_indices
+
+log = logging.getLogger("lakerec.recs.candidates")
+
+GOLD = "gold"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--users-file", help="recommend for these customers only: a text file "
+                        "with one user_id per line (a 'user_id' header line is skipped)")
+
+
+def read_users_file(ctx: StepContext, path: str) -> DataFrame:
+    if not Path(path).is_file():
+        raise InputError(f"--users-file {path} does not exist")
+    lines = ctx.spark.read.text(str(Path(path).resolve()))
+    return (lines.select(F.trim(F.col("value")).alias(USER_ID))
+            .where((F.col(USER_ID) != "") & (F.col(USER_ID) != USER_ID)).distinct())
+
+
+def latest_segments(ctx: StepContext) -> DataFrame | None:
+    """``(user_id, segment_id)`` of the latest segmentation on or before the run date."""
+    segments = ctx.lake.read_if_exists(GOLD, CUSTOMER_SEGMENTS)
+    if segments is None:
+        return None
+    segments = segments.where(F.col(RUN_DATE) <= F.lit(ctx.run_date))
+    latest = segments.agg(F.max(RUN_DATE).alias(RUN_DATE))
+    return segments.join(latest, RUN_DATE).select(USER_ID, F.col(SEGMENT_ID).cast("int"))
+
+
+def catalogue(items: DataFrame | None, item_index: DataFrame) -> DataFrame:
+    """``(item_id, title, category, price, in_stock)``; every indexed item when no items table."""
+    if items is not None:
+        return items.select(ITEM_ID, TITLE, CATEGORY, PRICE, IN_STOCK)
+    return item_index.select(ITEM_ID, F.lit(None).cast("string").alias(TITLE),
+                             F.lit(None).cast("string").alias(CATEGORY),
+                             F.lit(None).cast("double").alias(PRICE), F.lit(True).alias(IN_STOCK))
+
+
+def item_factors_with_content(model: ALSModel, items: DataFrame, item_index: DataFrame,
+                              neighbours: int) -> tuple[DataFrame, DataFrame]:
+    """Factors ``(id, features)`` of known items plus borrowed ones of new in-stock items,
+    and ``(item_id)`` of those new items."""
+    known = model.itemFactors.join(item_index.withColumnRenamed(ITEM_IDX, FACTOR_ID), FACTOR_ID)
+    new_items = (items.where(F.col(IN_STOCK)).select(ITEM_ID)
+                 .join(known.select(ITEM_ID), ITEM_ID, "left_anti"))
+    tokens = content_tokens(items)
+    close = content_neighbours(tokens.join(new_items, ITEM_ID),
+                               tokens.join(known.select(ITEM_ID), ITEM_ID), neighbours)
+    borrowed = (borrowed_factors(close, known.select(ITEM_ID, FACTOR_FEATURES))
+                .join(item_index, ITEM_ID)
+                .select(F.col(ITEM_IDX).alias(FACTOR_ID), FACTOR_FEATURES))
+    factors = model.itemFactors.select(FACTOR_ID, FACTOR_FEATURES).unionByName(borrowed)
+    return factors.cache(), new_items
+
+
+def run(ctx: StepContext) -> StepResult:
+    cfg = ctx.config.recommend
+    if not cfg.enabled:
+        return StepResult(status="skipped", summary=["recommendations disabled"])
+    inputs = read_inputs(ctx)
+    events, run_date = inputs.events, ctx.run_date
+    items = catalogue(inputs.items, inputs.item_index).cache()
+    users_file = ctx.options.get("users_file")
+    users = (read_users_file(ctx, users_file) if users_file else
+             active_users(events, run_date=run_date, window_days=cfg.active_window_days)).cache()
+    bought = positive_pairs(events, ["purchase"])
+    segments = latest_segments(ctx)
+    depth = candidate_depth(cfg.k, cfg.max_per_category)
+    interactions = confidence_spec(ctx).of(events, midnight(run_date))
+    popular = popular_by_segment(interactions, segments, top=2 * depth)
+    candidates = popular_candidates(users, segments, popular)
+
+    client = registry.tracking(ctx.config.mlflow)
+    version = registry.alias_version(client, registry.ALS_MODEL, registry.CHAMPION)
+    factors_by_id = None
+    similar = None
+    if version is not None:
+        model = load_version(ctx, version)
+        factors, new_items = item_factors_with_content(model, items, inputs.item_index,
+                                                       cfg.content_neighbours)
+        blocked = (items.where(~F.col(IN_STOCK) | F.col(ITEM_ID).isin(list(cfg.excluded_items)))
+                   .join(inputs.item_index, ITEM_ID).select(ITEM_IDX).collect())
+        user_factors = model.userFactors.join(
+            users.join(inputs.user_index, USER_ID).select(F.col(USER_IDX).alias(FACTOR_ID)),
+            FACTOR_ID)
+        bought_idx = (bought.join(inputs.user_index, USER_ID).join(inputs.item_index, ITEM_ID)
+                      .select(USER_IDX, ITEM_IDX))
+        scored = score_factors(user_factors, factors, depth, exclude_pairs=bought_idx,
+                               exclude_items=[r[ITEM_IDX] for r in blocked],
+                               users_per_block=cfg.users_per_block)
+        model_candidates = (
+            scored.join(inputs.user_index, USER_IDX).join(inputs.item_index, ITEM_IDX)
+            .join(new_items.withColumn("_new", F.lit(True)), ITEM_ID, "left")
+            .select(USER_ID, ITEM_ID, SCORE, RANK,
+                    F.when(F.col("_new"), "content").otherwise("als").alias(SOURCE)))
+        candidates = model_candidates.unionByName(candidates)
+        factors_by_id = factors.join(inputs.item_index.withColumnRenamed(ITEM_IDX, FACTOR_ID),
+                                     FACTOR_ID).select(ITEM_ID, FACTOR_FEATURES)
+        unit = normalised(factors)
+        self_pairs = unit.select(F.col(FACTOR_ID).alias(USER_IDX), F.col(FACTOR_ID).alias(ITEM_IDX))
+        similar = similar_items_from_scores(
+            score_factors(unit, unit, cfg.similar_items_k, exclude_pairs=self_pairs,
+                          users_per_block=cfg.users_per_block), inputs.item_index)
+
+    final = final_recommendations(candidates, items=items, excluded_pairs=bought,
+                                  excluded_items=cfg.excluded_items, k=cfg.k,
+                                  max_per_category=cfg.max_per_category)
+    if factors_by_id is not None:
+        explained = with_reason_item(final.where(F.col(SOURCE).isin("als", "content")),
+                                     history_items(events), factors_by_id)
+        final = explained.unionByName(final.where(~F.col(SOURCE).isin("als", "content"))
+                                      .withColumn(REASON_ITEM_ID, F.lit(None).cast("string")))
+    else:
+        final = final.withColumn(REASON_ITEM_ID, F.lit(None).cast("string"))
+    output = final.select(
+        *[F.col(f.name).cast(f.dataType) for f in RECOMMENDATIONS.fields
+          if f.name not in (MODEL_VERSION, RUN_DATE)],
+        F.lit(version).cast("int").alias(MODEL_VERSION), F.lit(run_date).alias(RUN_DATE))
+
+    predicate = f"{RUN_DATE} = '{run_date.isoformat()}'"
+    written = write_indices(ctx, inputs)
+    rec_version = ctx.lake.replace_where(output, GOLD, RECOMMENDATIONS_TABLE, predicate,
+                                         partition_by=(RUN_DATE,))
+    recs = ctx.lake.read(GOLD, RECOMMENDATIONS_TABLE, version=rec_version).where(predicate)
+    gaps = recommendation_gaps(users, recs, k=cfg.k, run_date=run_date)
+    gap_version = ctx.lake.replace_where(gaps, GOLD, RECOMMENDATION_GAPS, predicate,
+                                         partition_by=(RUN_DATE,))
+    written[f"{GOLD}.{RECOMMENDATIONS_TABLE}"] = rec_version
+    written[f"{GOLD}.{RECOMMENDATION_GAPS}"] = gap_version
+    if similar is not None:
+        written[f"{GOLD}.{SIMILAR_ITEMS}"] = ctx.lake.overwrite(similar, GOLD, SIMILAR_ITEMS)
+
+    by_source = {r[SOURCE]: r["n"] for r in recs.groupBy(SOURCE).agg(F.count("*").alias("n"))
+                 .collect()}
+    totals = recs.agg(F.count("*").alias("rows"), F.countDistinct(USER_ID).alias("users")).first()
+    assert totals is not None, "an aggregate without grouping returns one row"
+    n_gaps = ctx.lake.read(GOLD, RECOMMENDATION_GAPS, version=gap_version).where(predicate).count()
+    n_users = users.count()
+    summary = [
+        f"model: {registry.ALS_MODEL} v{version} (champion)" if version is not None else
+        f"model: none ({registry.ALS_MODEL} has no champion yet): popularity for everyone",
+        f"{GOLD}.{RECOMMENDATIONS_TABLE} v{rec_version}: {totals['rows']} rows for "
+        f"{totals['users']} of {n_users} customers, k={cfg.k}; by source "
+        + ", ".join(f"{s}={n}" for s, n in sorted(by_source.items())),
+        f"{GOLD}.{RECOMMENDATION_GAPS} v{gap_version}: {n_gaps} customers with fewer than "
+        f"{cfg.k}",
+        "segments: " + (f"{GOLD}.{CUSTOMER_SEGMENTS}" if segments is not None
+                        else "none (global popularity)"),
+    ]
+    if similar is not None:
+        summary.append(f"{GOLD}.{SIMILAR_ITEMS} v{written[f'{GOLD}.{SIMILAR_ITEMS}']}: top "
+                       f"{cfg.similar_items_k} per item")
+    return StepResult(rows_in=n_users, rows_out=int(totals["rows"]),
+                      versions_read=inputs.versions, versions_written=written, summary=summary)

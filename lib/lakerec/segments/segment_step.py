@@ -1,0 +1,260 @@
+"""Step ``segment``: ``gold.user_features`` -> KMeans model in MLflow -> ``gold.customer_segments``.
+
+Fits the segmentation model on the run date's features (choosing k unless
+``segment.k`` is set), logs it to the experiment ``<prefix>-segmentation`` with its
+silhouette per k, profile table and plots, registers it as ``lakerec-segmentation`` and
+aliases it ``champion`` when it is the first version or passes the checks
+(``segment.min_silhouette``, ``segment.min_segment_share``), else ``challenger``.
+Customers are then segmented by the champion and MERGEd into ``gold.customer_segments``
+(one row per customer, the latest run's segment).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from pyspark.ml import PipelineModel
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from lakerec.core.config import SegmentConfig
+from lakerec.core.errors import InputError, TableNotFoundError
+from lakerec.core.registry import (
+    CHALLENGER,
+    CHAMPION,
+    SEGMENTATION_MODEL,
+    alias_version,
+    champion_uri,
+    ensure_experiment,
+    register,
+    set_alias,
+    tracking,
+)
+from lakerec.core.schemas import (
+    CUSTOMER_SEGMENTS,
+    CUSTOMER_SEGMENTS_SCHEMA,
+    HAS_PURCHASE,
+    MODEL_VERSION,
+    MONETARY,
+    RECENCY_DAYS,
+    RUN_DATE,
+    SEGMENT_ID,
+    SEGMENT_LABEL,
+    USER_FEATURES,
+    USER_ID,
+)
+from lakerec.core.step import StepContext, StepResult
+from lakerec.segments import plots
+from lakerec.segments.model import (
+    RULE_LABELS,
+    Candidate,
+    Selection,
+    assign_segments,
+    fit_segmentation,
+)
+from lakerec.segments.profiles import (
+    CUSTOMER_SHARE,
+    CUSTOMERS,
+    buyer_medians,
+    label_segments,
+    segment_profiles,
+    with_segment_labels,
+)
+
+log = logging.getLogger("lakerec.segment")
+
+GOLD = "gold"
+EXPERIMENT = "segmentation"
+
+
+@dataclass
+class Scored:
+    """Customers segmented by one model, with the profile and labels of its segments."""
+
+    assignments: DataFrame
+    profile: pd.DataFrame
+    labels: dict[int, str]
+
+
+def score(model: PipelineModel, features: DataFrame, settings: SegmentConfig) -> Scored:
+    assignments = assign_segments(model, features,
+                                  new_customer_days=settings.new_customer_days).cache()
+    profile: pd.DataFrame = segment_profiles(
+        assignments, top_categories_n=settings.profile_top_categories).toPandas()
+    population = buyer_medians(assignments).first()
+    labels = label_segments(profile.to_dict("records"),
+                            population.asDict() if population else {}, RULE_LABELS)
+    profile.insert(1, SEGMENT_LABEL, profile[SEGMENT_ID].map(labels))
+    return Scored(assignments, profile, labels)
+
+
+def smallest_cluster_share(profile: pd.DataFrame) -> float:
+    """The smallest share of customers held by a clustered (not rule-based) segment."""
+    clustered = profile[profile[SEGMENT_ID] >= 0]
+    return float(clustered[CUSTOMER_SHARE].min()) if len(clustered) else 0.0
+
+
+def write_artifacts(folder: Path, selection: Selection, scored: Scored,
+                    points: pd.DataFrame) -> Path:
+    """Profile (CSV, HTML), candidates (CSV) and the three plots, into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    scored.profile.to_csv(folder / "segment_profile.csv", index=False)
+    scored.profile.to_html(folder / "segment_profile.html", index=False,
+                           float_format=lambda v: f"{v:,.2f}")
+    candidates = pd.DataFrame([vars(c) for c in selection.candidates])
+    candidates.to_csv(folder / "k_candidates.csv", index=False)
+    plots.silhouette_by_k(candidates["k"], candidates["silhouette"], selection.k,
+                          folder / "silhouette_by_k.png")
+    plots.segment_sizes(scored.profile[SEGMENT_LABEL], scored.profile[CUSTOMERS],
+                        folder / "segment_sizes.png")
+    plots.recency_vs_monetary(points, recency=RECENCY_DAYS, monetary=MONETARY,
+                              label=SEGMENT_LABEL, path=folder / "recency_vs_monetary.png")
+    return folder
+
+
+def _params(settings: SegmentConfig, run_date: date, fit_rows: int) -> dict[str, Any]:
+    return {
+        "run_date": run_date.isoformat(), "k_fixed": settings.k, "k_min": settings.k_min,
+        "k_max": settings.k_max, "seeds": ",".join(map(str, settings.seeds)),
+        "max_iter": settings.max_iter, "model_features": ",".join(settings.model_features),
+        "log_features": ",".join(settings.log_features),
+        "min_stability": settings.min_stability,
+        "stability_cost_tolerance": settings.stability_cost_tolerance, "fit_rows": fit_rows,
+        "new_customer_days": settings.new_customer_days,
+        "min_silhouette": settings.min_silhouette,
+        "min_segment_share": settings.min_segment_share,
+    }
+
+
+def gold_rows(scored: Scored, model_version: int, run_date: date) -> DataFrame:
+    labelled = with_segment_labels(scored.assignments, scored.labels)
+    return (labelled.withColumn(MODEL_VERSION, F.lit(model_version))
+            .withColumn(RUN_DATE, F.lit(run_date))
+            .select(*[F.col(f.name).cast(f.dataType) for f in CUSTOMER_SEGMENTS_SCHEMA]))
+
+
+def count_changes(previous: DataFrame | None, current: DataFrame) -> int:
+    """Customers already segmented before whose segment label is now another."""
+    if previous is None:
+        return 0
+    before = previous.select(USER_ID, F.col(SEGMENT_LABEL).alias("_before"))
+    return (current.join(before, USER_ID)
+            .where(F.col("_before") != F.col(SEGMENT_LABEL)).count())
+
+
+def _stability(candidate: Candidate) -> str:
+    if candidate.stability is None:
+        return "stability not measured: no other seed came near the best cost"
+    return (f"stability {candidate.stability:.3f} over {candidate.near_best_seeds} "
+            "near-best seeds")
+
+
+def run(ctx: StepContext) -> StepResult:
+    import mlflow
+
+    settings = ctx.config.segment
+    if not settings.enabled:
+        return StepResult(status="skipped", summary=["segment disabled (segment.enabled)"])
+    lake, run_date = ctx.lake, ctx.run_date
+    features_version = lake.version(GOLD, USER_FEATURES)
+    if features_version is None:
+        raise TableNotFoundError(f"{GOLD}.{USER_FEATURES}", lake.path(GOLD, USER_FEATURES),
+                                 "run `lakerec features` first")
+    features = (lake.read(GOLD, USER_FEATURES, version=features_version)
+                .where(F.col(RUN_DATE) == F.lit(run_date)).cache())
+    counts = features.agg(F.count(F.lit(1)).alias("all"),
+                          F.count(F.when(F.col(HAS_PURCHASE), 1)).alias("buyers")).collect()[0]
+    customers, buyers_n = int(counts["all"]), int(counts["buyers"])
+    k_values = [settings.k] if settings.k else list(range(settings.k_min, settings.k_max + 1))
+    k_values = [k for k in k_values if k < buyers_n]
+    if not k_values:
+        raise InputError(f"{GOLD}.{USER_FEATURES} has {buyers_n} customers with purchases on "
+                         f"{run_date}: too few to cluster (run `lakerec features` first?)")
+    buyers = features.where(F.col(HAS_PURCHASE))
+    if buyers_n > settings.fit_sample:
+        buyers = buyers.sample(fraction=settings.fit_sample / buyers_n, seed=settings.seeds[0])
+    fit_rows = min(buyers_n, settings.fit_sample)
+    log.info("fitting on %d of %d customers with purchases, k in %s", fit_rows, buyers_n,
+             k_values)
+    model, selection = fit_segmentation(
+        buyers, model_features=settings.model_features, log_features=settings.log_features,
+        k_values=k_values, seeds=settings.seeds, max_iter=settings.max_iter,
+        min_stability=settings.min_stability,
+        cost_tolerance=settings.stability_cost_tolerance)
+    chosen = next(c for c in selection.candidates if c.k == selection.k)
+    fresh = score(model, features, settings)
+    min_share = smallest_cluster_share(fresh.profile)
+    points = (fresh.assignments.where(F.col(HAS_PURCHASE))
+              .sample(fraction=min(1.0, settings.plot_sample / max(buyers_n, 1)), seed=1)
+              .transform(lambda df: with_segment_labels(df, fresh.labels))
+              .select(RECENCY_DAYS, MONETARY, SEGMENT_LABEL).toPandas())
+
+    client = tracking(ctx.config.mlflow)
+    experiment_id = ensure_experiment(ctx.config.mlflow, EXPERIMENT)
+    with mlflow.start_run(experiment_id=experiment_id,
+                          run_name=f"segment {run_date.isoformat()}") as mlflow_run:
+        run_id = mlflow_run.info.run_id
+        mlflow.log_params(_params(settings, run_date, fit_rows))
+        mlflow.set_tags({"lakerec.run_id": ctx.run_id, "lakerec.features_version":
+                         str(features_version), "k_stable": str(selection.stable)})
+        for candidate in selection.candidates:
+            mlflow.log_metric("silhouette", candidate.silhouette, step=candidate.k)
+            mlflow.log_metric("training_cost", candidate.training_cost, step=candidate.k)
+            if candidate.stability is not None:
+                mlflow.log_metric("stability_ari", candidate.stability, step=candidate.k)
+        mlflow.log_metrics({"chosen_k": selection.k, "chosen_silhouette": chosen.silhouette,
+                            "min_segment_share": min_share, "customers": customers,
+                            "customers_with_purchases": buyers_n})
+        artifacts = write_artifacts(
+            Path(ctx.config.paths.artifacts) / "segment" / ctx.run_id, selection, fresh, points)
+        mlflow.log_artifacts(str(artifacts), artifact_path="report")
+        info = mlflow.spark.log_model(model, artifact_path="model")
+        version = register(client, info.model_uri, SEGMENTATION_MODEL, run_id=run_id,
+                           tags={"run_date": run_date.isoformat(), "k": str(selection.k),
+                                 "silhouette": f"{chosen.silhouette:.4f}"})
+        passes = (chosen.silhouette >= settings.min_silhouette
+                  and min_share >= settings.min_segment_share)
+        champion = alias_version(client, SEGMENTATION_MODEL, CHAMPION)
+        promoted = champion is None or passes
+        set_alias(client, SEGMENTATION_MODEL, CHAMPION if promoted else CHALLENGER, version)
+        mlflow.set_tag("alias", CHAMPION if promoted else CHALLENGER)
+        scored, scoring_version = fresh, version
+        if champion is not None and not promoted:
+            log.warning("version %d failed the checks (silhouette %.3f, smallest segment "
+                        "%.3f): segmenting with champion version %s", version,
+                        chosen.silhouette, min_share, champion)
+            champion_model = mlflow.spark.load_model(champion_uri(SEGMENTATION_MODEL))
+            scored, scoring_version = score(champion_model, features, settings), champion
+        gold = gold_rows(scored, scoring_version, run_date)
+        previous_version = lake.version(GOLD, CUSTOMER_SEGMENTS)
+        previous = (None if previous_version is None
+                    else lake.read(GOLD, CUSTOMER_SEGMENTS, version=previous_version))
+        changed = count_changes(previous, gold)
+        mlflow.log_metric("customers_changed_segment", changed)
+        written = lake.upsert(gold, GOLD, CUSTOMER_SEGMENTS, keys=[USER_ID])
+    log.info("%d customers changed segment since the previous run", changed)
+    sizes = ", ".join(f"{row[SEGMENT_LABEL]} {row[CUSTOMERS]}"
+                      for row in scored.profile.to_dict("records"))
+    features.unpersist()
+    fresh.assignments.unpersist()
+    scored.assignments.unpersist()
+    return StepResult(
+        rows_in=customers, rows_out=customers,
+        versions_read={f"{GOLD}.{USER_FEATURES}": features_version},
+        versions_written={f"{GOLD}.{CUSTOMER_SEGMENTS}": written},
+        summary=[
+            f"k = {selection.k} (silhouette {chosen.silhouette:.3f}, {_stability(chosen)}) over "
+            f"{fit_rows} customers with purchases",
+            f"{SEGMENTATION_MODEL} version {version} -> "
+            f"{CHAMPION if promoted else CHALLENGER}; segments by version {scoring_version}",
+            f"segments: {sizes}",
+            f"{GOLD}.{CUSTOMER_SEGMENTS} v{written}: {customers} customers, "
+            f"{changed} changed segment since the previous run",
+            f"MLflow run {run_id} in experiment {ctx.config.mlflow.experiment_prefix}-"
+            f"{EXPERIMENT}",
+        ])

@@ -1,0 +1,49 @@
+"""The CLI's one-line errors and exit codes."""
+
+from __future__ import annotations
+
+import pytest
+
+from lakerec.cli.main import main
+from tests.conftest import TEST_SPARK
+
+
+def paths(tmp_path) -> list[str]:
+    args = []
+    for key in ("root", "landing", "checkpoint", "ground_truth", "data_docs", "artifacts"):
+        args += ["--set", f"paths.{key}={tmp_path}/{key}"]
+    for setting in TEST_SPARK:
+        args += ["--set", setting]
+    return args
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["ingest", "--run-date", "2026-13-45"], "--run-date must be a date as YYYY-MM-DD"),
+    (["ingest", "--set", "paths.nope=1"], "unknown key 'paths.nope'"),
+    (["ingest", "--conf", "missing.yaml"], "config file missing.yaml does not exist"),
+])
+def test_bad_arguments_give_one_line_and_exit_2(args, message, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0] and err[0].startswith("lakerec ingest: error:")
+
+
+def test_run_refuses_to_skip_a_step_it_does_not_have(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["run", "--skip", "trian"])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert "lakerec run: error: argument --skip: invalid choice: 'trian'" in err
+    assert "'train'" in err  # the choices are listed
+
+
+def test_a_missing_landing_folder_stops_ingest(spark, tmp_path, capsys):
+    assert main(["ingest", *paths(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"landing folder {tmp_path}/landing/events does not exist" in err
+
+
+def test_outside_the_local_profile_conform_needs_a_key(spark, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("LAKEREC_PII_KEY", raising=False)
+    assert main(["conform", "--set", "profile=prod", *paths(tmp_path)]) == 2
+    assert "needs a pseudonymisation key in $LAKEREC_PII_KEY" in capsys.readouterr().err

@@ -1,0 +1,115 @@
+"""End to end: generated data through ingest and conform, the CLI and spark-submit (the real
+Online Retail log: test_online_retail.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from pyspark.sql import functions as F
+
+from lakerec.cli.main import main
+from lakerec.cli.runner import run_step
+from lakerec.core.lake import Lake
+from tests.conftest import REPO, make_config
+
+pytestmark = pytest.mark.slow
+RUN_DATE = date(2026, 11, 20)
+SMALL = ("generate.customers=300", "generate.items=60", "generate.events=6000",
+         "generate.files=2")
+
+
+@pytest.fixture(scope="module")
+def conformed(spark, tmp_path_factory):
+    root = tmp_path_factory.mktemp("generated")
+    config = make_config(root, *SMALL)
+    for step in ("generate", "ingest", "conform"):
+        run_step(step, config, RUN_DATE, spark=spark)
+    return config, Lake(spark, config.paths.root)
+
+
+def test_every_planted_bad_row_is_quarantined_with_its_reason(spark, conformed):
+    config, lake = conformed
+    truth = spark.read.parquet(f"{config.paths.ground_truth}/bad_rows")
+    for table, key in (("events", "event_id"), ("customers", "user_id")):
+        planted = truth.where(F.col("table") == table)
+        expected = {r[0]: r[1] for r in planted.groupBy("_reject_reason").count().collect()}
+        got = {r[0]: r[1] for r in lake.read("quarantine", table)
+               .groupBy("_reject_reason").count().collect()}
+        assert expected and got == expected, table
+        # and they are the planted rows themselves, not just as many (for repeats, which
+        # copy is kept depends on file order, so only their counts are compared above)
+        rows = (lake.read("quarantine", table).select(F.col(key).alias("key"), "_reject_reason")
+                .where(~F.col("_reject_reason").startswith("duplicate")))
+        assert rows.join(planted.select("key", "_reject_reason"), ["key", "_reject_reason"],
+                         "left_anti").count() == 0
+
+
+def test_accepted_plus_quarantined_is_exactly_the_input(conformed):
+    _, lake = conformed
+    for table in ("events", "customers", "items"):
+        bronze = lake.read("bronze", table).count()
+        silver = lake.read("silver", table).count()
+        quarantine = (lake.read("quarantine", table).count()
+                      if lake.exists("quarantine", table) else 0)
+        assert bronze == silver + quarantine, table
+
+
+def test_a_step_runs_through_spark_submit(conformed, tmp_path):
+    config, lake = conformed
+    silver_before = lake.version("silver", "events")
+    jars = ",".join(str(p) for p in sorted((REPO / ".jars" / "delta").glob("*.jar")))
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
+    args = [str(Path(sys.executable).parent / "spark-submit"), "--master", "local[2]",
+            "--driver-memory", "2g", "--jars", jars, str(REPO / "jobs" / "conform.py"),
+            "--conf", str(REPO / "conf" / "local.yaml"), "--run-date", RUN_DATE.isoformat(),
+            "--set", "spark.master=null", "--set", "spark.delta_jars_dir=",
+            "--set", "spark.delta_package="]
+    for key in ("root", "landing", "checkpoint", "ground_truth", "data_docs", "artifacts"):
+        args += ["--set", f"paths.{key}={getattr(config.paths, key)}"]
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "events: nothing new in bronze.events" in done.stdout
+    assert lake.version("silver", "events") == silver_before
+    last = lake.read("ops", "pipeline_runs").orderBy(F.col("started_at").desc()).first()
+    assert (last["step"], last["status"]) == ("conform", "succeeded")
+
+
+def test_lakerec_run_end_to_end_on_purchase_events_only(spark, tmp_path, capsys):
+    events = tmp_path / "landing" / "events"
+    events.mkdir(parents=True)
+    lines = ["user_id,item_id,event_type,event_ts"]
+    for u in range(60):  # purchases over the 140 days before the run date, as in a live shop
+        for i in range(6):
+            day = RUN_DATE - timedelta(days=1 + (u * 7 + i * 23) % 140)
+            lines.append(f"u{u},p{(u * 7 + i * 3) % 25},purchase,{day} 10:00:00")
+    (events / "purchases.csv").write_text("\n".join(lines) + "\n")
+    args = ["run", "--conf", str(REPO / "conf" / "local.yaml"), "--run-date", "2026-11-20"]
+    for key in ("root", "landing", "checkpoint", "ground_truth", "data_docs", "artifacts"):
+        args += ["--set", f"paths.{key}={tmp_path}/{key}"]
+    args += ["--set", f"mlflow.tracking_uri=sqlite:///{tmp_path}/mlflow.db",
+             "--set", f"mlflow.artifact_location={tmp_path}/mlruns"]
+    # One model candidate each: k and ALS selection are tested elsewhere.
+    for fast in ("segment.seeds=[7]", "segment.k_max=4", "recommend.search.max_trials=1",
+                 "recommend.als.max_iter=5"):
+        args += ["--set", fast]
+    code = main(args)
+    out = capsys.readouterr().out
+    assert code == 0, out[-3000:]
+    # The closing report: every step with its time, the gold tables written, where to look.
+    report = out[out.index("What it produced:"):]
+    for step in ("ingest", "quality layer=bronze", "conform", "segment", "train", "recommend"):
+        assert f"\n  {step} " in report, report
+    assert "gold.recommendations v0" in report and "silver.events v0" in report, report
+    assert "customer_segments" in report and "recommendations" in report, report
+    assert f"{tmp_path}/data_docs" in report and "make mlflow-ui" in report, report
+    lake = Lake(spark, f"{tmp_path}/root")
+    assert lake.read("silver", "events").count() == 360
+    assert lake.read("silver", "customers").count() == 60
+    assert not (tmp_path / "ground_truth").exists()  # landing had data: nothing generated
+    steps = [r[0] for r in lake.read("ops", "pipeline_runs").select("step").collect()]
+    assert "ingest" in steps and "conform" in steps

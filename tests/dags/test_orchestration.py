@@ -1,0 +1,324 @@
+"""Orchestration: the Airflow DAGs in airflow_dags/ load cleanly and have the pipeline's
+order; ``lakerec_daily`` runs end to end under ``dag.test()`` through real spark-submit
+subprocesses of the packaged jobs, and again for the same date without changing a count; a
+corrupted landing file stops it at the bronze gate; and a real Spark standalone cluster
+(master + two workers on 127.0.0.1, tools/cluster.sh) runs the same steps to the same row
+counts as the DAG's local run, and is stopped afterwards, also when a step fails.
+
+The DAG's first run is a module fixture: the rerun and the cluster comparison reuse its lake
+instead of running the pipeline again (the module is the longest of the suite, and
+conftest.py schedules it first).
+
+Airflow runs in subprocesses with an ``AIRFLOW_HOME`` of their own (SQLite metadata DB):
+importing Airflow configures process-wide logging, which the rest of the suite must not see.
+The jobs run on a Python where lakerec is not installed, from ``make dist``'s zip.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pyspark.sql import SparkSession
+
+from lakerec.core.lake import Lake
+from tests.conftest import REPO
+from tests.dags.orchestration_support import (
+    RUN_DATE,
+    build_dist,
+    clean_env,
+    generate_tiny,
+    job_config,
+    lakerec_importable,
+    python_without_lakerec,
+    run_logged,
+    table_counts,
+    tail,
+)
+
+DAGS = REPO / "airflow_dags"
+DAILY = ["ingest", "quality_bronze", "conform", "quality_silver", "features", "segment",
+         "recommend", "quality_gold"]
+RETRAIN = ["quality_silver", "features", "segment", "train"]
+# A generous bound for one dag.test() run (about 5 minutes on an idle 2-core machine).
+DAG_RUN_TIMEOUT_S = 3600
+GOLD = ["gold.user_features", "gold.customer_segments", "gold.recommendations"]
+# Not the defaults (7077, 8080): a developer's own `make cluster-demo` may be running.
+MASTER_PORT, WEBUI_PORT = 17077, 18080
+
+# Loads the DAG folder the way the DAG processor does (the bundle on sys.path), with the
+# network and connections made to fail: a DAG file that touches either at parse time errors.
+LOAD_DAGS = r"""
+import json, socket, sys
+from pathlib import Path
+
+def refuse(*args, **kwargs):
+    raise RuntimeError("DAG file touched the network or a connection at parse time")
+
+socket.socket.connect = refuse
+socket.create_connection = refuse
+from airflow.sdk.bases.hook import BaseHook
+BaseHook.get_connection = classmethod(refuse)
+from airflow.dag_processing.dagbag import BundleDagBag
+
+folder = Path(sys.argv[1])
+bag = BundleDagBag(dag_folder=folder, bundle_path=folder, bundle_name="lakerec")
+print("RESULT " + json.dumps({
+    "import_errors": bag.import_errors,
+    "dags": {dag_id: {
+        "downstream": {t.task_id: sorted(t.downstream_task_ids) for t in dag.tasks},
+        "retries": {t.task_id: t.retries for t in dag.tasks},
+        "backoff": sorted({t.retry_exponential_backoff for t in dag.tasks}),
+        "conn_ids": sorted({t._conn_id for t in dag.tasks}),
+        "applications": {t.task_id: t.application for t in dag.tasks},
+        "args": {t.task_id: t.application_args for t in dag.tasks},
+        "max_active_runs": dag.max_active_runs,
+        "catchup": dag.catchup,
+        "start_tz": str(dag.start_date.tzinfo),
+        "doc_md": dag.doc_md or "",
+        "params": sorted(dag.params.keys()),
+    } for dag_id, dag in bag.dags.items()},
+}))
+"""
+
+# One dag.test() run; prints the run's and every task's final state.
+RUN_DAG = r"""
+import json, sys
+from datetime import datetime, timezone
+from pathlib import Path
+from airflow.dag_processing.dagbag import BundleDagBag
+
+folder, dag_id, day, conf, mark = sys.argv[1:6]
+bag = BundleDagBag(dag_folder=Path(folder), bundle_path=Path(folder), bundle_name="lakerec")
+run = bag.dags[dag_id].test(
+    logical_date=datetime.fromisoformat(day).replace(tzinfo=timezone.utc),
+    run_conf=json.loads(conf), mark_success_pattern=mark or None)
+print("RESULT " + json.dumps({
+    "state": str(run.state),
+    "tasks": {ti.task_id: str(ti.state) for ti in run.get_task_instances()}}))
+"""
+
+
+def run_script(script: str, args: list[str], env: dict[str, str], log: Path) -> dict:
+    """Run ``script`` with this venv's Python; its RESULT line as a dict."""
+    run_logged([sys.executable, "-c", script, *args], env, log, cwd=log.parent,
+               timeout=DAG_RUN_TIMEOUT_S)
+    lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.startswith("RESULT ")]
+    assert lines, f"no result from the Airflow subprocess; its output ends with:\n{tail(log)}"
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+def test_dag_files_load_without_errors_and_have_the_pipeline_order(tmp_path: Path) -> None:
+    # A fresh AIRFLOW_HOME with no metadata DB and no connections: parsing needs neither.
+    env = clean_env(AIRFLOW_HOME=str(tmp_path / "airflow"), AIRFLOW__CORE__LOAD_EXAMPLES="False")
+    result = run_script(LOAD_DAGS, [str(DAGS)], env, tmp_path / "load.log")
+
+    assert result["import_errors"] == {}
+    dags = result["dags"]
+    assert set(dags) == {"lakerec_daily", "lakerec_retrain"}
+    for dag_id, order in (("lakerec_daily", DAILY), ("lakerec_retrain", RETRAIN)):
+        dag = dags[dag_id]
+        expected = {task: [after] for task, after in itertools.pairwise(order)}
+        assert dag["downstream"] == {**expected, order[-1]: []}, dag_id
+        assert dag["max_active_runs"] == 1 and dag["catchup"] is False
+        assert dag["start_tz"] == "UTC"
+        assert dag["conn_ids"] == ["{{ params.spark_conn_id }}"]
+        assert {"conf_file", "overrides", "spark_conn_id", "py_files"} <= set(dag["params"])
+        for task, retries in dag["retries"].items():
+            # quality gates fail at once (bad data stays bad); jobs retry with back-off
+            assert retries == 0 if task.startswith("quality_") else retries >= 1, task
+        assert dag["backoff"] == [2.0]
+        for task, args in dag["args"].items():
+            assert args[args.index("--run-date") + 1] == "{{ ds }}", task
+            step = task.split("_")[0]
+            assert dag["applications"][task].endswith(f"'jobs/{step}.py') }}}}")
+            if step == "quality":
+                assert args[-2:] == ["--layer", task.split("_")[1]]
+    assert "gold" in dags["lakerec_daily"]["doc_md"]
+    assert "champion" in dags["lakerec_retrain"]["doc_md"]
+
+
+@pytest.fixture(scope="module")
+def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An AIRFLOW_HOME whose SQLite metadata DB is migrated, as ``dag.test()`` needs."""
+    home = tmp_path_factory.mktemp("airflow")
+    done = subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
+                          env=clean_env(AIRFLOW_HOME=str(home)), capture_output=True,
+                          text=True, check=False, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return home
+
+
+@pytest.fixture(scope="module")
+def packaged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """``make dist``'s zip, and a Python without lakerec to run the jobs on."""
+    base = tmp_path_factory.getbasetemp()
+    zip_path = build_dist(base / "dist")
+    python = python_without_lakerec(base / "python-without-lakerec")
+    assert not lakerec_importable(python)
+    return zip_path, python
+
+
+@pytest.fixture(scope="module")
+def tiny_landing(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return generate_tiny(spark, tmp_path_factory.mktemp("generated"))
+
+
+def run_daily(root: Path, airflow_home: Path, packaged: tuple[Path, Path], *,
+              mark_success: str = "", log_name: str = "daily.log") -> dict:
+    """``lakerec_daily`` under dag.test() for RUN_DATE on the lake under ``root``."""
+    zip_path, python = packaged
+    env = clean_env(
+        AIRFLOW_HOME=str(airflow_home), AIRFLOW__CORE__DAGS_FOLDER=str(DAGS),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW_CONN_LAKEREC_SPARK=json.dumps({"conn_type": "spark", "host": "local[2]"}),
+        PYSPARK_PYTHON=str(python), PYSPARK_DRIVER_PYTHON=str(python))
+    params = {"conf_file": str(job_config(root)), "py_files": str(zip_path)}
+    return run_script(RUN_DAG, [str(DAGS), "lakerec_daily", RUN_DATE.isoformat(),
+                                json.dumps(params), mark_success], env, root / log_name)
+
+
+@dataclass(frozen=True)
+class DailyRun:
+    root: Path              # job.yaml, landing/, lake/, logs of the run
+    result: dict            # the run's and each task's final state
+    counts: dict[str, int]  # rows of every Delta table afterwards
+
+
+@pytest.fixture(scope="module")
+def daily_run(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory,
+              airflow_home: Path, packaged: tuple[Path, Path], tiny_landing: Path) -> DailyRun:
+    """``lakerec_daily``'s first run for RUN_DATE on a fresh lake of the tiny inputs."""
+    root = tmp_path_factory.mktemp("daily")
+    shutil.copytree(tiny_landing, root / "landing")
+    result = run_daily(root, airflow_home, packaged, log_name="first.log")
+    counts = table_counts(spark, root / "lake") if result["state"] == "success" else {}
+    return DailyRun(root, result, counts)
+
+
+@pytest.mark.slow
+@pytest.mark.orchestration
+def test_daily_dag_runs_end_to_end_through_spark_submit(daily_run: DailyRun) -> None:
+    assert daily_run.result["state"] == "success", tail(daily_run.root / "first.log")
+    assert daily_run.result["tasks"] == dict.fromkeys(DAILY, "success")
+    counts = daily_run.counts
+    assert set(GOLD) <= set(counts), counts
+    assert all(counts[table] > 0 for table in [*GOLD, "silver.events", "bronze.events"]), counts
+    assert counts["ops.pipeline_runs"] == len(DAILY)  # one row per task, all its own run
+
+
+@pytest.mark.slow
+@pytest.mark.orchestration
+def test_a_rerun_of_the_daily_dag_for_the_same_date_changes_no_counts(
+        spark: SparkSession, daily_run: DailyRun, airflow_home: Path,
+        packaged: tuple[Path, Path]) -> None:
+    assert daily_run.result["state"] == "success", "the first run failed"
+    # The quality gates only read (and log to ops): marked done, not rerun (dag.test matches
+    # the pattern against the whole task id).
+    second = run_daily(daily_run.root, airflow_home, packaged, mark_success="quality_.*",
+                       log_name="second.log")
+
+    assert second["state"] == "success", tail(daily_run.root / "second.log")
+    assert second["tasks"] == dict.fromkeys(DAILY, "success")
+    after = table_counts(spark, daily_run.root / "lake", skip_layers=("ops",))
+    before = {table: rows for table, rows in daily_run.counts.items()
+              if not table.startswith("ops.")}
+    assert after == before
+    # The five writing tasks ran again (each logged a run), the gates did not.
+    reruns = (Lake(spark, str(daily_run.root / "lake")).read("ops", "pipeline_runs")
+              .groupBy("step").count().collect())
+    assert {row["step"]: row["count"] for row in reruns} == {
+        "ingest": 2, "conform": 2, "features": 2, "segment": 2, "recommend": 2,
+        "quality layer=bronze": 1, "quality layer=silver": 1, "quality layer=gold": 1}
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def processes_mentioning(text: str) -> list[str]:
+    """Command lines of running processes that contain ``text`` (workers name their dir)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            command = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in command:
+            found.append(command)
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.orchestration
+def test_standalone_cluster_matches_the_local_dag_run_and_is_always_stopped(
+        spark: SparkSession, tmp_path: Path, daily_run: DailyRun, tiny_landing: Path,
+        packaged: tuple[Path, Path]) -> None:
+    assert daily_run.result["state"] == "success", "the local run to compare with failed"
+    shutil.copytree(tiny_landing, tmp_path / "cluster" / "landing")
+    # The daily DAG's steps (no generate, no train) as one packaged application on a Python
+    # without lakerec, then a step whose job does not exist: it must fail the demo and the
+    # cluster must still be stopped.
+    zip_path, python = packaged
+    processes = tmp_path / "cluster-processes"
+    env = clean_env(
+        CLUSTER_DIR=str(processes), DEMO_DIR=str(tmp_path / "cluster"),
+        CONF=str(job_config(tmp_path / "cluster")), RUN_DATE=RUN_DATE.isoformat(),
+        STEPS="run no_such_step", RUN_ARGS="--skip generate --skip train",
+        LAKEREC_ZIP=str(zip_path), PYSPARK_PYTHON=str(python),
+        MASTER_PORT=str(MASTER_PORT), MASTER_WEBUI_PORT=str(WEBUI_PORT),
+        WORKER_MEMORY="2g", EXECUTOR_MEMORY="1g", DRIVER_MEMORY="2g")
+    log = tmp_path / "cluster.log"
+    try:
+        returncode = run_logged([str(REPO / "tools" / "cluster.sh"), "demo"], env, log,
+                                cwd=tmp_path, timeout=DAG_RUN_TIMEOUT_S)
+        output = log.read_text(errors="replace")
+        assert "with 2 workers" in output, output[-4000:]
+        assert "skipping generate, train" in output, output[-4000:]
+        assert "What it produced:" in output, output[-4000:]  # the run got to its end
+        assert returncode != 0 and "no job jobs/no_such_step.py" in output
+        # Both workers ran executors of the application.
+        for worker in (1, 2):
+            assert "Asked to launch executor" in (processes / "logs" / f"worker-{worker}.log"
+                                                  ).read_text(), f"worker-{worker}"
+        # The demo's trap stopped every daemon it started: no worker (their command lines
+        # name the cluster dir) and no master (its ports are closed).
+        assert processes_mentioning(str(processes / "work")) == []
+        assert not port_open(MASTER_PORT) and not port_open(WEBUI_PORT)
+    finally:
+        subprocess.run([str(REPO / "tools" / "cluster.sh"), "stop"], env=env, check=False,
+                       capture_output=True, timeout=120)
+
+    # Every table, ops included (one run-log row per step on both sides), has the row count
+    # of the DAG's local run on the same inputs.
+    assert table_counts(spark, tmp_path / "cluster" / "lake") == daily_run.counts
+
+
+@pytest.mark.slow
+def test_a_corrupted_landing_file_fails_the_bronze_gate_and_nothing_downstream_runs(
+        spark: SparkSession, tmp_path: Path, airflow_home: Path,
+        packaged: tuple[Path, Path], tiny_landing: Path) -> None:
+    shutil.copytree(tiny_landing, tmp_path / "landing")
+    # A file of events without users, of unknown types, at unreadable times: ingest keeps
+    # raw rows as landed, the bronze suite must refuse them.
+    header = "event_id,user_id,item_id,event_type,event_ts,quantity,price,rating,order_id\n"
+    rows = "".join(f"bad-{i},,item_{i % 7},teleport,yesterday-ish,-3,,,\n" for i in range(3000))
+    (tmp_path / "landing" / "events" / "corrupted.csv").write_text(header + rows)
+
+    result = run_daily(tmp_path, airflow_home, packaged, log_name="corrupted.log")
+
+    assert result["state"] == "failed"
+    assert result["tasks"]["ingest"] == "success", tail(tmp_path / "corrupted.log")
+    assert result["tasks"]["quality_bronze"] == "failed", tail(tmp_path / "corrupted.log")
+    assert {result["tasks"][task] for task in DAILY[2:]} == {"upstream_failed"}
+    assert not (tmp_path / "lake" / "silver").exists()
+    assert not (tmp_path / "lake" / "gold").exists()

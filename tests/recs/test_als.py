@@ -1,0 +1,178 @@
+"""ALS training, promotion and batch recommendations.
+
+The end-to-end tests share one small generated lake with planted taste clusters
+(module-scoped: generating, conforming and training take most of this file's time).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from lakerec.cli.runner import run_step
+from lakerec.core import registry
+from lakerec.core.config import Config
+from lakerec.core.lake import Lake
+from lakerec.core.schemas import GT_TASTE_CLUSTER, ITEM_ID, RANK, SOURCE, USER_ID
+from lakerec.recs.als import AlsParams, search_grid
+from lakerec.recs.promotion import Evidence, Holdout, promotion_decision
+from tests.conftest import make_config
+
+RUN_DATE = date(2026, 11, 27)
+
+
+def test_grid_starts_with_the_default_and_respects_max_trials() -> None:
+    grid = search_grid([64, 32], [0.05, 0.01], [20.0, 40.0], max_trials=3, seed=1)
+    assert grid[0] == AlsParams(64, 0.05, 20.0)
+    assert len(grid) == 3 and len(set(grid)) == 3
+    assert len(search_grid([8], [0.1], [10.0], max_trials=5, seed=1)) == 1
+
+
+@pytest.mark.parametrize(("new", "pop", "champ", "promote"), [
+    (0.20, 0.10, None, True),
+    (0.09, 0.10, None, False),        # loses to popularity
+    (0.20, 0.10, 0.199, False),       # within the 1% margin of the champion
+    (0.21, 0.10, 0.20, True),
+])
+def test_promotion_decision(new: float, pop: float, champ: float | None, promote: bool) -> None:
+    def ev(name: str, value: float) -> Evidence:
+        return Evidence(name, {"ndcg@10": value})
+
+    decided, why = promotion_decision(ev("als", new), ev("popularity", pop),
+                                      None if champ is None else ev("champion", champ),
+                                      margin=0.01)
+    assert decided is promote
+    assert "ndcg@10" in why
+
+
+def test_a_champion_is_measured_as_is_only_if_it_cannot_have_seen_the_held_out_events(
+        spark: SparkSession) -> None:
+    frame = spark.range(1)
+    start = datetime(2026, 10, 28)
+    time_split = Holdout(frame, frame, {}, trained_until=start, test_start=start)
+    assert time_split.unseen_by(start)                           # trained before the window
+    assert not time_split.unseen_by(start + timedelta(days=7))   # last week's model saw 7 days
+    assert not time_split.unseen_by(None)                        # end of training unrecorded
+    random_split = Holdout(frame, frame, {}, trained_until=start, test_start=None)
+    assert not random_split.unseen_by(start - timedelta(days=365))  # held out from all history
+
+
+@pytest.fixture(scope="module")
+def trained(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Config:
+    """Generated data (600 customers, 150 items, 5 taste clusters), conformed, trained with a
+    small grid, then recommended."""
+    root = tmp_path_factory.mktemp("als")
+    config = make_config(root, "generate.customers=600", "generate.items=150",
+                         "generate.events=30000", "generate.files=1",
+                         "recommend.search.ranks=[16, 8]", "recommend.search.reg_params=[0.01]",
+                         "recommend.search.alphas=[20.0]", "recommend.search.max_trials=2",
+                         "recommend.als.max_iter=10")
+    for step in ("generate", "ingest", "conform", "train", "recommend"):
+        run_step(step, config, RUN_DATE, spark=spark, out=lambda _: None)
+    return config
+
+
+def mlflow_metrics(config: Config, version: int) -> dict[str, float]:
+    client = registry.tracking(config.mlflow)
+    run_id = client.get_model_version(registry.ALS_MODEL, str(version)).run_id
+    return client.get_run(run_id).data.metrics
+
+
+@pytest.mark.slow
+def test_tuned_model_beats_popularity_and_follows_planted_tastes(
+        spark: SparkSession, trained: Config) -> None:
+    client = registry.tracking(trained.mlflow)
+    champion = registry.alias_version(client, registry.ALS_MODEL, registry.CHAMPION)
+    assert champion == 1
+    metrics = mlflow_metrics(trained, champion)
+    assert metrics["model.ndcg_at_10"] >= 1.5 * metrics["popularity.ndcg_at_10"]
+    assert {"model.recall_at_20", "popularity.map_at_5", "model.coverage_at_20"} <= set(metrics)
+
+    lake = Lake(spark, trained.paths.root)
+    truth = Path(trained.paths.ground_truth)
+    users = spark.read.parquet(str(truth / "customers"))
+    items = spark.read.parquet(str(truth / "items"))
+    recs = lake.read("gold", "recommendations").where(F.col(SOURCE) == "als")
+    share = (recs.join(users.select(USER_ID, F.col(GT_TASTE_CLUSTER).alias("u_c")), USER_ID)
+             .join(items.select(ITEM_ID, F.col(GT_TASTE_CLUSTER).alias("i_c")), ITEM_ID)
+             .agg(F.avg((F.col("u_c") == F.col("i_c")).cast("double")).alias("s"))
+             .first()["s"])
+    assert share > 0.6   # 5 clusters: chance is 0.2
+
+
+@pytest.mark.slow
+def test_every_active_customer_gets_k_eligible_items_or_a_gap(
+        spark: SparkSession, trained: Config) -> None:
+    lake = Lake(spark, trained.paths.root)
+    k = trained.recommend.k
+    recs = lake.read("gold", "recommendations").where(F.col("run_date") == RUN_DATE)
+    events = lake.read("silver", "events")
+    bought = events.where(F.col("event_type") == "purchase").select(USER_ID, ITEM_ID)
+    assert recs.join(bought, [USER_ID, ITEM_ID]).count() == 0
+    out_of_stock = lake.read("silver", "items").where(~F.col("in_stock")).select(ITEM_ID)
+    assert out_of_stock.count() > 0
+    assert recs.join(out_of_stock, ITEM_ID).count() == 0
+    assert recs.groupBy(USER_ID, ITEM_ID).count().where("count > 1").count() == 0
+    assert set(r[SOURCE] for r in recs.select(SOURCE).distinct().collect()) <= {
+        "als", "content", "segment_popular", "popular"}
+
+    active = (events.where(F.col("event_ts") >= F.date_sub(F.lit(RUN_DATE), 365))
+              .where(F.col("event_ts") < F.lit(RUN_DATE)).select(USER_ID).distinct())
+    counts = recs.groupBy(USER_ID).agg(F.count("*").alias("n"), F.max(RANK).alias("top"))
+    gaps = lake.read("gold", "recommendation_gaps").where(F.col("run_date") == RUN_DATE)
+    full = counts.where((F.col("n") == k) & (F.col("top") == k)).select(USER_ID)
+    assert active.join(full.unionByName(gaps.select(USER_ID)), USER_ID, "left_anti").count() == 0
+    explained = recs.where(F.col(SOURCE) == "als")
+    assert explained.where(F.col("reason_item_id").isNull()).count() < 0.05 * explained.count()
+    similar = lake.read("gold", "similar_items")
+    assert similar.groupBy(ITEM_ID).count().agg(F.max("count")).first()[0] == 20
+
+
+@pytest.mark.slow
+def test_weak_model_does_not_replace_the_champion(spark: SparkSession, trained: Config,
+                                                  tmp_path: Path) -> None:
+    weak = trained.model_copy(update={"recommend": trained.recommend.model_copy(update={
+        "search": trained.recommend.search.model_copy(update={"ranks": (1,)}),
+        "als": trained.recommend.als.model_copy(update={"max_iter": 1})})})
+    result = run_step("train", weak, RUN_DATE, spark=spark, out=lambda _: None)
+    client = registry.tracking(trained.mlflow)
+    assert registry.alias_version(client, registry.ALS_MODEL, registry.CHAMPION) == 1
+    assert registry.alias_version(client, registry.ALS_MODEL, registry.CHALLENGER) == 2
+    assert any("challenger" in line for line in result.summary)
+
+
+@pytest.mark.slow
+def test_a_folder_of_bare_purchase_events_runs_through(spark: SparkSession,
+                                                        tmp_path: Path) -> None:
+    """Only ``user_id,item_id,event_type,event_ts`` purchases: no items, no customers.
+
+    Two planted tastes (even customers buy even items), so ALS has something to learn.
+    """
+    import random
+
+    rng = random.Random(7)
+    lines = ["user_id,item_id,event_type,event_ts"]
+    for user in range(120):
+        for _ in range(8):
+            item = rng.randrange(0, 40, 2) + user % 2
+            day = rng.randrange(1, 180)
+            lines.append(f"C{user:03d},P{item:02d},purchase,2026-{1 + day // 30:02d}-"
+                         f"{1 + day % 28:02d}T10:00:00")
+    folder = tmp_path / "landing" / "events"
+    folder.mkdir(parents=True)
+    (folder / "purchases.csv").write_text("\n".join(lines) + "\n")
+    config = make_config(tmp_path, "recommend.search.max_trials=1", "recommend.als.max_iter=5",
+                         "recommend.split.test_days=60")
+    run_date = date(2026, 7, 1)
+    for step in ("ingest", "conform", "train", "recommend"):
+        run_step(step, config, run_date, spark=spark, out=lambda _: None)
+    recs = Lake(spark, config.paths.root).read("gold", "recommendations")
+    assert recs.select(USER_ID).distinct().count() == 120
+    parity = recs.where(F.col(SOURCE) == "als").select(
+        (F.substring(USER_ID, 2, 3).cast("int") % 2 == F.substring(ITEM_ID, 2, 2).cast("int") % 2)
+        .cast("double").alias("same"))
+    assert parity.agg(F.avg("same")).first()[0] > 0.8

@@ -1,0 +1,74 @@
+"""Confidences from a tiny hand-made history, and the stable id maps."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from pyspark.sql import SparkSession
+
+from lakerec.core.lake import Lake
+from lakerec.core.schemas import ITEM_ID, USER_ID, USER_IDX
+from lakerec.recs.interactions import event_confidence, new_index_rows
+
+AS_OF = datetime(2026, 1, 31)
+WEIGHTS = {"view": 1.0, "add_to_cart": 3.0, "purchase": 5.0, "return": 5.0, "rating": 1.0}
+COLUMNS = (f"{USER_ID} string, {ITEM_ID} string, event_type string, event_ts timestamp, "
+           "rating double")
+
+
+def history(spark: SparkSession):
+    rows = [
+        ("u1", "a", "view", datetime(2026, 1, 31), None),
+        ("u1", "a", "purchase", datetime(2026, 1, 31), None),
+        ("u1", "b", "view", datetime(2026, 1, 21), None),       # ten days old: half
+        ("u1", "c", "purchase", datetime(2026, 1, 30), None),
+        ("u1", "c", "return", datetime(2026, 1, 30), None),     # returned: gone
+        ("u2", "a", "add_to_cart", datetime(2026, 1, 31), None),
+        ("u2", "b", "purchase", datetime(2026, 1, 30), None),
+        ("u2", "b", "return", datetime(2026, 1, 31), None),
+        ("u2", "b", "purchase", datetime(2026, 1, 31), None),   # bought twice, returned once
+        ("u2", "d", "rating", datetime(2026, 1, 11), 4.0),      # 20 days: a quarter of 4
+        ("u2", "d", "rating", datetime(2026, 1, 31), 2.0),      # latest rating: 2
+    ]
+    return spark.createDataFrame(rows, COLUMNS)
+
+
+def as_dict(df) -> dict[tuple[str, str], float]:
+    return {(r[USER_ID], r[ITEM_ID]): r["confidence"] for r in df.collect()}
+
+
+def test_weights_decay_and_returns(spark: SparkSession) -> None:
+    got = as_dict(event_confidence(history(spark), weights=WEIGHTS, half_life_days=10,
+                                   as_of=AS_OF))
+    decay_1d = 0.5 ** 0.1
+    assert set(got) == {("u1", "a"), ("u1", "b"), ("u2", "a"), ("u2", "b"), ("u2", "d")}
+    assert got[("u1", "a")] == pytest.approx(6.0)             # view 1 + purchase 5, fresh
+    assert got[("u1", "b")] == pytest.approx(0.5)             # a view ten days old
+    assert got[("u2", "a")] == pytest.approx(3.0)
+    assert got[("u2", "b")] == pytest.approx(5.0 * decay_1d)  # 5*d - 5 + 5
+    assert got[("u2", "d")] == pytest.approx(4.0 * 0.25 + 2.0)
+
+
+def test_explicit_ratings_take_the_latest_rating(spark: SparkSession) -> None:
+    got = as_dict(event_confidence(history(spark), weights=WEIGHTS, half_life_days=10,
+                                   as_of=AS_OF, explicit_ratings=True))
+    assert got == {("u2", "d"): 2.0}
+
+
+def test_index_is_extended_never_renumbered(spark: SparkSession, lake: Lake) -> None:
+    first = spark.createDataFrame([("u3",), ("u1",), ("u2",), ("u1",)], f"{USER_ID} string")
+    rows = new_index_rows(None, first, key_col=USER_ID, index_col=USER_IDX)
+    lake.insert_new(rows, "gold", "user_index", [USER_ID])
+    existing = lake.read("gold", "user_index")
+    assert {r[USER_ID]: r[USER_IDX] for r in existing.collect()} == {"u1": 0, "u2": 1, "u3": 2}
+
+    second = spark.createDataFrame([("u0",), ("u2",), ("u4",)], f"{USER_ID} string")
+    added = new_index_rows(existing, second, key_col=USER_ID, index_col=USER_IDX)
+    lake.insert_new(added, "gold", "user_index", [USER_ID])
+    final = {r[USER_ID]: r[USER_IDX] for r in lake.read("gold", "user_index").collect()}
+    # u0 sorts first but existing ids stay; new keys go above the maximum, in key order
+    assert final == {"u1": 0, "u2": 1, "u3": 2, "u0": 3, "u4": 4}
+    rerun = new_index_rows(lake.read("gold", "user_index"), second, key_col=USER_ID,
+                           index_col=USER_IDX)
+    assert rerun.count() == 0
