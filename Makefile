@@ -7,14 +7,26 @@ BIN := $(VENV)/bin
 CONF ?= conf/local.yaml
 DELTA_JARS := .jars/delta
 
-.PHONY: setup run test test-orchestration test-fast lint mlflow-ui dist clean jars cluster-demo
+.PHONY: setup lock run test test-orchestration test-fast lint mlflow-ui dist clean jars cluster-demo
 
-$(VENV)/.installed: pyproject.toml
+UV_VERSION := 0.13.9
+LOCK := requirements.lock
+
+# Every dependency at the version in $(LOCK) (used as pip-style constraints, the way Airflow
+# publishes its own), installed by uv; `make lock` re-resolves it after pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11) on PATH"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev,airflow]"
+	$(BIN)/pip install --quiet "uv==$(UV_VERSION)"
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -c $(LOCK) -e ".[dev,airflow]"
 	touch $@
+
+# Re-resolve every dependency (run after changing pyproject.toml; commit the lock it writes).
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet "uv==$(UV_VERSION)"
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra airflow --python-version 3.11 \
+	    --python-platform x86_64-manylinux_2_28 --quiet -o $(LOCK)
 
 # Delta's jars from Maven Central through Maven (Spark's own resolver cannot always reach it).
 $(DELTA_JARS)/.fetched: tools/delta-jars/pom.xml
@@ -67,7 +79,7 @@ cluster-demo: setup dist
 clean:
 	rm -rf workspace spark-warehouse metastore_db derby.log dist build
 
-# Headless Chromium for the Data Docs browser test (tests/test_quality_step.py). Best-effort:
+# Headless Chromium for the Data Docs browser test (tests/quality/test_quality_step.py). Best-effort:
 # without root or network it prints why and the test skips; it never fails the build.
 .PHONY: browser
 browser:
