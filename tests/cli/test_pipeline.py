@@ -15,6 +15,14 @@ from pyspark.sql import functions as F
 from lakerec.cli.main import main
 from lakerec.cli.runner import run_step
 from lakerec.core.lake import Lake
+from lakerec.core.tables import (
+    BRONZE,
+    OPS_PIPELINE_RUNS,
+    QUARANTINE,
+    SILVER,
+    SILVER_CUSTOMERS,
+    SILVER_EVENTS,
+)
 from tests.conftest import REPO, make_config
 
 pytestmark = pytest.mark.slow
@@ -38,12 +46,12 @@ def test_every_planted_bad_row_is_quarantined_with_its_reason(spark, conformed):
     for table, key in (("events", "event_id"), ("customers", "user_id")):
         planted = truth.where(F.col("table") == table)
         expected = {r[0]: r[1] for r in planted.groupBy("_reject_reason").count().collect()}
-        got = {r[0]: r[1] for r in lake.read("quarantine", table)
+        got = {r[0]: r[1] for r in lake.read(QUARANTINE[table])
                .groupBy("_reject_reason").count().collect()}
         assert expected and got == expected, table
         # and they are the planted rows themselves, not just as many (for repeats, which
         # copy is kept depends on file order, so only their counts are compared above)
-        rows = (lake.read("quarantine", table).select(F.col(key).alias("key"), "_reject_reason")
+        rows = (lake.read(QUARANTINE[table]).select(F.col(key).alias("key"), "_reject_reason")
                 .where(~F.col("_reject_reason").startswith("duplicate")))
         assert rows.join(planted.select("key", "_reject_reason"), ["key", "_reject_reason"],
                          "left_anti").count() == 0
@@ -52,16 +60,16 @@ def test_every_planted_bad_row_is_quarantined_with_its_reason(spark, conformed):
 def test_accepted_plus_quarantined_is_exactly_the_input(conformed):
     _, lake = conformed
     for table in ("events", "customers", "items"):
-        bronze = lake.read("bronze", table).count()
-        silver = lake.read("silver", table).count()
-        quarantine = (lake.read("quarantine", table).count()
-                      if lake.exists("quarantine", table) else 0)
+        bronze = lake.read(BRONZE[table]).count()
+        silver = lake.read(SILVER[table]).count()
+        quarantine = (lake.read(QUARANTINE[table]).count()
+                      if lake.exists(QUARANTINE[table]) else 0)
         assert bronze == silver + quarantine, table
 
 
 def test_a_step_runs_through_spark_submit(conformed, tmp_path):
     config, lake = conformed
-    silver_before = lake.version("silver", "events")
+    silver_before = lake.version(SILVER_EVENTS)
     jars = ",".join(str(p) for p in sorted((REPO / ".jars" / "delta").glob("*.jar")))
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
     args = [str(Path(sys.executable).parent / "spark-submit"), "--master", "local[2]",
@@ -74,8 +82,8 @@ def test_a_step_runs_through_spark_submit(conformed, tmp_path):
     done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "events: nothing new in bronze.events" in done.stdout
-    assert lake.version("silver", "events") == silver_before
-    last = lake.read("ops", "pipeline_runs").orderBy(F.col("started_at").desc()).first()
+    assert lake.version(SILVER_EVENTS) == silver_before
+    last = lake.read(OPS_PIPELINE_RUNS).orderBy(F.col("started_at").desc()).first()
     assert (last["step"], last["status"]) == ("conform", "succeeded")
 
 
@@ -108,8 +116,8 @@ def test_lakerec_run_end_to_end_on_purchase_events_only(spark, tmp_path, capsys)
     assert "customer_segments" in report and "recommendations" in report, report
     assert f"{tmp_path}/data_docs" in report and "make mlflow-ui" in report, report
     lake = Lake(spark, f"{tmp_path}/root")
-    assert lake.read("silver", "events").count() == 360
-    assert lake.read("silver", "customers").count() == 60
+    assert lake.read(SILVER_EVENTS).count() == 360
+    assert lake.read(SILVER_CUSTOMERS).count() == 60
     assert not (tmp_path / "ground_truth").exists()  # landing had data: nothing generated
-    steps = [r[0] for r in lake.read("ops", "pipeline_runs").select("step").collect()]
+    steps = [r[0] for r in lake.read(OPS_PIPELINE_RUNS).select("step").collect()]
     assert "ingest" in steps and "conform" in steps

@@ -9,6 +9,7 @@ from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from lakerec.conform import entities as E
 from lakerec.conform import rules as C
 from lakerec.core import schemas as S
 
@@ -171,7 +172,7 @@ def test_customers_bad_emails_and_latest_version(spark):
         ("U5", None, "No Email", None, "not a date"),
         ("U1", "ann.new@example.com", "Ann", "+44 1", "2025-01-01"),
     ]
-    out = C.classify_customers(bronze_customers(spark, rows))
+    out = E.classify_customers(bronze_customers(spark, rows))
     got = sorted((r[0], r[1] or "", r[2] or "") for r in out.select(
         "user_id", "email", S.REJECT_REASON).collect())
     assert got == [
@@ -183,15 +184,15 @@ def test_customers_bad_emails_and_latest_version(spark):
 
 def test_customers_are_pseudonymised(spark):
     rows = [("U1", " Ann@Example.com ", "Ann  Lee", "+44 (0) 123", None)]
-    out = C.silver_customers(C.classify_customers(bronze_customers(spark, rows)),
+    out = E.silver_customers(E.classify_customers(bronze_customers(spark, rows)),
                              pii_key=b"k").collect()[0]
     same_person = [("U1", "ann@example.com", "ann lee", "44 0 123", None)]
-    again = C.silver_customers(C.classify_customers(bronze_customers(spark, same_person)),
+    again = E.silver_customers(E.classify_customers(bronze_customers(spark, same_person)),
                                pii_key=b"k").collect()[0]
     assert "@" not in out[S.EMAIL] and len(out[S.EMAIL]) == 64
     assert (out[S.EMAIL], out[S.NAME], out[S.PHONE]) == (again[S.EMAIL], again[S.NAME],
                                                          again[S.PHONE])
-    other_key = C.silver_customers(C.classify_customers(bronze_customers(spark, rows)),
+    other_key = E.silver_customers(E.classify_customers(bronze_customers(spark, rows)),
                                    pii_key=b"other").collect()[0]
     assert other_key[S.EMAIL] != out[S.EMAIL]
 
@@ -203,9 +204,9 @@ def test_items_stock_flags_and_prices(spark):
     ], "item_id string, title string, category string, price string, in_stock string").select(
         "*", F.lit(datetime(2026, 1, 1)).alias("_ingest_ts"), F.lit("f").alias("_source_file"),
         F.lit("b1").alias("_batch_id"))
-    out = df.transform(C.classify_items(max_price=100.0))
+    out = df.transform(E.classify_items(max_price=100.0))
     got = sorted((r[0], r[1] or "") for r in out.select("item_id", S.REJECT_REASON).collect())
     assert got == [("I1", ""), ("I2", S.INVALID_PRICE), ("I3", S.INVALID_STOCK_FLAG), ("I4", "")]
-    silver = {r[S.ITEM_ID]: r for r in C.silver_items(out).collect()}
+    silver = {r[S.ITEM_ID]: r for r in E.silver_items(out).collect()}
     assert silver["I1"][S.IN_STOCK] is True and silver["I4"][S.IN_STOCK] is True
     assert silver["I1"][S.PRICE] == 3.5

@@ -22,14 +22,13 @@ from lakerec.core.registry import (
     tracking,
 )
 from lakerec.core.schemas import (
-    CUSTOMER_SEGMENTS,
     MODEL_VERSION,
-    SILVER_CUSTOMERS,
-    SILVER_EVENTS,
-    SILVER_ITEMS,
-    USER_FEATURES,
+    SILVER_CUSTOMERS_SCHEMA,
+    SILVER_EVENTS_SCHEMA,
+    SILVER_ITEMS_SCHEMA,
     USER_ID,
 )
+from lakerec.core.tables import GOLD_CUSTOMER_SEGMENTS, GOLD_USER_FEATURES
 from lakerec.segments.features import user_features
 from tests.conftest import make_config
 
@@ -54,7 +53,7 @@ def small_history(spark: SparkSession, customers: int = 120) -> DataFrame:
                      None, None, None))
     data = [(eid, user, item, kind, datetime.combine(day, time(12)), qty, price, None, order,
              None, None, eid, "b") for eid, user, item, kind, day, qty, price, order in rows]
-    return spark.createDataFrame(data, SILVER_EVENTS)
+    return spark.createDataFrame(data, SILVER_EVENTS_SCHEMA)
 
 
 @pytest.fixture
@@ -62,10 +61,10 @@ def features_lake(spark: SparkSession, tmp_path: Path):
     config = make_config(tmp_path, "segment.k=3", "segment.seeds=[5]")
     lake = Lake(spark, config.paths.root)
     features = user_features(
-        small_history(spark), spark.createDataFrame([], SILVER_CUSTOMERS),
-        spark.createDataFrame([], SILVER_ITEMS), as_of=RUN_DATE, top_categories_n=3,
+        small_history(spark), spark.createDataFrame([], SILVER_CUSTOMERS_SCHEMA),
+        spark.createDataFrame([], SILVER_ITEMS_SCHEMA), as_of=RUN_DATE, top_categories_n=3,
         recent_days=30, baseline_days=90)
-    lake.replace_where(features, "gold", USER_FEATURES, f"run_date = '{RUN_DATE}'")
+    lake.replace_where(features, GOLD_USER_FEATURES, f"run_date = '{RUN_DATE}'")
     return config, lake
 
 
@@ -88,7 +87,7 @@ def test_first_run_is_champion_second_registers_version_two(
     run_step("segment", config, RUN_DATE, spark=spark, **QUIET)
     client = tracking(config.mlflow)
     assert alias_version(client, SEGMENTATION_MODEL, CHAMPION) == 1
-    first = lake.read("gold", CUSTOMER_SEGMENTS)
+    first = lake.read(GOLD_CUSTOMER_SEGMENTS)
     assert first.count() == 120
     assert {r[MODEL_VERSION] for r in first.select(MODEL_VERSION).distinct().collect()} == {1}
 
@@ -101,7 +100,7 @@ def test_first_run_is_champion_second_registers_version_two(
 
     model = mlflow.spark.load_model(champion_uri(SEGMENTATION_MODEL))
     assert model.stages[-1].getK() == 3
-    again = lake.read("gold", CUSTOMER_SEGMENTS)
+    again = lake.read(GOLD_CUSTOMER_SEGMENTS)
     assert again.count() == 120 == again.select(USER_ID).distinct().count()
     assert any("0 changed segment" in line for line in result.summary), result.summary
 
@@ -116,5 +115,5 @@ def test_failing_checks_make_a_challenger_and_the_champion_keeps_scoring(
     client = tracking(config.mlflow)
     assert alias_version(client, SEGMENTATION_MODEL, CHAMPION) == 1
     assert alias_version(client, SEGMENTATION_MODEL, CHALLENGER) == 2
-    gold = lake.read("gold", CUSTOMER_SEGMENTS)
+    gold = lake.read(GOLD_CUSTOMER_SEGMENTS)
     assert gold.where(F.col(MODEL_VERSION) != 1).count() == 0

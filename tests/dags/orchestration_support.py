@@ -18,6 +18,7 @@ from pyspark.sql import SparkSession
 from lakerec.cli.runner import run_step
 from lakerec.core.config import Config
 from lakerec.core.lake import Lake
+from lakerec.core.tables import Layer, Table
 from tests.conftest import REPO, make_config
 
 RUN_DATE = date(2026, 11, 20)
@@ -145,7 +146,7 @@ def table_counts(spark: SparkSession, lake_root: Path, *, skip_layers: tuple[str
     for log_dir in sorted(lake_root.glob("*/*/_delta_log")):
         layer, name = log_dir.parent.parent.name, log_dir.parent.name
         if layer not in skip_layers:
-            counts[f"{layer}.{name}"] = lake.read(layer, name).count()
+            counts[f"{layer}.{name}"] = lake.read(Table(Layer(layer), name)).count()
     return counts
 
 

@@ -11,6 +11,19 @@ import pytest
 from lakerec.cli.runner import run_step
 from lakerec.core.errors import InputError
 from lakerec.core.lake import Lake
+from lakerec.core.tables import (
+    BRONZE_CUSTOMERS,
+    BRONZE_EVENTS,
+    BRONZE_ITEMS,
+    OPS_PIPELINE_RUNS,
+    QUARANTINE_CUSTOMERS,
+    QUARANTINE_EVENTS,
+    SILVER,
+    SILVER_CUSTOMERS,
+    SILVER_EVENTS,
+    SILVER_ITEMS,
+    Table,
+)
 
 RUN_DATE = date(2026, 1, 5)
 EVENTS_CSV = """event_id,user_id,item_id,event_type,event_ts,quantity,price,rating,order_id
@@ -31,8 +44,8 @@ def land(root: Path, entity: str, name: str, text: str) -> Path:
     return path
 
 
-def counts(lake: Lake, layer: str, name: str) -> int:
-    return lake.read(layer, name).count() if lake.exists(layer, name) else 0
+def counts(lake: Lake, table: Table) -> int:
+    return lake.read(table).count() if lake.exists(table) else 0
 
 
 def test_ingest_reads_every_format_and_skips_known_files(spark, config, lake, tmp_path):
@@ -45,15 +58,15 @@ def test_ingest_reads_every_format_and_skips_known_files(spark, config, lake, tm
                  ).to_parquet(tmp_path / "landing" / "items" / "items.parquet")
     first = run_step("ingest", config, RUN_DATE, spark=spark)
     assert first.rows_in == 9 and first.status == "succeeded"
-    bronze = lake.read("bronze", "events")
+    bronze = lake.read(BRONZE_EVENTS)
     assert {"_ingest_ts", "_source_file", "_batch_id", "_corrupt_record"} <= set(bronze.columns)
     assert bronze.where("_corrupt_record IS NOT NULL").count() == 1
-    items = {r["item_id"]: r for r in lake.read("bronze", "items").collect()}
+    items = {r["item_id"]: r for r in lake.read(BRONZE_ITEMS).collect()}
     assert items["I1"]["price"] == "3.5" and items["I2"]["in_stock"] == "false"
 
     again = run_step("ingest", config, RUN_DATE, spark=spark)
     assert again.rows_in == 0
-    assert lake.read("bronze", "events").count() == 7
+    assert lake.read(BRONZE_EVENTS).count() == 7
 
 
 def test_a_corrupt_file_is_reported_and_the_others_are_ingested(spark, config, lake, tmp_path):
@@ -64,7 +77,7 @@ def test_a_corrupt_file_is_reported_and_the_others_are_ingested(spark, config, l
     assert result.status == "partial"
     assert "broken.parquet cannot be read as parquet" in result.message
     assert "no_user.csv has no column 'user_id'" in result.message
-    assert counts(lake, "bronze", "events") == 6
+    assert counts(lake, BRONZE_EVENTS) == 6
 
 
 def test_missing_and_empty_landing_folders_stop_with_a_clear_error(spark, config, tmp_path):
@@ -83,33 +96,33 @@ def test_conform_accounts_for_every_row_and_is_idempotent(spark, config, lake, t
          '{"user_id": "U2", "email": "not-an-email", "name": "Bob"}\n')
     run_step("ingest", config, RUN_DATE, spark=spark)
     result = run_step("conform", config, RUN_DATE, spark=spark)
-    bronze_rows = counts(lake, "bronze", "events") + counts(lake, "bronze", "customers")
-    silver_rows = counts(lake, "silver", "events") + counts(lake, "silver", "customers")
-    quarantined = counts(lake, "quarantine", "events") + counts(lake, "quarantine", "customers")
+    bronze_rows = counts(lake, BRONZE_EVENTS) + counts(lake, BRONZE_CUSTOMERS)
+    silver_rows = counts(lake, SILVER_EVENTS) + counts(lake, SILVER_CUSTOMERS)
+    quarantined = counts(lake, QUARANTINE_EVENTS) + counts(lake, QUARANTINE_CUSTOMERS)
     assert result.rows_in == bronze_rows == silver_rows + quarantined == 8
     assert (result.rows_out, result.rows_quarantined) == (silver_rows, quarantined) == (4, 4)
-    reasons = sorted(r[0] for r in lake.read("quarantine", "events")
+    reasons = sorted(r[0] for r in lake.read(QUARANTINE_EVENTS)
                      .select("_reject_reason").collect())
     assert reasons == ["duplicate_row", "malformed_record", "missing_user_id"]
-    customer = lake.read("silver", "customers").collect()[0]
+    customer = lake.read(SILVER_CUSTOMERS).collect()[0]
     assert customer["user_id"] == "U1" and "@" not in customer["email"]
     assert customer["first_seen_ts"] is not None
-    assert sorted(r[0] for r in lake.read("silver", "items").select("item_id").collect()) == [
+    assert sorted(r[0] for r in lake.read(SILVER_ITEMS).select("item_id").collect()) == [
         "I1", "I2", "I3"]
-    runs = lake.read("ops", "pipeline_runs").where("step = 'conform'").collect()
+    runs = lake.read(OPS_PIPELINE_RUNS).where("step = 'conform'").collect()
     assert runs[-1]["rows_in"] == runs[-1]["rows_out"] + runs[-1]["rows_quarantined"]
-    assert runs[-1]["versions_written"]["silver.events"] == lake.version("silver", "events")
+    assert runs[-1]["versions_written"]["silver.events"] == lake.version(SILVER_EVENTS)
 
-    before = {t: lake.read("silver", t).orderBy(*lake.read("silver", t).columns).collect()
+    before = {t: lake.read(SILVER[t]).orderBy(*lake.read(SILVER[t]).columns).collect()
               for t in ("events", "customers", "items")}
-    versions = {t: lake.version("silver", t) for t in before}
+    versions = {t: lake.version(SILVER[t]) for t in before}
     run_step("ingest", config, RUN_DATE, spark=spark)
     rerun = run_step("conform", config, RUN_DATE, spark=spark)
     assert rerun.rows_in == 0
     for table, rows in before.items():
-        assert lake.read("silver", table).orderBy(*lake.read("silver", table).columns
+        assert lake.read(SILVER[table]).orderBy(*lake.read(SILVER[table]).columns
                                                   ).collect() == rows
-        assert lake.version("silver", table) == versions[table]
+        assert lake.version(SILVER[table]) == versions[table]
 
 
 def test_a_later_load_with_known_events_quarantines_them(spark, config, lake, tmp_path):
@@ -123,5 +136,5 @@ def test_a_later_load_with_known_events_quarantines_them(spark, config, lake, tm
     run_step("ingest", config, RUN_DATE, spark=spark)
     result = run_step("conform", config, RUN_DATE, spark=spark)
     assert (result.rows_in, result.rows_out, result.rows_quarantined) == (3, 1, 2)
-    assert lake.read("silver", "events").where("user_id = 'U4'").count() == 1
-    assert lake.read("silver", "customers").where("user_id = 'U4'").count() == 1
+    assert lake.read(SILVER_EVENTS).where("user_id = 'U4'").count() == 1
+    assert lake.read(SILVER_CUSTOMERS).where("user_id = 'U4'").count() == 1

@@ -16,14 +16,18 @@ from lakerec.cli.runner import run_step
 from lakerec.core.config import Config
 from lakerec.core.lake import Lake
 from lakerec.core.schemas import (
-    CUSTOMER_SEGMENTS,
     HAS_PURCHASE,
     RUN_DATE,
     SEGMENT_ID,
-    USER_FEATURES,
     USER_ID,
 )
 from lakerec.core.step import StepResult
+from lakerec.core.tables import (
+    GOLD_CUSTOMER_SEGMENTS,
+    GOLD_USER_FEATURES,
+    QUARANTINE_EVENTS,
+    SILVER_EVENTS,
+)
 from tests.conftest import make_config
 
 pytestmark = pytest.mark.slow
@@ -49,8 +53,8 @@ def test_online_retail_log_is_fully_accounted_for(
     config, result = conformed
     lake = Lake(spark, config.paths.root)
     source_rows = spark.read.parquet(str(online_retail_path)).count()
-    silver = lake.read("silver", "events")
-    quarantine = lake.read("quarantine", "events")
+    silver = lake.read(SILVER_EVENTS)
+    quarantine = lake.read(QUARANTINE_EVENTS)
     assert result.rows_in == source_rows == silver.count() + quarantine.count()
     reasons = {r[0]: r[1] for r in quarantine.groupBy("_reject_reason").count().collect()}
     assert reasons["missing_user_id"] == 135_080
@@ -69,9 +73,9 @@ def test_online_retail_every_buyer_gets_exactly_one_segment(
     for step in ("features", "segment"):
         run_step(step, config, LAST_DAY, spark=spark, **QUIET)
     lake = Lake(spark, config.paths.root)
-    buyers = (lake.read("gold", USER_FEATURES)
+    buyers = (lake.read(GOLD_USER_FEATURES)
               .where((F.col(RUN_DATE) == LAST_DAY) & F.col(HAS_PURCHASE)).select(USER_ID))
-    segments = lake.read("gold", CUSTOMER_SEGMENTS)
+    segments = lake.read(GOLD_CUSTOMER_SEGMENTS)
     per_buyer = buyers.join(segments, USER_ID, "left").groupBy(USER_ID).agg(
         F.count(SEGMENT_ID).alias("segments"))
     assert per_buyer.where(F.col("segments") != 1).count() == 0

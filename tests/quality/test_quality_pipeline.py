@@ -9,6 +9,15 @@ from pyspark.sql import SparkSession
 
 from lakerec.cli.main import main
 from lakerec.core.lake import Lake
+from lakerec.core.tables import (
+    GOLD_CUSTOMER_SEGMENTS,
+    GOLD_RECOMMENDATIONS,
+    GOLD_USER_FEATURES,
+    OPS_PIPELINE_RUNS,
+    SILVER_CUSTOMERS,
+    SILVER_EVENTS,
+    SILVER_ITEMS,
+)
 from tests.conftest import REPO, TEST_SPARK
 
 HEADER = "event_id,user_id,item_id,event_type,event_ts,quantity,price,order_id\n"
@@ -40,11 +49,10 @@ def test_a_load_with_30_percent_null_user_ids_stops_the_run_before_silver(
     assert main(["quality", "--layer", "bronze", *args]) == 0
     assert main(["conform", *args]) == 0
     lake = Lake(spark, str(tmp_path / "lake"))
-    tables = [("silver", "events"), ("silver", "customers"), ("silver", "items"),
-              ("gold", "user_features"), ("gold", "customer_segments"),
-              ("gold", "recommendations")]
-    before = {t: lake.version(*t) for t in tables}
-    assert before["silver", "events"] is not None
+    tables = [SILVER_EVENTS, SILVER_CUSTOMERS, SILVER_ITEMS, GOLD_USER_FEATURES,
+              GOLD_CUSTOMER_SEGMENTS, GOLD_RECOMMENDATIONS]
+    before = {t: lake.version(t) for t in tables}
+    assert before[SILVER_EVENTS] is not None
 
     events_csv(tmp_path / "landing" / "events" / "bad.csv", "b", 60, null_user_every=3)
     capsys.readouterr()
@@ -53,7 +61,7 @@ def test_a_load_with_30_percent_null_user_ids_stops_the_run_before_silver(
     assert ("lakerec run: error: bronze.events: check "
             "expect_column_values_to_not_be_null(user_id__parsed) failed, observed 18 of 60 "
             "rows unexpected (30.00%)") in err
-    assert {t: lake.version(*t) for t in tables} == before
-    steps = [r["step"] for r in lake.read("ops", "pipeline_runs").orderBy("started_at")
+    assert {t: lake.version(t) for t in tables} == before
+    steps = [r["step"] for r in lake.read(OPS_PIPELINE_RUNS).orderBy("started_at")
              .collect()]
     assert steps[-1] == "quality layer=bronze" and "conform" not in steps[-3:]

@@ -18,7 +18,14 @@ from lakerec.cli.runner import run_step
 from lakerec.core.config import Config
 from lakerec.core.errors import QualityError
 from lakerec.core.lake import Lake
-from lakerec.core.schemas import SILVER_CUSTOMERS, SILVER_EVENTS, SILVER_ITEMS
+from lakerec.core.schemas import SILVER_CUSTOMERS_SCHEMA, SILVER_EVENTS_SCHEMA, SILVER_ITEMS_SCHEMA
+from lakerec.core.tables import (
+    BRONZE_EVENTS,
+    OPS_DQ_RESULTS,
+    SILVER_CUSTOMERS,
+    SILVER_EVENTS,
+    SILVER_ITEMS,
+)
 from tests.conftest import make_config
 
 RUN_DATE = date(2026, 11, 27)
@@ -32,9 +39,9 @@ def write_silver(spark: SparkSession, lake: Lake, price_factor: float) -> None:
                f"k{i}", "b1") for i in range(60)]
     customers = [(f"u{i}", None, None, None, "NL", None, None, None, "b1") for i in range(5)]
     items = [(f"i{i}", f"t{i}", "c", 5.0, True, None, None, "b1") for i in range(4)]
-    lake.overwrite(spark.createDataFrame(events, SILVER_EVENTS), "silver", "events")
-    lake.overwrite(spark.createDataFrame(customers, SILVER_CUSTOMERS), "silver", "customers")
-    lake.overwrite(spark.createDataFrame(items, SILVER_ITEMS), "silver", "items")
+    lake.overwrite(spark.createDataFrame(events, SILVER_EVENTS_SCHEMA), SILVER_EVENTS)
+    lake.overwrite(spark.createDataFrame(customers, SILVER_CUSTOMERS_SCHEMA), SILVER_CUSTOMERS)
+    lake.overwrite(spark.createDataFrame(items, SILVER_ITEMS_SCHEMA), SILVER_ITEMS)
 
 
 def test_two_runs_write_two_result_sets_and_drift_compares_with_the_earlier_run(
@@ -47,7 +54,7 @@ def test_two_runs_write_two_result_sets_and_drift_compares_with_the_earlier_run(
     second = run_step("quality", config, RUN_DATE, spark=spark, options={"layer": "silver"},
                       out=lines.append)
 
-    results = lake.read("ops", "dq_results")
+    results = lake.read(OPS_DQ_RESULTS)
     per_run = {r["run_id"]: r["count"] for r in results.groupBy("run_id").count().collect()}
     assert len(per_run) == 2 and len(set(per_run.values())) == 1
     mean = {r["run_id"]: r for r in results.where(
@@ -83,7 +90,7 @@ def failed_bronze(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory
              .withColumn("_ingest_ts", F.current_timestamp())
              .withColumn("_source_file", F.lit("bad.csv"))
              .withColumn("_batch_id", F.lit("b-bad")))
-    lake.append(frame, "bronze", "events")
+    lake.append(frame, BRONZE_EVENTS)
     with pytest.raises(QualityError) as caught:
         run_step("quality", config, RUN_DATE, spark=spark, options={"layer": "bronze"},
                  out=lambda _: None)
@@ -98,7 +105,7 @@ def test_an_error_level_failure_stops_with_table_check_and_observed_value(
     assert message.startswith("bronze.events: check "
                               "expect_column_values_to_not_be_null(user_id__parsed) failed, "
                               "observed 15 of 50 rows unexpected (30.00%)")
-    failed = lake.read("ops", "dq_results").where("not success").collect()
+    failed = lake.read(OPS_DQ_RESULTS).where("not success").collect()
     assert [(r["table"], r["severity"], r["unexpected_count"]) for r in failed] == [
         ("bronze.events", "error", 15)]
 

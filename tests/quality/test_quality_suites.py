@@ -10,7 +10,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
 from lakerec.core.config import Config
-from lakerec.core.schemas import EVENTS_REQUIRED, SILVER_EVENTS
+from lakerec.core.schemas import EVENTS_REQUIRED, SILVER_EVENTS_SCHEMA
 from lakerec.quality import derive, suites
 from lakerec.quality.history import History
 from lakerec.quality.validate import CheckResult, Target, validate
@@ -98,7 +98,7 @@ def test_bronze_columns_must_exist_as_strings(spark: SparkSession, config: Confi
 
 def silver_events(spark: SparkSession, rows: list[tuple]) -> DataFrame:
     nullable = T.StructType([T.StructField(f.name, f.dataType, True)
-                             for f in SILVER_EVENTS.fields])
+                             for f in SILVER_EVENTS_SCHEMA.fields])
     return spark.createDataFrame(rows, nullable)
 
 
@@ -108,14 +108,14 @@ def silver_row(i: int, **changes: object) -> tuple:
            "quantity": 1 + i % 3, "price": 10.0 + i, "rating": None, "order_id": f"o{i // 2}",
            "item_title": None, "country": "NL", "event_key": f"k{i}", "_batch_id": "b1"}
     row.update(changes)
-    return tuple(row[f.name] for f in SILVER_EVENTS.fields)
+    return tuple(row[f.name] for f in SILVER_EVENTS_SCHEMA.fields)
 
 
 def silver_target(name: str, events: DataFrame, items: DataFrame, config: Config,
                   history: History, run_date: date = RUN_DATE) -> Target:
     c = config.quality.silver
     expectations = [
-        *suites.silver_events(SILVER_EVENTS, c.columns, c.keys_not_null, c.keys_unique,
+        *suites.silver_events(SILVER_EVENTS_SCHEMA, c.columns, c.keys_not_null, c.keys_unique,
                               c.event_types, c.timestamps, c.values, config.quality.ranges,
                               min_ts=MIN_TS, max_ts=MAX_TS),
         *suites.references(c.referential, with_customers=False),

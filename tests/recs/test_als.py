@@ -18,8 +18,16 @@ from lakerec.core import registry
 from lakerec.core.config import Config
 from lakerec.core.lake import Lake
 from lakerec.core.schemas import GT_TASTE_CLUSTER, ITEM_ID, RANK, SOURCE, USER_ID
+from lakerec.core.tables import (
+    GOLD_RECOMMENDATION_GAPS,
+    GOLD_RECOMMENDATIONS,
+    GOLD_SIMILAR_ITEMS,
+    SILVER_EVENTS,
+    SILVER_ITEMS,
+)
 from lakerec.recs.als import AlsParams, search_grid
-from lakerec.recs.promotion import Evidence, Holdout, promotion_decision
+from lakerec.recs.holdout import Holdout
+from lakerec.recs.promotion import Evidence, promotion_decision
 from tests.conftest import make_config
 
 RUN_DATE = date(2026, 11, 27)
@@ -96,7 +104,7 @@ def test_tuned_model_beats_popularity_and_follows_planted_tastes(
     truth = Path(trained.paths.ground_truth)
     users = spark.read.parquet(str(truth / "customers"))
     items = spark.read.parquet(str(truth / "items"))
-    recs = lake.read("gold", "recommendations").where(F.col(SOURCE) == "als")
+    recs = lake.read(GOLD_RECOMMENDATIONS).where(F.col(SOURCE) == "als")
     share = (recs.join(users.select(USER_ID, F.col(GT_TASTE_CLUSTER).alias("u_c")), USER_ID)
              .join(items.select(ITEM_ID, F.col(GT_TASTE_CLUSTER).alias("i_c")), ITEM_ID)
              .agg(F.avg((F.col("u_c") == F.col("i_c")).cast("double")).alias("s"))
@@ -109,11 +117,11 @@ def test_every_active_customer_gets_k_eligible_items_or_a_gap(
         spark: SparkSession, trained: Config) -> None:
     lake = Lake(spark, trained.paths.root)
     k = trained.recommend.k
-    recs = lake.read("gold", "recommendations").where(F.col("run_date") == RUN_DATE)
-    events = lake.read("silver", "events")
+    recs = lake.read(GOLD_RECOMMENDATIONS).where(F.col("run_date") == RUN_DATE)
+    events = lake.read(SILVER_EVENTS)
     bought = events.where(F.col("event_type") == "purchase").select(USER_ID, ITEM_ID)
     assert recs.join(bought, [USER_ID, ITEM_ID]).count() == 0
-    out_of_stock = lake.read("silver", "items").where(~F.col("in_stock")).select(ITEM_ID)
+    out_of_stock = lake.read(SILVER_ITEMS).where(~F.col("in_stock")).select(ITEM_ID)
     assert out_of_stock.count() > 0
     assert recs.join(out_of_stock, ITEM_ID).count() == 0
     assert recs.groupBy(USER_ID, ITEM_ID).count().where("count > 1").count() == 0
@@ -123,12 +131,12 @@ def test_every_active_customer_gets_k_eligible_items_or_a_gap(
     active = (events.where(F.col("event_ts") >= F.date_sub(F.lit(RUN_DATE), 365))
               .where(F.col("event_ts") < F.lit(RUN_DATE)).select(USER_ID).distinct())
     counts = recs.groupBy(USER_ID).agg(F.count("*").alias("n"), F.max(RANK).alias("top"))
-    gaps = lake.read("gold", "recommendation_gaps").where(F.col("run_date") == RUN_DATE)
+    gaps = lake.read(GOLD_RECOMMENDATION_GAPS).where(F.col("run_date") == RUN_DATE)
     full = counts.where((F.col("n") == k) & (F.col("top") == k)).select(USER_ID)
     assert active.join(full.unionByName(gaps.select(USER_ID)), USER_ID, "left_anti").count() == 0
     explained = recs.where(F.col(SOURCE) == "als")
     assert explained.where(F.col("reason_item_id").isNull()).count() < 0.05 * explained.count()
-    similar = lake.read("gold", "similar_items")
+    similar = lake.read(GOLD_SIMILAR_ITEMS)
     assert similar.groupBy(ITEM_ID).count().agg(F.max("count")).first()[0] == 20
 
 
@@ -170,7 +178,7 @@ def test_a_folder_of_bare_purchase_events_runs_through(spark: SparkSession,
     run_date = date(2026, 7, 1)
     for step in ("ingest", "conform", "train", "recommend"):
         run_step(step, config, run_date, spark=spark, out=lambda _: None)
-    recs = Lake(spark, config.paths.root).read("gold", "recommendations")
+    recs = Lake(spark, config.paths.root).read(GOLD_RECOMMENDATIONS)
     assert recs.select(USER_ID).distinct().count() == 120
     parity = recs.where(F.col(SOURCE) == "als").select(
         (F.substring(USER_ID, 2, 3).cast("int") % 2 == F.substring(ITEM_ID, 2, 2).cast("int") % 2)

@@ -9,6 +9,7 @@ from pyspark.sql import SparkSession
 
 from lakerec.core.lake import Lake
 from lakerec.core.schemas import ITEM_ID, USER_ID, USER_IDX
+from lakerec.core.tables import GOLD_USER_INDEX
 from lakerec.recs.interactions import event_confidence, new_index_rows
 
 AS_OF = datetime(2026, 1, 31)
@@ -59,16 +60,16 @@ def test_explicit_ratings_take_the_latest_rating(spark: SparkSession) -> None:
 def test_index_is_extended_never_renumbered(spark: SparkSession, lake: Lake) -> None:
     first = spark.createDataFrame([("u3",), ("u1",), ("u2",), ("u1",)], f"{USER_ID} string")
     rows = new_index_rows(None, first, key_col=USER_ID, index_col=USER_IDX)
-    lake.insert_new(rows, "gold", "user_index", [USER_ID])
-    existing = lake.read("gold", "user_index")
+    lake.upsert(rows, GOLD_USER_INDEX, [USER_ID], update=False)
+    existing = lake.read(GOLD_USER_INDEX)
     assert {r[USER_ID]: r[USER_IDX] for r in existing.collect()} == {"u1": 0, "u2": 1, "u3": 2}
 
     second = spark.createDataFrame([("u0",), ("u2",), ("u4",)], f"{USER_ID} string")
     added = new_index_rows(existing, second, key_col=USER_ID, index_col=USER_IDX)
-    lake.insert_new(added, "gold", "user_index", [USER_ID])
-    final = {r[USER_ID]: r[USER_IDX] for r in lake.read("gold", "user_index").collect()}
+    lake.upsert(added, GOLD_USER_INDEX, [USER_ID], update=False)
+    final = {r[USER_ID]: r[USER_IDX] for r in lake.read(GOLD_USER_INDEX).collect()}
     # u0 sorts first but existing ids stay; new keys go above the maximum, in key order
     assert final == {"u1": 0, "u2": 1, "u3": 2, "u0": 3, "u4": 4}
-    rerun = new_index_rows(lake.read("gold", "user_index"), second, key_col=USER_ID,
+    rerun = new_index_rows(lake.read(GOLD_USER_INDEX), second, key_col=USER_ID,
                            index_col=USER_IDX)
     assert rerun.count() == 0

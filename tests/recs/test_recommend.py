@@ -10,13 +10,15 @@ from pyspark.sql import SparkSession
 from lakerec.core.schemas import ITEM_ID, RANK, REASON_ITEM_ID, SOURCE, USER_ID
 from lakerec.recs.candidates import (
     active_users,
-    borrowed_factors,
-    content_neighbours,
-    content_tokens,
     final_recommendations,
     popular_by_segment,
     popular_candidates,
     recommendation_gaps,
+)
+from lakerec.recs.content import (
+    borrowed_factors,
+    content_neighbours,
+    content_tokens,
     with_reason_item,
 )
 

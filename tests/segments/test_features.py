@@ -24,14 +24,14 @@ from lakerec.core.schemas import (
     RETURN_RATE,
     RETURNED_VALUE,
     RUN_DATE,
-    SILVER_CUSTOMERS,
-    SILVER_EVENTS,
-    SILVER_ITEMS,
+    SILVER_CUSTOMERS_SCHEMA,
+    SILVER_EVENTS_SCHEMA,
+    SILVER_ITEMS_SCHEMA,
     TENURE_DAYS,
-    USER_FEATURES,
     USER_FEATURES_SCHEMA,
     USER_ID,
 )
+from lakerec.core.tables import GOLD_USER_FEATURES, SILVER_CUSTOMERS, SILVER_EVENTS, SILVER_ITEMS
 from lakerec.segments.features import user_features
 
 AS_OF = date(2026, 6, 30)
@@ -60,20 +60,20 @@ def silver_events(spark: SparkSession) -> DataFrame:
     ]
     data = [(eid, user, item, kind, ts(t), qty, price, None, order, None, None, f"k{eid}",
              "b1") for eid, user, item, kind, t, qty, price, order in rows]
-    return spark.createDataFrame(data, SILVER_EVENTS)
+    return spark.createDataFrame(data, SILVER_EVENTS_SCHEMA)
 
 
 def silver_customers(spark: SparkSession) -> DataFrame:
     data = [("alice", None, None, None, None, ts("2026-01-15 00:00:00"), None, None, "b1"),
             ("bob", None, None, None, None, ts("2026-08-01 00:00:00"), None, None, "b1")]
-    return spark.createDataFrame(data, SILVER_CUSTOMERS)
+    return spark.createDataFrame(data, SILVER_CUSTOMERS_SCHEMA)
 
 
 def silver_items(spark: SparkSession) -> DataFrame:
     data = [("i1", "mug", "kitchen", 10.0, True, None, None, "b1"),
             ("i2", "lamp", "home", 30.0, True, None, None, "b1"),
             ("i3", "pen", None, 4.0, True, None, None, "b1")]
-    return spark.createDataFrame(data, SILVER_ITEMS)
+    return spark.createDataFrame(data, SILVER_ITEMS_SCHEMA)
 
 
 @pytest.fixture
@@ -137,13 +137,13 @@ def test_missing_price_and_quantity_fall_back_to_item_price_and_one(features: di
 
 
 def test_features_step_replaces_its_run_date_only(spark: SparkSession, config, lake) -> None:
-    lake.overwrite(silver_events(spark), "silver", "events")
-    lake.overwrite(silver_customers(spark), "silver", "customers")
-    lake.overwrite(silver_items(spark), "silver", "items")
+    lake.overwrite(silver_events(spark), SILVER_EVENTS)
+    lake.overwrite(silver_customers(spark), SILVER_CUSTOMERS)
+    lake.overwrite(silver_items(spark), SILVER_ITEMS)
     run_step("features", config, AS_OF, spark=spark, out=lambda _: None)
     run_step("features", config, date(2026, 7, 1), spark=spark, out=lambda _: None)
     result = run_step("features", config, AS_OF, spark=spark, out=lambda _: None)
-    table = lake.read("gold", USER_FEATURES)
+    table = lake.read(GOLD_USER_FEATURES)
     counts = {r[RUN_DATE]: r["count"] for r in table.groupBy(RUN_DATE).count().collect()}
     assert counts == {AS_OF: 3, date(2026, 7, 1): 3}  # alice, bob, carol on each date
     assert result.rows_out == 3

@@ -18,16 +18,15 @@ from lakerec.cli.runner import run_step
 from lakerec.core.config import Config
 from lakerec.core.lake import Lake
 from lakerec.core.schemas import (
-    CUSTOMER_SEGMENTS,
     DISTANCE_TO_CENTROID,
     GT_SEGMENT,
     HAS_PURCHASE,
     RUN_DATE,
     SEGMENT_ID,
     SEGMENT_LABEL,
-    USER_FEATURES,
     USER_ID,
 )
+from lakerec.core.tables import GOLD_CUSTOMER_SEGMENTS, GOLD_USER_FEATURES
 from lakerec.segments.model import (
     BROWSERS_SEGMENT_ID,
     NEW_SEGMENT_ID,
@@ -138,7 +137,7 @@ def test_recovered_segments_match_planted_ones(spark: SparkSession, generated: C
                                                segmented: dict) -> None:
     lake: Lake = segmented["lake"]
     truth = spark.read.parquet(str(Path(generated.paths.ground_truth) / "customers"))
-    found = lake.read("gold", CUSTOMER_SEGMENTS)
+    found = lake.read(GOLD_CUSTOMER_SEGMENTS)
     cells = (found.join(truth.select(USER_ID, GT_SEGMENT), USER_ID)
              .groupBy(SEGMENT_ID, GT_SEGMENT).count().collect())
     counts = [r["count"] for r in cells]
@@ -161,8 +160,8 @@ def test_chosen_k_is_the_planted_k(segmented: dict) -> None:
 def test_every_customer_gets_one_segment_and_buyers_are_clustered(
         segmented: dict) -> None:
     lake: Lake = segmented["lake"]
-    features = lake.read("gold", USER_FEATURES).where(F.col(RUN_DATE) == RUN_DATE_)
-    segments = lake.read("gold", CUSTOMER_SEGMENTS)
+    features = lake.read(GOLD_USER_FEATURES).where(F.col(RUN_DATE) == RUN_DATE_)
+    segments = lake.read(GOLD_CUSTOMER_SEGMENTS)
     joined = features.join(segments, USER_ID, "left")
     assert joined.count() == features.count() == segments.count()
     assert joined.where(F.col(SEGMENT_LABEL).isNull()).count() == 0

@@ -16,7 +16,8 @@ from lakerec.cli.runner import run_step
 from lakerec.core import schemas as S
 from lakerec.core.config import Config
 from lakerec.core.errors import ConfigError
-from lakerec.synthetic import generator as G
+from lakerec.synthetic import draws as D
+from lakerec.synthetic import population as P
 from lakerec.synthetic.generate_step import effective_config
 from tests.conftest import make_config
 
@@ -130,7 +131,7 @@ def test_same_seed_and_date_give_identical_data(spark: SparkSession, generated: 
 def test_uniform_does_not_depend_on_partitioning(spark: SparkSession) -> None:
     def draws(partitions: int) -> list[float]:
         frame = spark.range(0, 500, numPartitions=partitions)
-        return [r.u for r in frame.select(G.uniform(7, "x", F.col("id")).alias("u"))
+        return [r.u for r in frame.select(D.uniform(7, "x", F.col("id")).alias("u"))
                 .orderBy("id").collect()]
 
     one, many = draws(1), draws(5)
@@ -141,7 +142,7 @@ def test_uniform_does_not_depend_on_partitioning(spark: SparkSession) -> None:
 def test_another_seed_gives_other_data(spark: SparkSession, generated: Config) -> None:
     cfg = generated.generate
     def customers(seed: int) -> set[tuple[Any, ...]]:
-        frame = G.build_customers(
+        frame = P.build_customers(
             spark, seed=seed, customers=cfg.customers, events=cfg.events,
             segments=cfg.segments, taste_clusters=cfg.taste_clusters, days=cfg.days,
             run_date=RUN_DATE, bad_email_share=cfg.bad_email_share)
@@ -209,10 +210,10 @@ def _defect_columns(events: DataFrame) -> dict[str, F.Column]:
     future = datetime.now(UTC).replace(tzinfo=None) + timedelta(days=1)
     return {
         "null_user_id": F.col(S.USER_ID).isNull(),
-        "blank_user_id": F.col(S.USER_ID) == G.BLANK,
+        "blank_user_id": F.col(S.USER_ID) == P.BLANK,
         "null_item_id": F.col(S.ITEM_ID).isNull(),
-        "blank_item_id": F.col(S.ITEM_ID) == G.BLANK,
-        "unparseable_timestamp": F.col(S.EVENT_TS).isin(*G.UNPARSEABLE_TIMESTAMPS),
+        "blank_item_id": F.col(S.ITEM_ID) == P.BLANK,
+        "unparseable_timestamp": F.col(S.EVENT_TS).isin(*P.UNPARSEABLE_TIMESTAMPS),
         "future_timestamp": F.try_to_timestamp(S.EVENT_TS) > F.lit(future),
         "unknown_event_type": ~F.col(S.EVENT_TYPE).isin(*S.EVENT_TYPES),
         "negative_quantity": F.col(S.QUANTITY).cast("int") < 0,
@@ -229,9 +230,9 @@ def test_every_bad_row_kind_is_planted_once_and_listed(spark: SparkSession,
     summary = _summary(generated)
     assert planted == {k: v for part in summary["bad_rows"].values()
                        for k, v in part.items() if v}
-    assert set(planted) == set(G.EVENT_BAD_KINDS) | set(G.CUSTOMER_BAD_KINDS)
+    assert set(planted) == set(P.EVENT_BAD_KINDS) | set(P.CUSTOMER_BAD_KINDS)
     reasons = {r[S.GT_BAD_KIND]: r[S.REJECT_REASON] for r in truth.collect()}
-    assert reasons == {**G.EVENT_BAD_KINDS, **G.CUSTOMER_BAD_KINDS}
+    assert reasons == {**P.EVENT_BAD_KINDS, **P.CUSTOMER_BAD_KINDS}
     assert (summary["bad_rows_per_reason"]
             == {r[S.REJECT_REASON]: r["count"]
                 for r in truth.groupBy(S.REJECT_REASON).count().collect()})

@@ -32,7 +32,7 @@ from pyspark.sql import functions as F
 from lakerec.core.config import Config
 from lakerec.core.schemas import FACTOR_FEATURES, FACTOR_ID
 
-log = logging.getLogger("lakerec.cli.bench")
+log = logging.getLogger("lakerec.bench")
 
 METHODS = ("blocked", "builtin")
 

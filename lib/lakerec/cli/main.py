@@ -18,6 +18,7 @@ from lakerec.cli.pipeline import PIPELINE, STEPS
 from lakerec.core.config import Config, load_config
 from lakerec.core.errors import ConfigError, LakerecError
 from lakerec.core.step import StepResult
+from lakerec.core.tables import Layer
 
 EXTRA_COMMANDS = ("run", "bench")
 
@@ -136,7 +137,7 @@ def pipeline_report(pipeline_run_id: str, config: Config,
                            for name, version in result.versions_written.items()) or "-"
         lines.append(f"  {label:<{width}}{seconds:>5.0f}s{rows:>12}  {tables}")
     gold = sorted({name.split(".", 1)[1] for _, _, result in done
-                   for name in result.versions_written if name.startswith("gold.")})
+                   for name in result.versions_written if name.startswith(f"{Layer.GOLD}.")})
     root = config.paths.root
     lines += [
         "Where to look:",

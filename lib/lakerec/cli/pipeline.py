@@ -7,17 +7,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from lakerec.core.tables import Layer
+
 PIPELINE: tuple[tuple[str, dict[str, Any]], ...] = (
     ("generate", {"if_landing_empty": True}),
     ("ingest", {}),
-    ("quality", {"layer": "bronze"}),
+    ("quality", {"layer": Layer.BRONZE}),
     ("conform", {}),
-    ("quality", {"layer": "silver"}),
+    ("quality", {"layer": Layer.SILVER}),
     ("features", {}),
     ("segment", {}),
     ("train", {}),
     ("recommend", {}),
-    ("quality", {"layer": "gold"}),
+    ("quality", {"layer": Layer.GOLD}),
 )
 
 STEPS: tuple[str, ...] = ("generate", "ingest", "conform", "quality", "features", "segment",

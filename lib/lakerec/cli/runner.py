@@ -16,9 +16,10 @@ from pyspark.sql import SparkSession
 from lakerec.core.config import Config
 from lakerec.core.errors import LakerecError
 from lakerec.core.lake import Lake
-from lakerec.core.runlog import OPS, PIPELINE_RUNS, RunRecord, run_record_frame
+from lakerec.core.runlog import RunRecord, run_record_frame
 from lakerec.core.session import build_spark
 from lakerec.core.step import StepContext, StepResult
+from lakerec.core.tables import OPS_PIPELINE_RUNS
 
 log = logging.getLogger("lakerec")
 
@@ -89,7 +90,7 @@ def run_step(step: str, config: Config, run_date: date, *, spark: SparkSession |
             rows_quarantined=res.rows_quarantined, versions_read=res.versions_read,
             versions_written=res.versions_written, message=res.message)
         try:
-            lake.append(run_record_frame(spark, record), OPS, PIPELINE_RUNS)
+            lake.append(run_record_frame(spark, record), OPS_PIPELINE_RUNS)
         except Exception as exc:  # never hide the step's own error behind the log's
             log.warning("could not record the run in ops.pipeline_runs: %s", exc)
         if result is not None:

@@ -16,12 +16,15 @@ from datetime import UTC, datetime
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 
+from lakerec.conform import entities as E
 from lakerec.conform import rules as C
+from lakerec.conform.pending import pending_bronze
 from lakerec.core import schemas as S
 from lakerec.core.errors import ConfigError, LakerecError, TableNotFoundError
 from lakerec.core.step import StepContext, StepResult
+from lakerec.core.tables import BRONZE, OPS_CONFORMED_BATCHES, QUARANTINE, SILVER, SILVER_EVENTS
 
-log = logging.getLogger("lakerec.conform.rules")
+log = logging.getLogger("lakerec.conform")
 
 
 def pii_key(ctx: StepContext) -> bytes:
@@ -52,15 +55,14 @@ def _conform_entity(ctx: StepContext, result: StepResult, entity: str,
     Returns the batch ids conformed.
     """
     lake = ctx.lake
-    bronze_version = lake.version("bronze", entity)
-    if bronze_version is None:
+    found = pending_bronze(lake, entity)
+    if found is None:
         return []
-    result.versions_read[f"bronze.{entity}"] = bronze_version
-    pending = C.pending_bronze(lake, entity, version=bronze_version)
-    assert pending is not None
+    pending, bronze_version = found
+    result.versions_read[BRONZE[entity].qualified_name] = bronze_version
     batches = sorted(r[0] for r in pending.select(S.BATCH_ID).distinct().collect())
     if not batches:
-        result.summary.append(f"{entity}: nothing new in bronze.{entity}")
+        result.summary.append(f"{entity}: nothing new in {BRONZE[entity]}")
         return []
     log.info("%s: conforming %d batch(es)", entity, len(batches))
     classified = classify(pending).persist(StorageLevel.MEMORY_AND_DISK)
@@ -71,20 +73,20 @@ def _conform_entity(ctx: StepContext, result: StepResult, entity: str,
         rejected = sum(counts.values())
         silver_version = write_silver(to_silver(classified))
         quarantine_version = lake.replace_where(
-            C.quarantined(classified, ctx.run_id), "quarantine", entity, _in_batches(batches),
+            C.quarantined(classified, ctx.run_id), QUARANTINE[entity], _in_batches(batches),
             merge_schema=True)
     finally:
         classified.unpersist()
-    written = lake.read("silver", entity, version=silver_version).where(
-        _in_batches(batches)).count() if entity == "events" else accepted
+    written = lake.read(SILVER[entity], version=silver_version).where(
+        _in_batches(batches)).count() if entity == S.EVENTS else accepted
     if written != accepted:
         raise LakerecError(f"{entity}: {accepted} rows accepted but {written} in silver for "
                            f"batches {batches}; nothing was marked conformed")
     result.rows_in = (result.rows_in or 0) + accepted + rejected
     result.rows_out = (result.rows_out or 0) + accepted
     result.rows_quarantined = (result.rows_quarantined or 0) + rejected
-    result.versions_written[f"silver.{entity}"] = silver_version
-    result.versions_written[f"quarantine.{entity}"] = quarantine_version
+    result.versions_written[SILVER[entity].qualified_name] = silver_version
+    result.versions_written[QUARANTINE[entity].qualified_name] = quarantine_version
     reasons = ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
     result.summary.append(
         f"{entity}: {accepted + rejected:,} in = {accepted:,} accepted + {rejected:,} "
@@ -101,15 +103,16 @@ def _refresh_seen(ctx: StepContext, result: StepResult, entity: str, key: str,
         S.LAST_SEEN_TS: f"greatest(coalesce(t.{S.LAST_SEEN_TS}, s.{S.LAST_SEEN_TS}), "
                         f"s.{S.LAST_SEEN_TS})",
     }
-    if entity == "items":
+    if entity == S.ITEMS:
         update[S.TITLE] = f"coalesce(t.{S.TITLE}, s.{S.TITLE})"
         update[S.PRICE] = f"coalesce(t.{S.PRICE}, s.{S.PRICE})"
-    if not derive and not ctx.lake.exists("silver", entity):
+    silver = SILVER[entity]
+    if not derive and not ctx.lake.exists(silver):
         return
-    version = ctx.lake.upsert(seen, "silver", entity, [key], update=update, insert=derive)
-    result.versions_written[f"silver.{entity}"] = version
+    version = ctx.lake.upsert(seen, silver, [key], update=update, insert=derive)
+    result.versions_written[silver.qualified_name] = version
     if derive:
-        metrics = ctx.lake.operation_metrics("silver", entity, version)
+        metrics = ctx.lake.operation_metrics(silver, version)
         inserted = metrics.get("numTargetRowsInserted", metrics.get("numOutputRows", "0"))
         result.summary.append(f"{entity}: derived from events ({int(inserted):,} new)")
 
@@ -117,15 +120,14 @@ def _refresh_seen(ctx: StepContext, result: StepResult, entity: str, key: str,
 def run(ctx: StepContext) -> StepResult:
     config, lake = ctx.config.conform, ctx.lake
     key = pii_key(ctx)
-    if not lake.exists("bronze", "events"):
-        raise TableNotFoundError("bronze.events", lake.path("bronze", "events"),
+    if not lake.exists(BRONZE[S.EVENTS]):
+        raise TableNotFoundError(BRONZE[S.EVENTS].qualified_name, lake.path(BRONZE[S.EVENTS]),
                                  "run `lakerec ingest` first")
     result = StepResult(rows_in=0, rows_out=0, rows_quarantined=0)
-    silver_events_version = lake.version("silver", "events")
     known = None
-    if silver_events_version is not None:
-        result.versions_read["silver.events"] = silver_events_version
-        known = lake.read("silver", "events", version=silver_events_version)
+    if lake.exists(SILVER_EVENTS):
+        known, silver_events_version = lake.snapshot(SILVER_EVENTS)
+        result.versions_read[SILVER_EVENTS.qualified_name] = silver_events_version
 
     def classify_events(pending: DataFrame) -> DataFrame:
         batches = pending.select(S.BATCH_ID).distinct()
@@ -138,41 +140,41 @@ def run(ctx: StepContext) -> StepResult:
         )).transform(C.flag_known_events(earlier))
 
     event_batches = _conform_entity(
-        ctx, result, "events", classify_events, C.silver_events,
-        lambda df: lake.insert_new(df, "silver", "events", [S.EVENT_ID]))
+        ctx, result, S.EVENTS, classify_events, C.silver_events,
+        lambda df: lake.upsert(df, SILVER_EVENTS, [S.EVENT_ID], update=False))
     customer_batches = _conform_entity(
-        ctx, result, "customers", C.classify_customers,
-        lambda df: C.silver_customers(df, pii_key=key),
-        lambda df: lake.upsert(df, "silver", "customers", [S.USER_ID], update={
+        ctx, result, S.CUSTOMERS, E.classify_customers,
+        lambda df: E.silver_customers(df, pii_key=key),
+        lambda df: lake.upsert(df, SILVER[S.CUSTOMERS], [S.USER_ID], update={
             c: f"s.{c}" for c in (*S.PII_COLUMNS, S.COUNTRY, S.SIGNUP_TS, S.BATCH_ID)}))
     item_batches = _conform_entity(
-        ctx, result, "items", C.classify_items(max_price=config.max_price), C.silver_items,
-        lambda df: lake.upsert(df, "silver", "items", [S.ITEM_ID], update={
+        ctx, result, S.ITEMS, E.classify_items(max_price=config.max_price), E.silver_items,
+        lambda df: lake.upsert(df, SILVER[S.ITEMS], [S.ITEM_ID], update={
             c: f"s.{c}" for c in (S.TITLE, S.CATEGORY, S.PRICE, S.IN_STOCK, S.BATCH_ID)}))
 
     if event_batches:
-        new_events = lake.read("silver", "events").where(_in_batches(event_batches))
+        new_events = lake.read(SILVER_EVENTS).where(_in_batches(event_batches))
         batch_id = event_batches[-1]
-        _refresh_seen(ctx, result, "customers", S.USER_ID,
-                      C.customers_seen_in(new_events, batch_id),
-                      derive=not lake.exists("bronze", "customers"))
-        _refresh_seen(ctx, result, "items", S.ITEM_ID, C.items_seen_in(new_events, batch_id),
-                      derive=not lake.exists("bronze", "items"))
+        _refresh_seen(ctx, result, S.CUSTOMERS, S.USER_ID,
+                      E.customers_seen_in(new_events, batch_id),
+                      derive=not lake.exists(BRONZE[S.CUSTOMERS]))
+        _refresh_seen(ctx, result, S.ITEMS, S.ITEM_ID, E.items_seen_in(new_events, batch_id),
+                      derive=not lake.exists(BRONZE[S.ITEMS]))
 
-    done = [(entity, b) for entity, batches in (("events", event_batches),
-                                                 ("customers", customer_batches),
-                                                 ("items", item_batches)) for b in batches]
+    done = [(entity, b) for entity, batches in ((S.EVENTS, event_batches),
+                                                 (S.CUSTOMERS, customer_batches),
+                                                 (S.ITEMS, item_batches)) for b in batches]
     if done:
         now = datetime.now(UTC).replace(tzinfo=None)
         marks = ctx.spark.createDataFrame(
             [(e, b, ctx.run_id, now) for e, b in done],
             f"entity string, {S.BATCH_ID} string, run_id string, conformed_at timestamp")
-        lake.append(marks, C.OPS, C.CONFORMED_BATCHES)
+        lake.append(marks, OPS_CONFORMED_BATCHES)
     for entity in S.ENTITIES:
-        if lake.exists("silver", entity):
-            total = lake.read("silver", entity).count()
-            where = lake.path("silver", entity)
-            result.summary.append(f"silver.{entity}: {total:,} rows ({where})")
+        if lake.exists(SILVER[entity]):
+            total = lake.read(SILVER[entity]).count()
+            result.summary.append(f"{SILVER[entity]}: {total:,} rows "
+                                  f"({lake.path(SILVER[entity])})")
     if result.rows_quarantined:
         result.summary.append(f"quarantine: {lake.root}/quarantine/<table>, reasons in "
                               f"column {S.REJECT_REASON}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lakerec.core.config import MlflowConfig
+from lakerec.core.settings import MlflowConfig
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

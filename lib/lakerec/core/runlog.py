@@ -8,9 +8,6 @@ from datetime import date, datetime
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
-OPS = "ops"
-PIPELINE_RUNS = "pipeline_runs"
-
 PIPELINE_RUNS_SCHEMA = T.StructType([
     T.StructField("run_id", T.StringType(), False),
     T.StructField("pipeline_run_id", T.StringType(), True),

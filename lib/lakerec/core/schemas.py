@@ -5,6 +5,8 @@ Business keys (``user_id``, ``item_id``) are strings everywhere outside model in
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from pyspark.sql import types as T
 
 # --- business columns -------------------------------------------------------------------
@@ -43,7 +45,18 @@ REJECT_REASON = "_reject_reason"
 LINEAGE_COLUMNS = (INGEST_TS, SOURCE_FILE, BATCH_ID)
 
 # --- event contract ---------------------------------------------------------------------
-EVENT_TYPES = ("view", "add_to_cart", "purchase", "return", "rating")
+class EventType(StrEnum):
+    """The kinds of behaviour event the contract knows; each equals its text."""
+
+    VIEW = "view"
+    ADD_TO_CART = "add_to_cart"
+    PURCHASE = "purchase"
+    RETURN = "return"
+    RATING = "rating"
+
+
+EVENT_TYPES = tuple(EventType)
+SALE_EVENT_TYPES = (EventType.PURCHASE, EventType.RETURN)  # carry a quantity and a price
 EVENTS_REQUIRED = (USER_ID, ITEM_ID, EVENT_TYPE, EVENT_TS)
 EVENTS_OPTIONAL = (EVENT_ID, QUANTITY, PRICE, RATING, ORDER_ID, ITEM_TITLE, COUNTRY)
 CUSTOMERS_REQUIRED = (USER_ID,)
@@ -52,14 +65,16 @@ ITEMS_REQUIRED = (ITEM_ID,)
 ITEMS_OPTIONAL = (TITLE, CATEGORY, PRICE, IN_STOCK)
 PII_COLUMNS = (EMAIL, NAME, PHONE)
 
-REQUIRED_COLUMNS = {"events": EVENTS_REQUIRED, "customers": CUSTOMERS_REQUIRED,
-                    "items": ITEMS_REQUIRED}
-OPTIONAL_COLUMNS = {"events": EVENTS_OPTIONAL, "customers": CUSTOMERS_OPTIONAL,
-                    "items": ITEMS_OPTIONAL}
-ENTITIES = ("events", "customers", "items")
+# The landing entities: each has a landing folder and a bronze, silver and quarantine table.
+EVENTS = "events"
+CUSTOMERS = "customers"
+ITEMS = "items"
+ENTITIES = (EVENTS, CUSTOMERS, ITEMS)
+REQUIRED_COLUMNS = {EVENTS: EVENTS_REQUIRED, CUSTOMERS: CUSTOMERS_REQUIRED, ITEMS: ITEMS_REQUIRED}
+OPTIONAL_COLUMNS = {EVENTS: EVENTS_OPTIONAL, CUSTOMERS: CUSTOMERS_OPTIONAL, ITEMS: ITEMS_OPTIONAL}
 
 # --- silver schemas ---------------------------------------------------------------------
-SILVER_EVENTS = T.StructType([
+SILVER_EVENTS_SCHEMA = T.StructType([
     T.StructField(EVENT_ID, T.StringType(), False),
     T.StructField(USER_ID, T.StringType(), False),
     T.StructField(ITEM_ID, T.StringType(), False),
@@ -75,7 +90,7 @@ SILVER_EVENTS = T.StructType([
     T.StructField(BATCH_ID, T.StringType(), False),
 ])
 
-SILVER_CUSTOMERS = T.StructType([
+SILVER_CUSTOMERS_SCHEMA = T.StructType([
     T.StructField(USER_ID, T.StringType(), False),
     T.StructField(EMAIL, T.StringType(), True),   # HMAC-SHA256 pseudonym
     T.StructField(NAME, T.StringType(), True),    # HMAC-SHA256 pseudonym
@@ -87,7 +102,7 @@ SILVER_CUSTOMERS = T.StructType([
     T.StructField(BATCH_ID, T.StringType(), False),
 ])
 
-SILVER_ITEMS = T.StructType([
+SILVER_ITEMS_SCHEMA = T.StructType([
     T.StructField(ITEM_ID, T.StringType(), False),
     T.StructField(TITLE, T.StringType(), True),
     T.StructField(CATEGORY, T.StringType(), True),
@@ -98,8 +113,7 @@ SILVER_ITEMS = T.StructType([
     T.StructField(BATCH_ID, T.StringType(), False),
 ])
 
-SILVER_SCHEMAS = {"events": SILVER_EVENTS, "customers": SILVER_CUSTOMERS, "items": SILVER_ITEMS}
-SILVER_KEYS = {"events": EVENT_ID, "customers": USER_ID, "items": ITEM_ID}
+SILVER_KEYS = {EVENTS: EVENT_ID, CUSTOMERS: USER_ID, ITEMS: ITEM_ID}
 
 # --- reject reasons (quarantine._reject_reason) -----------------------------------------
 MALFORMED_RECORD = "malformed_record"
@@ -124,9 +138,6 @@ INVALID_STOCK_FLAG = "invalid_stock_flag"
 DUPLICATE_KEY = "duplicate_key"          # an older version of a customer/item in the same load
 
 # --- gold: customer features and segments (segmentation) -------------------------------
-USER_FEATURES = "user_features"          # gold table names
-CUSTOMER_SEGMENTS = "customer_segments"
-
 FIRST_ACTIVITY_TS = "first_activity_ts"
 LAST_EVENT_TS = "last_event_ts"
 LAST_PURCHASE_TS = "last_purchase_ts"
@@ -196,9 +207,20 @@ REASON_ITEM_ID = "reason_item_id"
 SIMILAR_ITEM_ID = "similar_item_id"
 SIMILARITY = "similarity"
 GAP_REASON = "reason"            # gold.recommendation_gaps
-RECOMMENDATION_SOURCES = ("als", "segment_popular", "popular", "content")
 
-RECOMMENDATIONS = T.StructType([
+
+class Source(StrEnum):
+    """Where a recommendation came from (``gold.recommendations.source``)."""
+
+    ALS = "als"                          # the champion factor model
+    SEGMENT_POPULAR = "segment_popular"  # popular in the customer's segment
+    POPULAR = "popular"                  # popular overall (cold start)
+    CONTENT = "content"                  # a new item placed by its content's neighbours
+
+
+RECOMMENDATION_SOURCES = tuple(Source)
+
+RECOMMENDATIONS_SCHEMA = T.StructType([
     T.StructField(USER_ID, T.StringType(), False),
     T.StructField(RANK, T.IntegerType(), False),
     T.StructField(ITEM_ID, T.StringType(), False),
@@ -208,11 +230,6 @@ RECOMMENDATIONS = T.StructType([
     T.StructField(MODEL_VERSION, T.IntegerType(), True),
     T.StructField(RUN_DATE, T.DateType(), False),
 ])
-USER_INDEX = "user_index"        # gold tables: stable business key -> ALS id mappings
-ITEM_INDEX = "item_index"
-RECOMMENDATIONS_TABLE = "recommendations"
-SIMILAR_ITEMS = "similar_items"
-RECOMMENDATION_GAPS = "recommendation_gaps"
 
 # --- evaluation and blocked scoring (issue: recommendations, part A) --------------------
 FACTOR_ID = "id"                 # ALSModel.userFactors / itemFactors: integer id
@@ -232,7 +249,6 @@ GT_KEY = "key"                        # bad_rows: the row's event_id or user_id
 GT_BAD_KIND = "bad_kind"              # bad_rows: how the row was corrupted
 
 # --- quality: ops.dq_results and check columns (issue: data quality) --------------------
-DQ_RESULTS = "dq_results"                # ops table: one row per expectation per validation
 DQ_RUN_ID = "run_id"
 DQ_TABLE = "table"
 DQ_DELTA_VERSION = "delta_version"       # version of the table validated

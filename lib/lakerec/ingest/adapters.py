@@ -12,7 +12,6 @@ from collections.abc import Callable, Sequence
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from lakerec.core.config import OnlineRetailColumns
 from lakerec.core.schemas import (
     COUNTRY,
     EVENT_TS,
@@ -23,7 +22,9 @@ from lakerec.core.schemas import (
     PRICE,
     QUANTITY,
     USER_ID,
+    EventType,
 )
+from lakerec.core.settings import OnlineRetailColumns
 
 
 def looks_like_online_retail(columns: Sequence[str], names: OnlineRetailColumns) -> bool:
@@ -64,7 +65,8 @@ def online_retail_to_events(names: OnlineRetailColumns) -> Callable[[DataFrame],
             F.regexp_replace(_text(names.customer), r"\.0+$", "").alias(USER_ID),
             _text(names.item).alias(ITEM_ID),
             _text(names.timestamp).alias(EVENT_TS),
-            F.when(is_cancellation, F.lit("return")).otherwise(F.lit("purchase"))
+            F.when(is_cancellation, F.lit(EventType.RETURN))
+            .otherwise(F.lit(EventType.PURCHASE))
             .alias(EVENT_TYPE),
             F.when(is_cancellation, F.regexp_replace(quantity, "^-", "")).otherwise(quantity)
             .alias(QUANTITY),

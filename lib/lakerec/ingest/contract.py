@@ -8,9 +8,9 @@ from datetime import datetime
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from lakerec.core.config import IngestConfig
 from lakerec.core.errors import MissingColumnError
 from lakerec.core.schemas import BATCH_ID, INGEST_TS, REQUIRED_COLUMNS, SOURCE_FILE
+from lakerec.core.settings import IngestConfig
 from lakerec.ingest.adapters import looks_like_online_retail, online_retail_to_events
 
 

@@ -14,17 +14,17 @@ from functools import reduce
 from pyspark.sql import DataFrame
 
 from lakerec.core.errors import InputError, MissingColumnError
-from lakerec.core.schemas import ENTITIES, SOURCE_FILE
+from lakerec.core.schemas import ENTITIES, EVENTS, SOURCE_FILE
 from lakerec.core.step import StepContext, StepResult
+from lakerec.core.tables import BRONZE, SILVER
 from lakerec.ingest.contract import adapter_for, check_columns, with_lineage
 from lakerec.ingest.landing import RejectedFile, list_files, read_files
 
-log = logging.getLogger("lakerec.ingest.contract")
-BRONZE = "bronze"
+log = logging.getLogger("lakerec.ingest")
 
 
 def _ingested_files(ctx: StepContext, entity: str) -> set[str]:
-    bronze = ctx.lake.read_if_exists(BRONZE, entity)
+    bronze = ctx.lake.read_if_exists(BRONZE[entity])
     if bronze is None:
         return set()
     return {r[0] for r in bronze.select(SOURCE_FILE).distinct().collect()}
@@ -42,16 +42,16 @@ def run(ctx: StepContext) -> StepResult:
         try:
             files, ignored = list_files(ctx.spark, folder)
         except InputError:
-            if entity == "events":
+            if entity == EVENTS:
                 raise
-            result.summary.append(f"{entity}: no landing folder; silver.{entity} will be "
+            result.summary.append(f"{entity}: no landing folder; {SILVER[entity]} will be "
                                   "derived from events")
             continue
         for path in ignored:
             result.summary.append(f"{entity}: ignored {path} (not .csv, .json, .jsonl, "
                                   ".parquet)")
         if not files:
-            if entity == "events":
+            if entity == EVENTS:
                 raise InputError(f"landing folder {folder} holds no CSV, JSON lines or Parquet "
                                  "files")
             continue
@@ -83,14 +83,15 @@ def run(ctx: StepContext) -> StepResult:
         if not parts:
             continue
         batch = reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), parts)
-        version = ctx.lake.append(batch, BRONZE, entity, merge_schema=True)
-        rows = int(ctx.lake.operation_metrics(BRONZE, entity, version).get("numOutputRows", 0))
+        bronze = BRONZE[entity]
+        version = ctx.lake.append(batch, bronze, merge_schema=True)
+        rows = int(ctx.lake.operation_metrics(bronze, version).get("numOutputRows", 0))
         result.rows_in = (result.rows_in or 0) + rows
         result.rows_out = (result.rows_out or 0) + rows
-        result.versions_written[f"{BRONZE}.{entity}"] = version
+        result.versions_written[bronze.qualified_name] = version
         via = f", {adapted} through the online_retail adapter" if adapted else ""
         result.summary.append(f"{entity}: {len(parts)} new files{via}, {rows:,} rows -> "
-                              f"{BRONZE}.{entity} v{version} ({ctx.lake.path(BRONZE, entity)})")
+                              f"{bronze} v{version} ({ctx.lake.path(bronze)})")
     for bad in all_rejected:
         result.summary.append(f"REJECTED FILE {bad.reason}")
     if all_rejected:

@@ -21,7 +21,7 @@ from pyspark.sql import types as T
 from lakerec.core.errors import InputError
 from lakerec.core.schemas import CORRUPT_RECORD
 
-log = logging.getLogger("lakerec.ingest.landing")
+log = logging.getLogger(__name__)
 
 FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "json", ".ndjson": "json",
            ".parquet": "parquet"}

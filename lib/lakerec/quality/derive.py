@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from lakerec.conform.rules import parse_timestamp, text
+from lakerec.conform.parsing import parse_timestamp, text
 from lakerec.core.schemas import (
     ALREADY_PURCHASED,
     BASKET_SIZE,
@@ -28,6 +28,7 @@ from lakerec.core.schemas import (
     PARSED_SUFFIX,
     RECOMMENDED_COUNT,
     USER_ID,
+    EventType,
 )
 
 Transform = Callable[[DataFrame], DataFrame]
@@ -79,7 +80,7 @@ def with_known_references(items: DataFrame, customers: DataFrame | None) -> Tran
 
 def basket_sizes(events: DataFrame) -> DataFrame:
     """One row per purchase order with ``basket_size``, its number of lines."""
-    return (events.where((F.col(EVENT_TYPE) == "purchase") & F.col(ORDER_ID).isNotNull())
+    return (events.where((F.col(EVENT_TYPE) == EventType.PURCHASE) & F.col(ORDER_ID).isNotNull())
             .groupBy(ORDER_ID).agg(F.count(F.lit(1)).cast("double").alias(BASKET_SIZE)))
 
 
@@ -96,7 +97,7 @@ def with_segment_flag(segments: DataFrame) -> Transform:
 
 def purchased_pairs(events: DataFrame) -> DataFrame:
     """Distinct (user_id, item_id) of purchase events."""
-    return events.where(F.col(EVENT_TYPE) == "purchase").select(USER_ID, ITEM_ID).distinct()
+    return events.where(F.col(EVENT_TYPE) == EventType.PURCHASE).select(USER_ID, ITEM_ID).distinct()
 
 
 def with_already_purchased(purchases: DataFrame) -> Transform:

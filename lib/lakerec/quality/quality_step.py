@@ -15,10 +15,10 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+from lakerec.core.dates import midnight
 from lakerec.core.errors import QualityError
-from lakerec.core.runlog import OPS
-from lakerec.core.schemas import DQ_RESULTS
 from lakerec.core.step import StepContext, StepResult
+from lakerec.core.tables import OPS_DQ_RESULTS, Layer
 from lakerec.quality.docs import docs_dir, index_html
 from lakerec.quality.history import history_from_results
 from lakerec.quality.targets import (
@@ -29,7 +29,6 @@ from lakerec.quality.targets import (
     gold_targets,
     history_keys,
     layer_tables,
-    midnight,
     silver_targets,
 )
 from lakerec.quality.validate import CheckResult, results_frame, validate
@@ -44,11 +43,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _plan(ctx: StepContext, layer: str, window: Window) -> LayerPlan:
     quality, lake = ctx.config.quality, ctx.lake
-    history = history_from_results(lake.read_if_exists(OPS, DQ_RESULTS), layer_tables(layer),
+    history = history_from_results(lake.read_if_exists(OPS_DQ_RESULTS), layer_tables(layer),
                                    history_keys(quality), exclude_run_id=ctx.run_id)
-    if layer == "bronze":
+    if layer == Layer.BRONZE:
         return bronze_targets(lake, quality, window, history)
-    if layer == "silver":
+    if layer == Layer.SILVER:
         return silver_targets(lake, quality, window, history)
     return gold_targets(lake, quality, window, history, k=ctx.config.recommend.k,
                         active_window_days=ctx.config.recommend.active_window_days)
@@ -92,8 +91,8 @@ def run(ctx: StepContext) -> StepResult:
                            partial_unexpected_count=quality.partial_unexpected_count)
         written = ctx.lake.append(results_frame(ctx.spark, results, run_id=ctx.run_id,
                                                 run_date=ctx.run_date, checked_at=checked_at),
-                                  OPS, DQ_RESULTS)
-        plan.versions_written[f"{OPS}.{DQ_RESULTS}"] = written
+                                  OPS_DQ_RESULTS)
+        plan.versions_written[OPS_DQ_RESULTS.qualified_name] = written
         index = str(index_html(base))
     summary = _summary(results, plan.notes, index, time.perf_counter() - started)
     errors = [r for r in results if r.is_error]

@@ -17,7 +17,6 @@ import great_expectations.expectations as gxe
 from great_expectations.expectations.expectation import Expectation
 from pyspark.sql import types as T
 
-from lakerec.core.config import DriftCheck, FreshnessCheck, QualityCheck, ValueRanges, VolumeCheck
 from lakerec.core.schemas import (
     ALREADY_PURCHASED,
     COUNT_OK,
@@ -36,6 +35,7 @@ from lakerec.core.schemas import (
     RUN_DATE,
     USER_ID,
 )
+from lakerec.core.settings import DriftCheck, FreshnessCheck, QualityCheck, ValueRanges, VolumeCheck
 from lakerec.quality.derive import parsed
 from lakerec.quality.expectations import (
     ExpectColumnQuantilesToBeBetween,

@@ -13,37 +13,47 @@ from datetime import date, datetime
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from lakerec.conform.rules import pending_bronze
-from lakerec.core.config import QualityConfig
-from lakerec.core.errors import ConfigError, TableNotFoundError
+from lakerec.conform.pending import pending_bronze
+from lakerec.core.dates import midnight
+from lakerec.core.errors import ConfigError
 from lakerec.core.lake import Lake
 from lakerec.core.schemas import (
     BASKET_SIZE,
-    CUSTOMER_SEGMENTS,
+    CUSTOMERS,
     CUSTOMERS_REQUIRED,
     EVENT_TS,
     EVENT_TYPE,
+    EVENTS,
     EVENTS_REQUIRED,
     ITEM_ID,
+    ITEMS,
     ITEMS_REQUIRED,
     PRICE,
     QUANTITY,
     RATING,
-    RECOMMENDATION_GAPS,
-    RECOMMENDATIONS_TABLE,
     RUN_DATE,
-    SILVER_CUSTOMERS,
-    SILVER_EVENTS,
-    SILVER_ITEMS,
-    USER_FEATURES,
+    SILVER_EVENTS_SCHEMA,
     USER_ID,
+)
+from lakerec.core.settings import QualityConfig
+from lakerec.core.tables import (
+    BRONZE,
+    GOLD_CUSTOMER_SEGMENTS,
+    GOLD_RECOMMENDATION_GAPS,
+    GOLD_RECOMMENDATIONS,
+    GOLD_USER_FEATURES,
+    SILVER,
+    SILVER_EVENTS,
+    Layer,
+    Table,
 )
 from lakerec.quality import derive, suites
 from lakerec.quality.history import ROW_COUNT, History
 from lakerec.quality.validate import Target
 from lakerec.recs.candidates import active_users
 
-LAYERS = ("bronze", "silver", "gold")
+LAYERS = (Layer.BRONZE, Layer.SILVER, Layer.GOLD)
+GOLD_CHECKED = (GOLD_USER_FEATURES, GOLD_CUSTOMER_SEGMENTS, GOLD_RECOMMENDATIONS)
 SILVER_HINT = "run `lakerec conform` first"
 
 
@@ -64,10 +74,6 @@ class Window:
     max_ts: datetime
 
 
-def midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day)
-
-
 def history_keys(quality: QualityConfig) -> list[str]:
     """Expectation ids whose earlier observed values volume and drift checks need."""
     kinds = ("expect_column_mean_to_be_between", "expect_column_quantiles_to_be_between")
@@ -75,9 +81,10 @@ def history_keys(quality: QualityConfig) -> list[str]:
 
 
 def layer_tables(layer: str) -> list[str]:
-    if layer == "gold":
-        return [f"gold.{t}" for t in (USER_FEATURES, CUSTOMER_SEGMENTS, RECOMMENDATIONS_TABLE)]
-    return [f"{layer}.{e}" for e in ("events", "customers", "items")]
+    """The tables a layer's checks validate, as ``layer.name``."""
+    tables = GOLD_CHECKED if layer == Layer.GOLD else (BRONZE if layer == Layer.BRONZE
+                                                        else SILVER).values()
+    return [table.qualified_name for table in tables]
 
 
 def bronze_targets(lake: Lake, quality: QualityConfig, window: Window,
@@ -85,28 +92,28 @@ def bronze_targets(lake: Lake, quality: QualityConfig, window: Window,
     """Rows of bronze not conformed yet (this load), tolerant thresholds."""
     plan, checks = LayerPlan(), quality.bronze
     shapes = {
-        "events": (derive.with_parsed_values(keys=(USER_ID, ITEM_ID),
+        EVENTS: (derive.with_parsed_values(keys=(USER_ID, ITEM_ID),
                                              numbers=(QUANTITY, PRICE, RATING),
                                              timestamps=(EVENT_TS,), lowercase=(EVENT_TYPE,)),
                    suites.bronze_events(checks.columns, checks.keys_not_null, checks.event_types,
                                         checks.timestamps, checks.values, quality.ranges,
                                         required=EVENTS_REQUIRED, min_ts=window.min_ts,
                                         max_ts=window.max_ts)),
-        "customers": (derive.with_parsed_values(keys=(USER_ID,)),
+        CUSTOMERS: (derive.with_parsed_values(keys=(USER_ID,)),
                       suites.bronze_keyed(USER_ID, CUSTOMERS_REQUIRED, checks.columns,
                                           checks.keys_not_null)),
-        "items": (derive.with_parsed_values(keys=(ITEM_ID,)),
+        ITEMS: (derive.with_parsed_values(keys=(ITEM_ID,)),
                   suites.bronze_keyed(ITEM_ID, ITEMS_REQUIRED, checks.columns,
                                       checks.keys_not_null)),
     }
     for entity, (parse, expectations) in shapes.items():
-        table = f"bronze.{entity}"
-        version = lake.version("bronze", entity)
-        pending = None if version is None else pending_bronze(lake, entity, version=version)
-        if pending is None:
+        table = BRONZE[entity].qualified_name
+        found = pending_bronze(lake, entity)
+        if found is None:
             plan.notes.append(f"{table} does not exist: skipped")
             continue
-        plan.versions_read[table] = version  # type: ignore[assignment]
+        pending, version = found
+        plan.versions_read[table] = version
         if pending.isEmpty():
             plan.notes.append(f"{table} v{version}: no rows waiting for conform: nothing to check")
             continue
@@ -116,9 +123,22 @@ def bronze_targets(lake: Lake, quality: QualityConfig, window: Window,
     return plan
 
 
+def _snapshots(lake: Lake, tables: Sequence[Table],
+               plan: LayerPlan) -> dict[Table, DataFrame | None]:
+    """Each table at its latest version (None where absent, with a note), versions recorded."""
+    frames: dict[Table, DataFrame | None] = {}
+    for table in tables:
+        if not lake.exists(table):
+            frames[table] = None
+            plan.notes.append(f"{table} does not exist yet: skipped")
+            continue
+        frames[table], plan.versions_read[table.qualified_name] = lake.snapshot(table)
+    return frames
+
+
 def _drift_split(columns: Sequence[str]) -> tuple[list[str], bool]:
     event_columns = [c for c in columns if c != BASKET_SIZE]
-    unknown = [c for c in event_columns if c not in SILVER_EVENTS.fieldNames()]
+    unknown = [c for c in event_columns if c not in SILVER_EVENTS_SCHEMA.fieldNames()]
     if unknown:
         raise ConfigError(f"quality.silver.drift.columns: {unknown} are neither silver.events "
                           f"columns nor '{BASKET_SIZE}'")
@@ -130,21 +150,13 @@ def silver_targets(lake: Lake, quality: QualityConfig, window: Window,
     """Silver events, customers and items: strict, plus referential, volume, freshness, drift."""
     plan, checks = LayerPlan(), quality.silver
     event_drift, basket_drift = _drift_split(checks.drift.columns)
-    frames: dict[str, DataFrame | None] = {}
-    for entity in ("events", "customers", "items"):
-        version = lake.version("silver", entity)
-        if version is None:
-            frames[entity] = None
-            continue
-        plan.versions_read[f"silver.{entity}"] = version
-        frames[entity] = lake.read("silver", entity, version=version)
-    events, customers, items = frames["events"], frames["customers"], frames["items"]
-    if events is None:
-        raise TableNotFoundError("silver.events", lake.path("silver", "events"), SILVER_HINT)
-    table = "silver.events"
-    version = plan.versions_read[table]
+    events, version = lake.snapshot(SILVER_EVENTS, hint=SILVER_HINT)
+    table = SILVER_EVENTS.qualified_name
+    plan.versions_read[table] = version
+    frames = _snapshots(lake, [SILVER[CUSTOMERS], SILVER[ITEMS]], plan)
+    customers, items = frames[SILVER[CUSTOMERS]], frames[SILVER[ITEMS]]
     expectations = [
-        *suites.silver_events(SILVER_EVENTS, checks.columns, checks.keys_not_null,
+        *suites.silver_events(SILVER_EVENTS_SCHEMA, checks.columns, checks.keys_not_null,
                               checks.keys_unique, checks.event_types, checks.timestamps,
                               checks.values, quality.ranges, min_ts=window.min_ts,
                               max_ts=window.max_ts),
@@ -158,20 +170,20 @@ def silver_targets(lake: Lake, quality: QualityConfig, window: Window,
         expectations += suites.references(checks.referential,
                                           with_customers=customers is not None)
     else:
-        plan.notes.append("silver.items does not exist: referential checks skipped")
+        plan.notes.append(f"{SILVER[ITEMS]} does not exist: referential checks skipped")
     plan.targets.append(Target(table, version, suites.suite(table, expectations), checked))
     if basket_drift:
         plan.targets.append(Target(
             table, version, suites.suite(f"{table}.baskets", suites.drift(
                 table, BASKET_SIZE, checks.drift, history)), derive.basket_sizes(events)))
-    for entity, schema, key in (("customers", SILVER_CUSTOMERS, USER_ID),
-                                ("items", SILVER_ITEMS, ITEM_ID)):
-        frame, name = frames[entity], f"silver.{entity}"
+    for silver, key in ((SILVER[CUSTOMERS], USER_ID), (SILVER[ITEMS], ITEM_ID)):
+        frame, name = frames[silver], silver.qualified_name
         if frame is None:
             plan.notes.append(f"{name} does not exist: skipped")
             continue
+        assert silver.schema is not None
         plan.targets.append(Target(name, plan.versions_read[name], suites.suite(name, [
-            *suites.silver_keyed(schema, key, checks.columns, checks.keys_not_null,
+            *suites.silver_keyed(silver.schema, key, checks.columns, checks.keys_not_null,
                                  checks.keys_unique),
             *suites.volume(name, checks.volume, history)]), frame))
     return plan
@@ -182,50 +194,44 @@ def gold_targets(lake: Lake, quality: QualityConfig, window: Window, history: Hi
     """This run date's gold rows: keys, segment coverage, recommendation rules, volume."""
     plan, checks = LayerPlan(), quality.gold
     today = F.col(RUN_DATE) == F.lit(window.run_date)
-    frames: dict[str, DataFrame | None] = {}
-    for name in (USER_FEATURES, CUSTOMER_SEGMENTS, RECOMMENDATIONS_TABLE, RECOMMENDATION_GAPS):
-        version = lake.version("gold", name)
-        if version is None:
-            frames[name] = None
-            if name != RECOMMENDATION_GAPS:
-                plan.notes.append(f"gold.{name} does not exist yet: skipped")
-            continue
-        plan.versions_read[f"gold.{name}"] = version
-        frames[name] = lake.read("gold", name, version=version).where(today)
+    frames = {table: None if frame is None else frame.where(today) for table, frame in
+              _snapshots(lake, [*GOLD_CHECKED, GOLD_RECOMMENDATION_GAPS], plan).items()}
+    plan.notes = [n for n in plan.notes if not n.startswith(str(GOLD_RECOMMENDATION_GAPS))]
 
-    def add(name: str, suite_name: str, expectations: list, frame: DataFrame) -> None:
-        table = f"gold.{name}"
-        plan.targets.append(Target(table, plan.versions_read[table],
+    def add(table: Table, suite_name: str, expectations: list, frame: DataFrame) -> None:
+        plan.targets.append(Target(table.qualified_name,
+                                   plan.versions_read[table.qualified_name],
                                    suites.suite(suite_name, expectations), frame))
 
-    features, segments = frames[USER_FEATURES], frames[CUSTOMER_SEGMENTS]
-    recommendations = frames[RECOMMENDATIONS_TABLE]
-    for name in (USER_FEATURES, CUSTOMER_SEGMENTS):
-        frame = frames[name]
+    features, segments = frames[GOLD_USER_FEATURES], frames[GOLD_CUSTOMER_SEGMENTS]
+    recommendations = frames[GOLD_RECOMMENDATIONS]
+    for keyed in (GOLD_USER_FEATURES, GOLD_CUSTOMER_SEGMENTS):
+        frame = frames[keyed]
         if frame is not None:
-            add(name, f"gold.{name}", [*suites.gold_keyed(checks.keys),
-                                       *suites.volume(f"gold.{name}", checks.volume, history)],
-                frame)
+            add(keyed, keyed.qualified_name, [
+                *suites.gold_keyed(checks.keys),
+                *suites.volume(keyed.qualified_name, checks.volume, history)], frame)
     if features is not None and segments is not None:
-        add(CUSTOMER_SEGMENTS, f"gold.{CUSTOMER_SEGMENTS}.coverage",
+        add(GOLD_CUSTOMER_SEGMENTS, f"{GOLD_CUSTOMER_SEGMENTS}.coverage",
             suites.segment_coverage(checks.segment_coverage),
             features.transform(derive.with_segment_flag(segments)))
     if recommendations is None:
         return plan
-    events = lake.read_if_exists("silver", "events")
+    events = lake.read_if_exists(SILVER_EVENTS)
     if events is None:
-        plan.notes.append("silver.events does not exist: recommendation checks skipped")
+        plan.notes.append(f"{SILVER_EVENTS} does not exist: recommendation checks skipped")
         return plan
     before_run = events.where(F.col(EVENT_TS) < F.lit(midnight(window.run_date)))
-    table = f"gold.{RECOMMENDATIONS_TABLE}"
-    add(RECOMMENDATIONS_TABLE, table, [
+    table = GOLD_RECOMMENDATIONS.qualified_name
+    add(GOLD_RECOMMENDATIONS, table, [
         *suites.recommendations(checks.keys, checks.recommendation_duplicates,
                                 checks.already_purchased),
         *suites.volume(table, checks.volume, history)],
         recommendations.transform(derive.with_already_purchased(
             derive.purchased_pairs(before_run))))
     active = active_users(events, run_date=window.run_date, window_days=active_window_days)
-    add(RECOMMENDATIONS_TABLE, f"{table}.per_user",
+    add(GOLD_RECOMMENDATIONS, f"{table}.per_user",
         suites.recommendation_count(checks.recommendation_count),
-        derive.recommendation_counts(recommendations, frames[RECOMMENDATION_GAPS], active, k=k))
+        derive.recommendation_counts(recommendations, frames[GOLD_RECOMMENDATION_GAPS], active,
+                                     k=k))
     return plan

@@ -19,7 +19,7 @@ from lakerec.core.schemas import DQ_RESULTS_SCHEMA
 from lakerec.quality.docs import SITE_NAME, site_config
 from lakerec.quality.expectations import ERROR, expectation_id, our_severity
 
-log = logging.getLogger("lakerec.quality")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

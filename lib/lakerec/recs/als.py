@@ -34,7 +34,7 @@ from lakerec.core.schemas import (
 )
 from lakerec.recs.scoring import top_k_blocked
 
-log = logging.getLogger("lakerec.recs.als")
+log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class AlsParams:

@@ -17,7 +17,8 @@ from lakerec.core import registry
 from lakerec.core.errors import InputError
 from lakerec.core.step import StepContext, StepResult
 from lakerec.recs.promotion import Evidence, metric_key
-from lakerec.recs.train_step import (
+from lakerec.recs.training import (
+    EVENTS_VERSION,
     EXPERIMENT,
     evaluation_holdout,
     load_version,
@@ -48,7 +49,7 @@ def run(ctx: StepContext) -> StepResult:
                           holdout, inputs, ctx)
     popularity = measure_popularity(holdout, inputs, ctx)
     trained = trained_on(client, int(version))
-    caveat = [] if trained.fair_on(holdout, inputs.versions["silver.events"]) else [
+    caveat = [] if trained.fair_on(holdout, inputs.versions[EVENTS_VERSION]) else [
         f"caveat: v{version} was trained on data up to "
         f"{trained.trained_until or 'an unrecorded date'}, "
         "which overlaps the held-out events: its metrics here are optimistic (`train` refits "

@@ -29,11 +29,10 @@ from lakerec.core.schemas import (
     RATING,
     USER_ID,
     USER_IDX,
+    EventType,
 )
 
 SECONDS_PER_DAY = 86400.0
-RETURN = "return"
-RATING_EVENT = "rating"
 
 
 def event_confidence(events: DataFrame, *, weights: Mapping[str, float], half_life_days: float,
@@ -56,15 +55,15 @@ def event_confidence(events: DataFrame, *, weights: Mapping[str, float], half_li
     """
     if explicit_ratings:
         latest = Window.partitionBy(USER_ID, ITEM_ID).orderBy(F.col(EVENT_TS).desc())
-        return (events.where((F.col(EVENT_TYPE) == RATING_EVENT) & F.col(RATING).isNotNull())
+        return (events.where((F.col(EVENT_TYPE) == EventType.RATING) & F.col(RATING).isNotNull())
                 .withColumn("_n", F.row_number().over(latest)).where("_n = 1")
                 .select(USER_ID, ITEM_ID, F.col(RATING).cast("double").alias(CONFIDENCE),
                         F.col(EVENT_TS).alias(LAST_EVENT_TS)))
     weight = F.lit(0.0)
     for event_type, value in weights.items():
-        signed = -float(value) if event_type == RETURN else float(value)
+        signed = -float(value) if event_type == EventType.RETURN else float(value)
         weight = F.when(F.col(EVENT_TYPE) == event_type, F.lit(signed)).otherwise(weight)
-    rating_factor = F.when(F.col(EVENT_TYPE) == RATING_EVENT,
+    rating_factor = F.when(F.col(EVENT_TYPE) == EventType.RATING,
                            F.coalesce(F.col(RATING).cast("double"), F.lit(1.0))).otherwise(1.0)
     age_days = F.greatest(
         (F.lit(as_of).cast("timestamp").cast("double") - F.col(EVENT_TS).cast("double"))

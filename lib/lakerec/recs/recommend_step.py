@@ -20,10 +20,10 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from lakerec.core import registry
+from lakerec.core.dates import midnight
 from lakerec.core.errors import InputError
 from lakerec.core.schemas import (
     CATEGORY,
-    CUSTOMER_SEGMENTS,
     FACTOR_FEATURES,
     FACTOR_ID,
     IN_STOCK,
@@ -33,42 +33,46 @@ from lakerec.core.schemas import (
     PRICE,
     RANK,
     REASON_ITEM_ID,
-    RECOMMENDATION_GAPS,
-    RECOMMENDATIONS,
-    RECOMMENDATIONS_TABLE,
+    RECOMMENDATIONS_SCHEMA,
     RUN_DATE,
     SCORE,
     SEGMENT_ID,
-    SIMILAR_ITEMS,
     SOURCE,
     TITLE,
     USER_ID,
     USER_IDX,
+    EventType,
+    Source,
 )
 from lakerec.core.step import StepContext, StepResult
+from lakerec.core.tables import (
+    GOLD_CUSTOMER_SEGMENTS,
+    GOLD_RECOMMENDATION_GAPS,
+    GOLD_RECOMMENDATIONS,
+    GOLD_SIMILAR_ITEMS,
+)
 from lakerec.recs.als import score_factors
 from lakerec.recs.candidates import (
     active_users,
-    borrowed_factors,
     candidate_depth,
-    content_neighbours,
-    content_tokens,
     final_recommendations,
     history_items,
-    normalised,
     popular_by_segment,
     popular_candidates,
     recommendation_gaps,
+)
+from lakerec.recs.content import (
+    borrowed_factors,
+    content_neighbours,
+    content_tokens,
+    normalised,
     similar_items_from_scores,
     with_reason_item,
 )
 from lakerec.recs.interactions import positive_pairs
-from lakerec.recs.promotion import midnight
-from lakerec.recs.train_step import confidence_spec, load_version, read_inputs, write_indices
+from lakerec.recs.training import confidence_spec, load_version, read_inputs, write_indices
 
-log = logging.getLogger("lakerec.recs.candidates")
-
-GOLD = "gold"
+log = logging.getLogger("lakerec.recommend")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -86,7 +90,7 @@ def read_users_file(ctx: StepContext, path: str) -> DataFrame:
 
 def latest_segments(ctx: StepContext) -> DataFrame | None:
     """``(user_id, segment_id)`` of the latest segmentation on or before the run date."""
-    segments = ctx.lake.read_if_exists(GOLD, CUSTOMER_SEGMENTS)
+    segments = ctx.lake.read_if_exists(GOLD_CUSTOMER_SEGMENTS)
     if segments is None:
         return None
     segments = segments.where(F.col(RUN_DATE) <= F.lit(ctx.run_date))
@@ -130,7 +134,7 @@ def run(ctx: StepContext) -> StepResult:
     users_file = ctx.options.get("users_file")
     users = (read_users_file(ctx, users_file) if users_file else
              active_users(events, run_date=run_date, window_days=cfg.active_window_days)).cache()
-    bought = positive_pairs(events, ["purchase"])
+    bought = positive_pairs(events, [EventType.PURCHASE])
     segments = latest_segments(ctx)
     depth = candidate_depth(cfg.k, cfg.max_per_category)
     interactions = confidence_spec(ctx).of(events, midnight(run_date))
@@ -159,7 +163,7 @@ def run(ctx: StepContext) -> StepResult:
             scored.join(inputs.user_index, USER_IDX).join(inputs.item_index, ITEM_IDX)
             .join(new_items.withColumn("_new", F.lit(True)), ITEM_ID, "left")
             .select(USER_ID, ITEM_ID, SCORE, RANK,
-                    F.when(F.col("_new"), "content").otherwise("als").alias(SOURCE)))
+                    F.when(F.col("_new"), Source.CONTENT).otherwise(Source.ALS).alias(SOURCE)))
         candidates = model_candidates.unionByName(candidates)
         factors_by_id = factors.join(inputs.item_index.withColumnRenamed(ITEM_IDX, FACTOR_ID),
                                      FACTOR_ID).select(ITEM_ID, FACTOR_FEATURES)
@@ -173,49 +177,51 @@ def run(ctx: StepContext) -> StepResult:
                                   excluded_items=cfg.excluded_items, k=cfg.k,
                                   max_per_category=cfg.max_per_category)
     if factors_by_id is not None:
-        explained = with_reason_item(final.where(F.col(SOURCE).isin("als", "content")),
-                                     history_items(events), factors_by_id)
-        final = explained.unionByName(final.where(~F.col(SOURCE).isin("als", "content"))
+        from_factors = F.col(SOURCE).isin(Source.ALS, Source.CONTENT)
+        explained = with_reason_item(final.where(from_factors), history_items(events),
+                                     factors_by_id)
+        final = explained.unionByName(final.where(~from_factors)
                                       .withColumn(REASON_ITEM_ID, F.lit(None).cast("string")))
     else:
         final = final.withColumn(REASON_ITEM_ID, F.lit(None).cast("string"))
     output = final.select(
-        *[F.col(f.name).cast(f.dataType) for f in RECOMMENDATIONS.fields
+        *[F.col(f.name).cast(f.dataType) for f in RECOMMENDATIONS_SCHEMA.fields
           if f.name not in (MODEL_VERSION, RUN_DATE)],
         F.lit(version).cast("int").alias(MODEL_VERSION), F.lit(run_date).alias(RUN_DATE))
 
     predicate = f"{RUN_DATE} = '{run_date.isoformat()}'"
     written = write_indices(ctx, inputs)
-    rec_version = ctx.lake.replace_where(output, GOLD, RECOMMENDATIONS_TABLE, predicate,
+    rec_version = ctx.lake.replace_where(output, GOLD_RECOMMENDATIONS, predicate,
                                          partition_by=(RUN_DATE,))
-    recs = ctx.lake.read(GOLD, RECOMMENDATIONS_TABLE, version=rec_version).where(predicate)
+    recs = ctx.lake.read(GOLD_RECOMMENDATIONS, version=rec_version).where(predicate)
     gaps = recommendation_gaps(users, recs, k=cfg.k, run_date=run_date)
-    gap_version = ctx.lake.replace_where(gaps, GOLD, RECOMMENDATION_GAPS, predicate,
+    gap_version = ctx.lake.replace_where(gaps, GOLD_RECOMMENDATION_GAPS, predicate,
                                          partition_by=(RUN_DATE,))
-    written[f"{GOLD}.{RECOMMENDATIONS_TABLE}"] = rec_version
-    written[f"{GOLD}.{RECOMMENDATION_GAPS}"] = gap_version
+    written[GOLD_RECOMMENDATIONS.qualified_name] = rec_version
+    written[GOLD_RECOMMENDATION_GAPS.qualified_name] = gap_version
     if similar is not None:
-        written[f"{GOLD}.{SIMILAR_ITEMS}"] = ctx.lake.overwrite(similar, GOLD, SIMILAR_ITEMS)
+        written[GOLD_SIMILAR_ITEMS.qualified_name] = ctx.lake.overwrite(similar,
+                                                                        GOLD_SIMILAR_ITEMS)
 
     by_source = {r[SOURCE]: r["n"] for r in recs.groupBy(SOURCE).agg(F.count("*").alias("n"))
                  .collect()}
     totals = recs.agg(F.count("*").alias("rows"), F.countDistinct(USER_ID).alias("users")).first()
     assert totals is not None, "an aggregate without grouping returns one row"
-    n_gaps = ctx.lake.read(GOLD, RECOMMENDATION_GAPS, version=gap_version).where(predicate).count()
+    n_gaps = ctx.lake.read(GOLD_RECOMMENDATION_GAPS, version=gap_version).where(predicate).count()
     n_users = users.count()
     summary = [
         f"model: {registry.ALS_MODEL} v{version} (champion)" if version is not None else
         f"model: none ({registry.ALS_MODEL} has no champion yet): popularity for everyone",
-        f"{GOLD}.{RECOMMENDATIONS_TABLE} v{rec_version}: {totals['rows']} rows for "
+        f"{GOLD_RECOMMENDATIONS} v{rec_version}: {totals['rows']} rows for "
         f"{totals['users']} of {n_users} customers, k={cfg.k}; by source "
         + ", ".join(f"{s}={n}" for s, n in sorted(by_source.items())),
-        f"{GOLD}.{RECOMMENDATION_GAPS} v{gap_version}: {n_gaps} customers with fewer than "
+        f"{GOLD_RECOMMENDATION_GAPS} v{gap_version}: {n_gaps} customers with fewer than "
         f"{cfg.k}",
-        "segments: " + (f"{GOLD}.{CUSTOMER_SEGMENTS}" if segments is not None
+        "segments: " + (f"{GOLD_CUSTOMER_SEGMENTS}" if segments is not None
                         else "none (global popularity)"),
     ]
     if similar is not None:
-        summary.append(f"{GOLD}.{SIMILAR_ITEMS} v{written[f'{GOLD}.{SIMILAR_ITEMS}']}: top "
+        summary.append(f"{GOLD_SIMILAR_ITEMS} v{written[GOLD_SIMILAR_ITEMS.qualified_name]}: top "
                        f"{cfg.similar_items_k} per item")
     return StepResult(rows_in=n_users, rows_out=int(totals["rows"]),
                       versions_read=inputs.versions, versions_written=written, summary=summary)

@@ -23,7 +23,7 @@ from pyspark.sql import types as T
 from lakerec.core.schemas import FACTOR_FEATURES, FACTOR_ID, RANK, SCORE, SCORED_ITEM, SCORED_USER
 from lakerec.recs.metrics import require_columns
 
-log = logging.getLogger("lakerec.recs.scoring")
+log = logging.getLogger(__name__)
 
 TOP_K_SCHEMA = T.StructType([
     T.StructField(SCORED_USER, T.IntegerType(), False),

@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
+from lakerec.core.dates import midnight
 from lakerec.core.schemas import EVENT_TS, ITEM_ID, USER_ID
 from lakerec.recs.metrics import require_columns
 
@@ -23,7 +24,7 @@ def time_split_boundaries(test_days: int, run_date: date) -> tuple[datetime, dat
     """``(test_start, test_end)``: midnights bounding the test period, end exclusive."""
     if test_days < 1:
         raise ValueError(f"test_days must be positive, got {test_days}")
-    end = datetime(run_date.year, run_date.month, run_date.day)
+    end = midnight(run_date)
     return end - timedelta(days=test_days), end
 
 

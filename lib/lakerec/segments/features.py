@@ -25,11 +25,12 @@ A missing event price falls back to the item's price, a missing quantity counts 
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from lakerec.core.dates import midnight
 from lakerec.core.schemas import (
     ACTIVITY_TREND,
     AVG_BASKET_VALUE,
@@ -62,10 +63,8 @@ from lakerec.core.schemas import (
     UNKNOWN_CATEGORY,
     USER_FEATURES_SCHEMA,
     USER_ID,
+    EventType,
 )
-
-PURCHASE = "purchase"
-RETURN = "return"
 
 _LINE_VALUE = "_line_value"
 _ORDER_KEY = "_order_key"
@@ -73,7 +72,7 @@ _ORDER_KEY = "_order_key"
 
 def cutoff_ts(as_of: date) -> datetime:
     """The first instant after ``as_of``: events at or after it are in the future."""
-    return datetime.combine(as_of + timedelta(days=1), time.min)
+    return midnight(as_of + timedelta(days=1))
 
 
 def events_as_of(events: DataFrame, as_of: date, *, ts_col: str = EVENT_TS) -> DataFrame:
@@ -108,7 +107,7 @@ def customer_activity(events: DataFrame, *, as_of: date, recent_days: int,
     cutoff = cutoff_ts(as_of)
     recent_start = cutoff - timedelta(days=recent_days)
     baseline_start = recent_start - timedelta(days=baseline_days)
-    is_purchase = F.col(EVENT_TYPE) == PURCHASE
+    is_purchase = F.col(EVENT_TYPE) == EventType.PURCHASE
     order_key = F.coalesce(F.col(ORDER_ID), F.date_format(EVENT_TS, "'day-'yyyy-MM-dd"))
     ts = F.col(EVENT_TS)
     return events.groupBy(USER_ID).agg(
@@ -116,8 +115,8 @@ def customer_activity(events: DataFrame, *, as_of: date, recent_days: int,
         F.max(EVENT_TS).alias(LAST_EVENT_TS),
         F.max(F.when(is_purchase, ts)).alias(LAST_PURCHASE_TS),
         F.countDistinct(F.when(is_purchase, order_key)).alias(FREQUENCY),
-        F.sum(_value_of(PURCHASE)).alias(GROSS_REVENUE),
-        F.sum(_value_of(RETURN)).alias(RETURNED_VALUE),
+        F.sum(_value_of(EventType.PURCHASE)).alias(GROSS_REVENUE),
+        F.sum(_value_of(EventType.RETURN)).alias(RETURNED_VALUE),
         F.count(F.lit(1)).alias(EVENTS_TOTAL),
         F.count(F.when(ts >= F.lit(recent_start), 1)).alias(EVENTS_RECENT),
         F.count(F.when((ts >= F.lit(baseline_start)) & (ts < F.lit(recent_start)), 1))
@@ -127,7 +126,7 @@ def customer_activity(events: DataFrame, *, as_of: date, recent_days: int,
 
 def top_categories(valued_events: DataFrame, n: int) -> DataFrame:
     """The ``n`` categories with the largest gross revenue, as one column ``category``."""
-    totals = (valued_events.where(F.col(EVENT_TYPE) == PURCHASE)
+    totals = (valued_events.where(F.col(EVENT_TYPE) == EventType.PURCHASE)
               .groupBy(CATEGORY).agg(F.sum(_LINE_VALUE).alias("_total")))
     rank = F.row_number().over(Window.orderBy(F.desc("_total"), F.asc(CATEGORY)))
     return totals.withColumn("_rank", rank).where(F.col("_rank") <= n).select(CATEGORY)
@@ -135,7 +134,7 @@ def top_categories(valued_events: DataFrame, n: int) -> DataFrame:
 
 def category_shares(valued_events: DataFrame, n: int) -> DataFrame:
     """Per customer with purchases: map of top category (or ``other``) to share of spend."""
-    purchases = valued_events.where(F.col(EVENT_TYPE) == PURCHASE)
+    purchases = valued_events.where(F.col(EVENT_TYPE) == EventType.PURCHASE)
     top = top_categories(valued_events, n).withColumn("_is_top", F.lit(True))
     bucket = F.when(F.col("_is_top"), F.col(CATEGORY)).otherwise(F.lit(OTHER_CATEGORY))
     spend = (purchases.join(F.broadcast(top), CATEGORY, "left")

@@ -37,7 +37,7 @@ from pyspark.sql import functions as F
 from lakerec.core.errors import ConfigError
 from lakerec.core.schemas import DISTANCE_TO_CENTROID, HAS_PURCHASE, SEGMENT_ID, TENURE_DAYS
 
-log = logging.getLogger("lakerec.segments.model")
+log = logging.getLogger(__name__)
 
 SCALED_FEATURES = "scaled_features"
 NEW_SEGMENT_ID = -1

@@ -22,8 +22,7 @@ from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from lakerec.core.config import SegmentConfig
-from lakerec.core.errors import InputError, TableNotFoundError
+from lakerec.core.errors import InputError
 from lakerec.core.registry import (
     CHALLENGER,
     CHAMPION,
@@ -36,7 +35,6 @@ from lakerec.core.registry import (
     tracking,
 )
 from lakerec.core.schemas import (
-    CUSTOMER_SEGMENTS,
     CUSTOMER_SEGMENTS_SCHEMA,
     HAS_PURCHASE,
     MODEL_VERSION,
@@ -45,10 +43,11 @@ from lakerec.core.schemas import (
     RUN_DATE,
     SEGMENT_ID,
     SEGMENT_LABEL,
-    USER_FEATURES,
     USER_ID,
 )
+from lakerec.core.settings import SegmentConfig
 from lakerec.core.step import StepContext, StepResult
+from lakerec.core.tables import GOLD_CUSTOMER_SEGMENTS, GOLD_USER_FEATURES
 from lakerec.segments import plots
 from lakerec.segments.model import (
     RULE_LABELS,
@@ -68,7 +67,6 @@ from lakerec.segments.profiles import (
 
 log = logging.getLogger("lakerec.segment")
 
-GOLD = "gold"
 EXPERIMENT = "segmentation"
 
 
@@ -161,19 +159,16 @@ def run(ctx: StepContext) -> StepResult:
     if not settings.enabled:
         return StepResult(status="skipped", summary=["segment disabled (segment.enabled)"])
     lake, run_date = ctx.lake, ctx.run_date
-    features_version = lake.version(GOLD, USER_FEATURES)
-    if features_version is None:
-        raise TableNotFoundError(f"{GOLD}.{USER_FEATURES}", lake.path(GOLD, USER_FEATURES),
-                                 "run `lakerec features` first")
-    features = (lake.read(GOLD, USER_FEATURES, version=features_version)
-                .where(F.col(RUN_DATE) == F.lit(run_date)).cache())
+    features, features_version = lake.snapshot(GOLD_USER_FEATURES,
+                                               hint="run `lakerec features` first")
+    features = (features.where(F.col(RUN_DATE) == F.lit(run_date)).cache())
     counts = features.agg(F.count(F.lit(1)).alias("all"),
                           F.count(F.when(F.col(HAS_PURCHASE), 1)).alias("buyers")).collect()[0]
     customers, buyers_n = int(counts["all"]), int(counts["buyers"])
     k_values = [settings.k] if settings.k else list(range(settings.k_min, settings.k_max + 1))
     k_values = [k for k in k_values if k < buyers_n]
     if not k_values:
-        raise InputError(f"{GOLD}.{USER_FEATURES} has {buyers_n} customers with purchases on "
+        raise InputError(f"{GOLD_USER_FEATURES} has {buyers_n} customers with purchases on "
                          f"{run_date}: too few to cluster (run `lakerec features` first?)")
     buyers = features.where(F.col(HAS_PURCHASE))
     if buyers_n > settings.fit_sample:
@@ -231,12 +226,9 @@ def run(ctx: StepContext) -> StepResult:
             champion_model = mlflow.spark.load_model(champion_uri(SEGMENTATION_MODEL))
             scored, scoring_version = score(champion_model, features, settings), champion
         gold = gold_rows(scored, scoring_version, run_date)
-        previous_version = lake.version(GOLD, CUSTOMER_SEGMENTS)
-        previous = (None if previous_version is None
-                    else lake.read(GOLD, CUSTOMER_SEGMENTS, version=previous_version))
-        changed = count_changes(previous, gold)
+        changed = count_changes(lake.read_if_exists(GOLD_CUSTOMER_SEGMENTS), gold)
         mlflow.log_metric("customers_changed_segment", changed)
-        written = lake.upsert(gold, GOLD, CUSTOMER_SEGMENTS, keys=[USER_ID])
+        written = lake.upsert(gold, GOLD_CUSTOMER_SEGMENTS, keys=[USER_ID])
     log.info("%d customers changed segment since the previous run", changed)
     sizes = ", ".join(f"{row[SEGMENT_LABEL]} {row[CUSTOMERS]}"
                       for row in scored.profile.to_dict("records"))
@@ -245,15 +237,15 @@ def run(ctx: StepContext) -> StepResult:
     scored.assignments.unpersist()
     return StepResult(
         rows_in=customers, rows_out=customers,
-        versions_read={f"{GOLD}.{USER_FEATURES}": features_version},
-        versions_written={f"{GOLD}.{CUSTOMER_SEGMENTS}": written},
+        versions_read={GOLD_USER_FEATURES.qualified_name: features_version},
+        versions_written={GOLD_CUSTOMER_SEGMENTS.qualified_name: written},
         summary=[
             f"k = {selection.k} (silhouette {chosen.silhouette:.3f}, {_stability(chosen)}) over "
             f"{fit_rows} customers with purchases",
             f"{SEGMENTATION_MODEL} version {version} -> "
             f"{CHAMPION if promoted else CHALLENGER}; segments by version {scoring_version}",
             f"segments: {sizes}",
-            f"{GOLD}.{CUSTOMER_SEGMENTS} v{written}: {customers} customers, "
+            f"{GOLD_CUSTOMER_SEGMENTS} v{written}: {customers} customers, "
             f"{changed} changed segment since the previous run",
             f"MLflow run {run_id} in experiment {ctx.config.mlflow.experiment_prefix}-"
             f"{EXPERIMENT}",

@@ -26,12 +26,14 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lakerec.core import schemas as S
-from lakerec.core.config import GenerateConfig
 from lakerec.core.errors import ConfigError
+from lakerec.core.settings import GenerateConfig
 from lakerec.core.step import StepContext, StepResult
+from lakerec.synthetic import draws as D
 from lakerec.synthetic import generator as G
+from lakerec.synthetic import population as P
 
-log = logging.getLogger("lakerec.synthetic.generator")
+log = logging.getLogger("lakerec.generate")
 
 SIZE_OPTIONS = ("customers", "items", "events", "days", "seed")
 LANDING_EVENTS = (S.EVENT_ID, S.USER_ID, S.ITEM_ID, S.EVENT_TYPE, S.EVENT_TS, S.QUANTITY,
@@ -76,10 +78,10 @@ def check_config(cfg: GenerateConfig) -> None:
             f"generate needs taste_clusters ({cfg.taste_clusters}) <= categories "
             f"({cfg.categories}) <= items ({cfg.items})")
     if cfg.bad_row_share > 0:
-        purchases = G.expected_purchase_fraction(cfg.segments)
-        kinds = len(G.EVENT_BAD_KINDS)
-        general = kinds - len(G.PURCHASE_ONLY_KINDS)
-        needed = cfg.bad_row_share / kinds * (general + len(G.PURCHASE_ONLY_KINDS) / purchases
+        purchases = D.expected_purchase_fraction(cfg.segments)
+        kinds = len(P.EVENT_BAD_KINDS)
+        general = kinds - len(P.PURCHASE_ONLY_KINDS)
+        needed = cfg.bad_row_share / kinds * (general + len(P.PURCHASE_ONLY_KINDS) / purchases
                                               if purchases else float("inf"))
         if needed > 1:
             raise ConfigError(
@@ -149,10 +151,10 @@ def run(ctx: StepContext) -> StepResult:
     future_from = max(datetime.now(UTC).date(), ctx.run_date)
     log.info("generating %s customers, %s items, ~%s events over %s days (seed %s)",
              cfg.customers, cfg.items, cfg.events, cfg.days, cfg.seed)
-    items = G.build_items(spark, seed=cfg.seed, items=cfg.items, categories=cfg.categories,
+    items = P.build_items(spark, seed=cfg.seed, items=cfg.items, categories=cfg.categories,
                           taste_clusters=cfg.taste_clusters, zipf_exponent=cfg.zipf_exponent,
                           out_of_stock_share=cfg.out_of_stock_share).cache()
-    customers = G.build_customers(
+    customers = P.build_customers(
         spark, seed=cfg.seed, customers=cfg.customers, events=cfg.events,
         segments=cfg.segments, taste_clusters=cfg.taste_clusters, days=cfg.days,
         run_date=ctx.run_date, bad_email_share=cfg.bad_email_share).cache()
@@ -160,11 +162,11 @@ def run(ctx: StepContext) -> StepResult:
         customers, items, seed=cfg.seed, segments=cfg.segments, days=cfg.days,
         run_date=ctx.run_date, taste_clusters=cfg.taste_clusters,
         taste_affinity=cfg.taste_affinity, zipf_exponent=cfg.zipf_exponent,
-        cluster_sizes_=G.cluster_sizes(cfg.items, cfg.categories, cfg.taste_clusters))
+        cluster_sizes_=D.cluster_sizes(cfg.items, cfg.categories, cfg.taste_clusters))
     events = G.landing_events(
         planned, seed=cfg.seed, return_share=cfg.return_share,
         bad_row_share=cfg.bad_row_share,
-        purchase_fraction=G.expected_purchase_fraction(cfg.segments),
+        purchase_fraction=D.expected_purchase_fraction(cfg.segments),
         absurd_quantity=100 * ctx.config.conform.max_quantity - 1,
         future_from=future_from).cache()
     try:
@@ -185,23 +187,23 @@ def run(ctx: StepContext) -> StepResult:
                f"{truth}/items", "parquet", 1, S.ITEM_ID)
         _write(G.bad_rows_truth(events, customers), f"{truth}/bad_rows", "parquet", 1, S.GT_KEY)
 
-        by_kind = {r[G.ROW_KIND]: r["n"] for r in
-                   events.groupBy(G.ROW_KIND).agg(F.count("*").alias("n")).collect()}
-        email_kinds = {r[G.BAD_KIND]: r["n"] for r in customers.where(
-            F.col(G.BAD_KIND).isNotNull()).groupBy(G.BAD_KIND).agg(
+        by_kind = {r[P.ROW_KIND]: r["n"] for r in
+                   events.groupBy(P.ROW_KIND).agg(F.count("*").alias("n")).collect()}
+        email_kinds = {r[P.BAD_KIND]: r["n"] for r in customers.where(
+            F.col(P.BAD_KIND).isNotNull()).groupBy(P.BAD_KIND).agg(
             F.count("*").alias("n")).collect()}
         counts = {
             "events": sum(by_kind.values()), "customers": cfg.customers, "items": cfg.items,
-            "good_events": by_kind.get(G.GOOD, 0), "returns": by_kind.get(G.RETURN, 0),
+            "good_events": by_kind.get(P.GOOD, 0), "returns": by_kind.get(P.RETURN, 0),
             "out_of_stock_items": items.where(~F.col(S.IN_STOCK)).count()}
     finally:
         events.unpersist()
         customers.unpersist()
         items.unpersist()
-    bad_events = {k: by_kind.get(k, 0) for k in G.EVENT_BAD_KINDS}
-    bad_customers = {k: email_kinds.get(k, 0) for k in G.CUSTOMER_BAD_KINDS}
+    bad_events = {k: by_kind.get(k, 0) for k in P.EVENT_BAD_KINDS}
+    bad_customers = {k: email_kinds.get(k, 0) for k in P.CUSTOMER_BAD_KINDS}
     per_reason: dict[str, int] = {}
-    for kinds, found in ((G.EVENT_BAD_KINDS, bad_events), (G.CUSTOMER_BAD_KINDS, bad_customers)):
+    for kinds, found in ((P.EVENT_BAD_KINDS, bad_events), (P.CUSTOMER_BAD_KINDS, bad_customers)):
         for kind, reason in kinds.items():
             per_reason[reason] = per_reason.get(reason, 0) + found[kind]
     summary = {

@@ -1,0 +1,81 @@
+"""Typing helpers of conform: trimmed text, timestamps, row hashes, first failing rule.
+
+Shared by the event, customer and item rules, and by the bronze quality checks, which parse
+raw values the way conform will.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from lakerec.core import schemas as S
+
+Transform = Callable[[DataFrame], DataFrame]
+
+TIMESTAMP_FORMATS = (
+    "yyyy-MM-dd HH:mm:ss",
+    "yyyy-MM-dd HH:mm:ss.SSSSSS",
+    "yyyy-MM-dd'T'HH:mm:ss",
+    "yyyy-MM-dd'T'HH:mm:ss.SSSSSS",
+    "yyyy-MM-dd'T'HH:mm:ssXXX",
+    "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX",
+    "yyyy-MM-dd HH:mm",
+    "yyyy-MM-dd",
+)
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$"
+TRUE_WORDS = ("true", "t", "1", "yes", "y")
+FALSE_WORDS = ("false", "f", "0", "no", "n")
+SEP = "\u001f"
+ORDER = (S.INGEST_TS, S.SOURCE_FILE)
+
+# typed working columns
+T_USER, T_ITEM, T_TYPE, T_TS = "__user_id", "__item_id", "__event_type", "__event_ts"
+T_QTY, T_PRICE, T_RATING, T_ID, T_KEY = "__quantity", "__price", "__rating", "__event_id", "__key"
+T_ROW = "__row_hash"
+REASON = S.REJECT_REASON
+
+
+def text(df: DataFrame, name: str) -> Column:
+    """Trimmed text of column ``name``, null when blank or when the column is absent."""
+    if name not in df.columns:
+        return F.lit(None).cast("string")
+    trimmed = F.trim(F.col(f"`{name}`"))
+    return F.when(trimmed == "", None).otherwise(trimmed)
+
+
+def raw(df: DataFrame, name: str) -> Column:
+    return F.col(f"`{name}`") if name in df.columns else F.lit(None).cast("string")
+
+
+def parse_timestamp(value: Column) -> Column:
+    """The first of :data:`TIMESTAMP_FORMATS` that parses, else null."""
+    return F.coalesce(*[F.try_to_timestamp(value, F.lit(fmt)) for fmt in TIMESTAMP_FORMATS])
+
+
+def data_columns(df: DataFrame) -> list[str]:
+    """The columns that landed (not lineage, not working columns)."""
+    return [c for c in df.columns if not c.startswith("_")]
+
+
+def row_hash(columns: Sequence[Column]) -> Column:
+    return F.sha2(F.concat_ws(SEP, *[F.coalesce(c.cast("string"), F.lit("\u0000"))
+                                    for c in columns]), 256)
+
+
+def first_reason(rules: Sequence[tuple[Column, str]]) -> Column:
+    reason = F.lit(None).cast("string")
+    for condition, name in reversed(rules):
+        reason = F.when(condition, F.lit(name)).otherwise(reason)
+    return reason
+
+
+def flag_repeats(df: DataFrame, partition: Sequence[str], reason: str,
+                  order: Sequence[Column]) -> DataFrame:
+    """Among rows without a reason yet, mark all but the first of each partition."""
+    ok = F.col(REASON).isNull()
+    window = Window.partitionBy(ok, *partition).orderBy(*order)
+    return df.withColumn(REASON, F.when(ok & (F.row_number().over(window) > 1), F.lit(reason))
+                         .otherwise(F.col(REASON)))

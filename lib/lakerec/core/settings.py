@@ -1,0 +1,284 @@
+"""The typed sections of the configuration: one model per ``base.yaml`` section.
+
+Each is frozen, and an unknown key is an error; :mod:`lakerec.core.config` loads them.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lakerec.core.schemas import EventType
+
+
+class Section(BaseModel):
+    """Base of every config section: immutable, and unknown keys are errors."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PathsConfig(Section):
+    """Where everything lives. Relative paths resolve against the working directory."""
+
+    root: str
+    landing: str
+    ground_truth: str
+    checkpoint: str
+    data_docs: str
+    artifacts: str
+
+
+class SparkConfig(Section):
+    """How the Spark session is built; ``conf`` holds any ``spark.*`` setting."""
+
+    master: str | None
+    app_name: str
+    delta_package: str
+    delta_jars_dir: str
+    log_level: str
+    conf: dict[str, str | int | float | bool]
+
+
+class MlflowConfig(Section):
+    tracking_uri: str
+    artifact_location: str
+    experiment_prefix: str
+
+
+class SegmentShape(Section):
+    """One planted behavioural segment of the synthetic customers."""
+
+    share: float = Field(gt=0)
+    events_per_customer: float = Field(gt=0)
+    purchase_share: float = Field(ge=0, le=1)
+    quantity_mean: float = Field(gt=0)
+    active_days_ago: tuple[int, int]
+
+
+class GenerateConfig(Section):
+    """Synthetic landing data with planted structure (see docs/generate.md)."""
+
+    seed: int
+    customers: int = Field(gt=0)
+    items: int = Field(gt=0)
+    events: int = Field(gt=0)
+    days: int = Field(gt=0)
+    categories: int = Field(gt=0)
+    taste_clusters: int = Field(gt=0)
+    taste_affinity: float = Field(ge=0, le=1)
+    zipf_exponent: float = Field(gt=0)
+    bad_row_share: float = Field(ge=0, lt=1)
+    return_share: float = Field(ge=0, le=1)
+    bad_email_share: float = Field(ge=0, lt=1)
+    out_of_stock_share: float = Field(ge=0, lt=1)
+    files: int = Field(gt=0)
+    segments: dict[str, SegmentShape]
+
+
+class OnlineRetailColumns(Section):
+    """Column names of a transaction log shaped like the UCI Online Retail data."""
+
+    invoice: str
+    item: str
+    description: str
+    quantity: str
+    timestamp: str
+    price: str
+    customer: str
+    country: str
+    cancellation_prefix: str
+
+
+class IngestConfig(Section):
+    events_adapter: Literal["auto", "none", "online_retail"]
+    online_retail: OnlineRetailColumns
+    csv_delimiter: str
+
+
+class ConformConfig(Section):
+    pii_key_env: str
+    local_pii_key: str
+    max_quantity: int = Field(gt=0)
+    max_price: float = Field(gt=0)
+    min_event_ts: date
+    future_tolerance_hours: int = Field(ge=0)
+    non_product_items: tuple[str, ...]
+
+
+Severity = Literal["error", "warn"]
+
+
+class QualityCheck(Section):
+    """One data quality check: how bad a failure is and the share of rows that must pass."""
+
+    severity: Severity
+    mostly: float = Field(gt=0, le=1)
+
+
+class VolumeCheck(Section):
+    """Row count of this run within ``[min_ratio, max_ratio]`` x the mean of earlier runs."""
+
+    severity: Severity
+    min_ratio: float = Field(ge=0)
+    max_ratio: float = Field(gt=0)
+    history_runs: int = Field(gt=0)
+
+
+class FreshnessCheck(Section):
+    """Newest event at most ``max_days`` before the run date."""
+
+    severity: Severity
+    max_days: int = Field(ge=0)
+
+
+class DriftCheck(Section):
+    """Mean and quantiles of numeric columns within a relative change of the previous run."""
+
+    severity: Severity
+    columns: tuple[str, ...]
+    quantiles: tuple[float, ...]
+    max_relative_change: float = Field(gt=0)
+
+
+class ValueRanges(Section):
+    """Allowed ``[min, max]`` of numeric event columns (independent of conform's limits)."""
+
+    quantity: tuple[float, float]
+    price: tuple[float, float]
+    rating: tuple[float, float]
+
+
+class BronzeChecks(Section):
+    columns: QualityCheck
+    keys_not_null: QualityCheck
+    event_types: QualityCheck
+    timestamps: QualityCheck
+    values: QualityCheck
+    volume: VolumeCheck
+
+
+class SilverChecks(Section):
+    columns: QualityCheck
+    keys_not_null: QualityCheck
+    keys_unique: QualityCheck
+    event_types: QualityCheck
+    timestamps: QualityCheck
+    values: QualityCheck
+    referential: QualityCheck
+    volume: VolumeCheck
+    freshness: FreshnessCheck
+    drift: DriftCheck
+
+
+class GoldChecks(Section):
+    keys: QualityCheck
+    segment_coverage: QualityCheck
+    recommendation_duplicates: QualityCheck
+    already_purchased: QualityCheck
+    recommendation_count: QualityCheck  # k is recommend.k
+    volume: VolumeCheck
+
+
+class QualityConfig(Section):
+    """Data quality checks per layer, each with its severity and thresholds."""
+
+    enabled: bool
+    partial_unexpected_count: int = Field(ge=0)
+    ranges: ValueRanges
+    bronze: BronzeChecks
+    silver: SilverChecks
+    gold: GoldChecks
+
+
+class FeaturesConfig(Section):
+    """Customer features as of the run date (``gold.user_features``)."""
+
+    enabled: bool
+    top_categories: int = Field(gt=0)
+    trend_recent_days: int = Field(gt=0)
+    trend_baseline_days: int = Field(gt=0)
+
+
+class SegmentConfig(Section):
+    """KMeans segmentation of purchasing customers, and its champion checks."""
+
+    enabled: bool
+    k: int | None = Field(ge=2)
+    k_min: int = Field(ge=2)
+    k_max: int = Field(ge=2)
+    seeds: tuple[int, ...] = Field(min_length=1)
+    max_iter: int = Field(gt=0)
+    model_features: tuple[str, ...] = Field(min_length=1)
+    log_features: tuple[str, ...]
+    min_stability: float = Field(ge=-1, le=1)
+    stability_cost_tolerance: float = Field(ge=0)
+    fit_sample: int = Field(gt=0)
+    new_customer_days: int = Field(ge=0)
+    min_silhouette: float = Field(ge=-1, le=1)
+    min_segment_share: float = Field(ge=0, lt=1)
+    profile_top_categories: int = Field(gt=0)
+    plot_sample: int = Field(gt=0)
+
+
+class RecommendSplitConfig(Section):
+    """How evaluation data is held out (and, the same way, validation data for tuning)."""
+
+    protocol: Literal["time", "random"]
+    test_days: int = Field(gt=0)
+    ratio: float = Field(gt=0, lt=1)
+    seed: int
+
+
+class AlsConfig(Section):
+    """Spark ALS settings other than the searched hyperparameters."""
+
+    max_iter: int = Field(gt=0)
+    checkpoint_interval: int = Field(gt=0)
+    seed: int
+
+
+class AlsSearchConfig(Section):
+    """Hyperparameter grid; the first value of each list is the default."""
+
+    ranks: tuple[int, ...] = Field(min_length=1)
+    reg_params: tuple[float, ...] = Field(min_length=1)
+    alphas: tuple[float, ...] = Field(min_length=1)
+    max_trials: int = Field(gt=0)
+
+
+class RecommendConfig(Section):
+    """ALS training and scoring (issue: recommendations)."""
+
+    enabled: bool
+    k: int = Field(gt=0)
+    explicit_ratings: bool
+    event_weights: dict[EventType, float]
+    half_life_days: float = Field(gt=0)
+    relevant_event_types: tuple[EventType, ...] = Field(min_length=1)
+    split: RecommendSplitConfig
+    als: AlsConfig
+    search: AlsSearchConfig
+    metrics_ks: tuple[int, ...] = Field(min_length=1)
+    promotion_margin: float = Field(ge=0)
+    active_window_days: int = Field(gt=0)
+    max_per_category: int = Field(gt=0)
+    excluded_items: tuple[str, ...]
+    similar_items_k: int = Field(gt=0)
+    content_neighbours: int = Field(gt=0)
+    users_per_block: int = Field(gt=0)
+
+
+class Config(Section):
+    profile: str
+    paths: PathsConfig
+    spark: SparkConfig
+    mlflow: MlflowConfig
+    generate: GenerateConfig
+    ingest: IngestConfig
+    conform: ConformConfig
+    quality: QualityConfig
+    features: FeaturesConfig
+    segment: SegmentConfig
+    recommend: RecommendConfig

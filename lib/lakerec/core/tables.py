@@ -1,0 +1,74 @@
+"""Every Delta table of the lake, written once: its layer, its name and (where fixed) its schema.
+
+Reads, writes and checks name a :class:`Table`, never a layer and a name as text, so that a
+table's name lives here and nowhere else. Tables live at ``<paths.root>/<layer>/<name>``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+from pyspark.sql import types as T
+
+from lakerec.core import schemas as S
+from lakerec.core.runlog import PIPELINE_RUNS_SCHEMA
+
+
+class Layer(StrEnum):
+    """The layers of the lake, in the order data flows through them; each equals its text."""
+
+    BRONZE = "bronze"          # raw columns as landed, plus lineage
+    SILVER = "silver"          # typed, validated, deduplicated, pseudonymised
+    QUARANTINE = "quarantine"  # rejected rows with their reason
+    GOLD = "gold"              # features, segments, recommendations, indices
+    OPS = "ops"                # run log, quality results, bookkeeping
+
+
+@dataclass(frozen=True)
+class Table:
+    """One Delta table: ``layer.name``, with its schema where the lake fixes one."""
+
+    layer: Layer
+    name: str
+    schema: T.StructType | None = None
+
+    @property
+    def qualified_name(self) -> str:
+        """``layer.name``, as the run log and messages write it."""
+        return f"{self.layer}.{self.name}"
+
+    def __str__(self) -> str:
+        return self.qualified_name
+
+
+# --- bronze, silver and quarantine: one table per landing entity -------------------------
+BRONZE_EVENTS = Table(Layer.BRONZE, S.EVENTS)
+BRONZE_CUSTOMERS = Table(Layer.BRONZE, S.CUSTOMERS)
+BRONZE_ITEMS = Table(Layer.BRONZE, S.ITEMS)
+SILVER_EVENTS = Table(Layer.SILVER, S.EVENTS, S.SILVER_EVENTS_SCHEMA)
+SILVER_CUSTOMERS = Table(Layer.SILVER, S.CUSTOMERS, S.SILVER_CUSTOMERS_SCHEMA)
+SILVER_ITEMS = Table(Layer.SILVER, S.ITEMS, S.SILVER_ITEMS_SCHEMA)
+QUARANTINE_EVENTS = Table(Layer.QUARANTINE, S.EVENTS)
+QUARANTINE_CUSTOMERS = Table(Layer.QUARANTINE, S.CUSTOMERS)
+QUARANTINE_ITEMS = Table(Layer.QUARANTINE, S.ITEMS)
+
+BRONZE: Final = {S.EVENTS: BRONZE_EVENTS, S.CUSTOMERS: BRONZE_CUSTOMERS, S.ITEMS: BRONZE_ITEMS}
+SILVER: Final = {S.EVENTS: SILVER_EVENTS, S.CUSTOMERS: SILVER_CUSTOMERS, S.ITEMS: SILVER_ITEMS}
+QUARANTINE: Final = {S.EVENTS: QUARANTINE_EVENTS, S.CUSTOMERS: QUARANTINE_CUSTOMERS,
+                     S.ITEMS: QUARANTINE_ITEMS}
+
+# --- gold ------------------------------------------------------------------------------------
+GOLD_USER_FEATURES = Table(Layer.GOLD, "user_features", S.USER_FEATURES_SCHEMA)
+GOLD_CUSTOMER_SEGMENTS = Table(Layer.GOLD, "customer_segments", S.CUSTOMER_SEGMENTS_SCHEMA)
+GOLD_USER_INDEX = Table(Layer.GOLD, "user_index")
+GOLD_ITEM_INDEX = Table(Layer.GOLD, "item_index")
+GOLD_RECOMMENDATIONS = Table(Layer.GOLD, "recommendations", S.RECOMMENDATIONS_SCHEMA)
+GOLD_SIMILAR_ITEMS = Table(Layer.GOLD, "similar_items")
+GOLD_RECOMMENDATION_GAPS = Table(Layer.GOLD, "recommendation_gaps")
+
+# --- ops -------------------------------------------------------------------------------------
+OPS_PIPELINE_RUNS = Table(Layer.OPS, "pipeline_runs", PIPELINE_RUNS_SCHEMA)
+OPS_DQ_RESULTS = Table(Layer.OPS, "dq_results", S.DQ_RESULTS_SCHEMA)
+OPS_CONFORMED_BATCHES = Table(Layer.OPS, "conformed_batches")

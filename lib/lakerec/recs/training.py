@@ -1,0 +1,209 @@
+"""What the train, evaluate and recommend steps share: their inputs (read through the lake),
+the id maps they extend, the evaluation holdout, and how a model is measured on it."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pyspark.ml.recommendation import ALSModel
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from lakerec.core import registry
+from lakerec.core.dates import midnight
+from lakerec.core.errors import InputError
+from lakerec.core.schemas import (
+    CATEGORY,
+    EVENT_TS,
+    ITEM_ID,
+    ITEM_IDX,
+    RANK,
+    SCORE,
+    USER_ID,
+    USER_IDX,
+)
+from lakerec.core.step import StepContext
+from lakerec.core.tables import GOLD_ITEM_INDEX, GOLD_USER_INDEX, SILVER_EVENTS, SILVER_ITEMS
+from lakerec.recs.als import AlsParams, fit_als, top_k
+from lakerec.recs.baselines import popularity_top_k
+from lakerec.recs.holdout import ConfidenceSpec, Holdout, make_holdout
+from lakerec.recs.interactions import new_index_rows, with_indices
+from lakerec.recs.promotion import Evidence, item_categories, item_interaction_counts, measure
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+log = logging.getLogger("lakerec.train")
+
+HINT = "run `lakerec conform` first"
+EXPERIMENT = "recommendations"  # MLflow experiment of train and evaluate runs
+EVENTS_VERSION = SILVER_EVENTS.qualified_name  # key of the events' version in versions read
+
+
+@dataclass
+class Inputs:
+    """What train and evaluate read, with the versions read."""
+
+    events: DataFrame           # silver events before the run date
+    items: DataFrame | None
+    user_index: DataFrame       # existing ids plus new ones (written by train)
+    item_index: DataFrame
+    new_users: DataFrame
+    new_items: DataFrame
+    versions: dict[str, int]
+
+
+def read_inputs(ctx: StepContext) -> Inputs:
+    lake = ctx.lake
+    events, version = lake.snapshot(SILVER_EVENTS, hint=HINT)
+    versions = {EVENTS_VERSION: version}
+    events = events.where(F.col(EVENT_TS) < F.lit(midnight(ctx.run_date)))
+    items = None
+    if lake.exists(SILVER_ITEMS):
+        items, versions[SILVER_ITEMS.qualified_name] = lake.snapshot(SILVER_ITEMS)
+    user_old = lake.read_if_exists(GOLD_USER_INDEX)
+    item_old = lake.read_if_exists(GOLD_ITEM_INDEX)
+    item_keys = events.select(ITEM_ID)
+    if items is not None:
+        item_keys = item_keys.unionByName(items.select(ITEM_ID))
+    new_users = new_index_rows(user_old, events, key_col=USER_ID, index_col=USER_IDX).cache()
+    new_items = new_index_rows(item_old, item_keys, key_col=ITEM_ID, index_col=ITEM_IDX).cache()
+    user_index = new_users if user_old is None else user_old.unionByName(new_users)
+    item_index = new_items if item_old is None else item_old.unionByName(new_items)
+    return Inputs(events, items, user_index.cache(), item_index.cache(), new_users, new_items,
+                  versions)
+
+
+def write_indices(ctx: StepContext, inputs: Inputs) -> dict[str, int]:
+    """Append the new ids (MERGE insert-only: a rerun adds nothing)."""
+    lake = ctx.lake
+    return {GOLD_USER_INDEX.qualified_name: lake.upsert(inputs.new_users, GOLD_USER_INDEX,
+                                                        [USER_ID], update=False),
+            GOLD_ITEM_INDEX.qualified_name: lake.upsert(inputs.new_items, GOLD_ITEM_INDEX,
+                                                        [ITEM_ID], update=False)}
+
+
+def confidence_spec(ctx: StepContext) -> ConfidenceSpec:
+    cfg = ctx.config.recommend
+    weights = {str(name): value for name, value in cfg.event_weights.items()}
+    return ConfidenceSpec(weights, cfg.half_life_days, cfg.explicit_ratings)
+
+
+def evaluation_holdout(ctx: StepContext, events: DataFrame) -> Holdout:
+    cfg = ctx.config.recommend
+    holdout = make_holdout(events, confidence_spec(ctx), protocol=cfg.split.protocol,
+                           test_days=cfg.split.test_days, ratio=cfg.split.ratio,
+                           seed=cfg.split.seed, run_date=ctx.run_date,
+                           relevant_event_types=cfg.relevant_event_types)
+    holdout.train = holdout.train.cache()
+    holdout.relevant = holdout.relevant.cache()
+    if holdout.relevant.limit(1).count() == 0:
+        raise InputError(
+            f"the {cfg.split.protocol} split holds out no relevant "
+            f"{'/'.join(cfg.relevant_event_types)} events of known customers before "
+            f"{ctx.run_date}: nothing to evaluate a model on (check --run-date, "
+            "recommend.split.test_days or recommend.relevant_event_types)")
+    return holdout
+
+
+def model_top_k(model: ALSModel, holdout: Holdout, inputs: Inputs, k: int,
+                users_per_block: int) -> DataFrame:
+    """``(user_id, item_id, score, rank)`` of the model for the held-out customers, never
+    recommending their training pairs."""
+    users = holdout.relevant.select(USER_ID).distinct().join(inputs.user_index, USER_ID)
+    seen = with_indices(holdout.train, inputs.user_index, inputs.item_index, columns=())
+    scored = top_k(model, k, users=users, exclude_pairs=seen, users_per_block=users_per_block)
+    return (scored.join(inputs.user_index, USER_IDX).join(inputs.item_index, ITEM_IDX)
+            .select(USER_ID, ITEM_ID, SCORE, RANK))
+
+
+def measure_model(name: str, model: ALSModel, holdout: Holdout, inputs: Inputs,
+                  ctx: StepContext) -> Evidence:
+    cfg = ctx.config.recommend
+    recs = model_top_k(model, holdout, inputs, max(cfg.metrics_ks), cfg.users_per_block)
+    return measure_recs(name, recs, holdout, inputs, ks=cfg.metrics_ks)
+
+
+def measure_popularity(holdout: Holdout, inputs: Inputs, ctx: StepContext) -> Evidence:
+    users = holdout.relevant.select(USER_ID).distinct()
+    recs = popularity_top_k(holdout.train, users, max(ctx.config.recommend.metrics_ks))
+    return measure_recs("popularity", recs, holdout, inputs, ks=ctx.config.recommend.metrics_ks)
+
+
+def measure_recs(name: str, recs: DataFrame, holdout: Holdout, inputs: Inputs, *,
+                 ks: tuple[int, ...]) -> Evidence:
+    categories = (item_categories(inputs.items) if inputs.items is not None
+                  else inputs.item_index.select(ITEM_ID, F.lit(None).cast("string")
+                                                .alias(CATEGORY)))
+    return measure(name, recs.cache(), holdout.relevant, ks=ks,
+                   catalog_size=max(inputs.item_index.count(), 1),
+                   item_popularity=item_interaction_counts(holdout.train),
+                   item_categories=categories)
+
+
+def load_version(ctx: StepContext, version: int) -> ALSModel:
+    """The ALS model of registered version ``version`` of ``lakerec-als``."""
+    import mlflow.spark
+
+    registry.tracking(ctx.config.mlflow)
+    pipeline = mlflow.spark.load_model(f"models:/{registry.ALS_MODEL}/{version}")
+    return pipeline.stages[0]
+
+
+@dataclass(frozen=True)
+class TrainedOn:
+    """What a registered version was trained on, from its MLflow run."""
+
+    params: AlsParams
+    trained_until: datetime | None    # None for versions logged before it was recorded
+    split: dict[str, str]             # the split definition it was evaluated on
+    events_version: str | None        # Delta version of silver.events
+
+    def fair_on(self, holdout: Holdout, events_version: int) -> bool:
+        """True when this version cannot have seen ``holdout``'s held-out events: its
+        training data ended before them, or it was trained on this very split (same
+        definition, same Delta version of the events)."""
+        same_split = (self.split == holdout.definition
+                      and self.events_version == str(events_version))
+        return same_split or holdout.unseen_by(self.trained_until)
+
+
+def trained_on(client: MlflowClient, version: int) -> TrainedOn:
+    """Hyperparameters and training data of registered version ``version``."""
+    run_id = client.get_model_version(registry.ALS_MODEL, str(version)).run_id
+    if run_id is None:
+        raise InputError(f"{registry.ALS_MODEL} v{version} is not linked to an MLflow run")
+    data = client.get_run(run_id).data
+    params = data.params
+    until = params.get("trained_until")
+    return TrainedOn(
+        params=AlsParams(rank=int(params["rank"]), reg_param=float(params["reg_param"]),
+                         alpha=float(params["alpha"])),
+        trained_until=datetime.fromisoformat(until) if until else None,
+        split={k.removeprefix("split."): v for k, v in params.items() if k.startswith("split.")},
+        events_version=data.tags.get(f"delta.{EVENTS_VERSION}.version"))
+
+
+def measure_champion(ctx: StepContext, client: MlflowClient, version: int, holdout: Holdout,
+                     inputs: Inputs, ratings: DataFrame, fit_args: dict[str, Any]) -> Evidence:
+    """The champion on this holdout, fairly.
+
+    The registered model is measured as it is when its training data ended before the
+    held-out events start, or when it was trained on this very split. Otherwise (the random
+    protocol on other data, or a champion trained on data reaching into this test window) it
+    has seen held-out pairs and would score too high:
+    its hyperparameters are refitted on this split's training part and that model is
+    measured instead, under the name ``champion vN (refit)``.
+    """
+    champion = trained_on(client, version)
+    if champion.fair_on(holdout, inputs.versions[EVENTS_VERSION]):
+        return measure_model(f"champion v{version}", load_version(ctx, version), holdout,
+                             inputs, ctx)
+    log.info("champion v%d was trained on data up to %s, which overlaps the held-out events: "
+             "refitting its hyperparameters %s on this split", version,
+             champion.trained_until or "an unrecorded date", champion.params)
+    return measure_model(f"champion v{version} (refit)",
+                         fit_als(ratings, champion.params, **fit_args), holdout, inputs, ctx)
