@@ -54,9 +54,11 @@ test-orchestration: setup
 test-fast: setup
 	$(BIN)/pytest -m "not slow"
 
+# ruff (style, imports), mypy (types), import-linter (the layer contract in pyproject.toml).
 lint: setup
-	$(BIN)/ruff check lib jobs tests airflow_dags bench
+	$(BIN)/ruff check lib jobs tests airflow_dags bench tools
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 mlflow-ui: setup
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///workspace/mlflow.db --port 5000
