@@ -16,11 +16,16 @@ It produces, under the config's `paths.root`:
   (scored with the `champion` ALS model of the MLflow registry) and `similar_items`;
 * **ops** `pipeline_runs` (one row per job) and `dq_results` (every quality check).
 
+`segment` refits the KMeans segmentation model on every run: it registers a new
+`lakerec-segmentation` version in MLflow, makes it `champion` when it passes its checks (or
+is the first version), and segments customers with the champion.
+
 A failed quality gate fails the run: nothing downstream of it runs, and quality tasks are
 not retried (bad data stays bad). Other tasks retry with exponential back-off. Every job is
 idempotent for its run date, so reruns and backfills
 (`airflow backfill create --dag-id lakerec_daily --from-date ... --to-date ...`) process
-each date once. Models are retrained weekly by `lakerec_retrain`.
+each date once. ALS is not retrained here: `lakerec_retrain` trains it weekly (and refits the
+segmentation model once more), and this DAG's `recommend` scores with the current champion.
 """
 
 from __future__ import annotations
