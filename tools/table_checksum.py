@@ -1,6 +1,7 @@
 """Row count and an order-independent checksum of Delta tables, to compare two runs.
 
-Usage: ``.venv/bin/python tools/table_checksum.py workspace/lake/gold/recommendations ...``
+Usage: ``.venv/bin/python tools/table_checksum.py [--ignore COLUMN ...] TABLE_PATH ...``
+(``--ignore _batch_id``: lineage columns that carry a run id differ between any two runs).
 
 The checksum is the sum over rows of ``xxhash64`` of every column (in name order; a map as its
 sorted entries), so it does
@@ -9,7 +10,7 @@ not depend on row or file order; two tables with the same rows give the same fig
 
 from __future__ import annotations
 
-import sys
+import argparse
 from pathlib import Path
 
 from pyspark.sql import functions as F
@@ -19,7 +20,7 @@ from lakerec.core.config import load_config
 from lakerec.core.session import build_spark
 
 
-def main(paths: list[str]) -> None:
+def main(paths: list[str], ignore: list[str]) -> None:
     config = load_config(Path(__file__).resolve().parents[1] / "conf" / "local.yaml",
                          ["spark.log_level=ERROR", "spark.conf.spark.ui.enabled=false"])
     spark = build_spark(config.spark, config.paths.checkpoint)
@@ -27,13 +28,17 @@ def main(paths: list[str]) -> None:
         df = spark.read.format("delta").load(path)
         columns = [F.to_json(F.array_sort(F.map_entries(field.name)))  # maps: sorted entries
                    if isinstance(field.dataType, T.MapType) else F.col(field.name)
-                   for field in sorted(df.schema.fields, key=lambda field: field.name)]
+                   for field in sorted(df.schema.fields, key=lambda field: field.name)
+                   if field.name not in ignore]
         row = df.agg(F.count(F.lit(1)).alias("rows"),
                      F.sum(F.xxhash64(*columns).cast("decimal(38,0)")).alias("checksum")).first()
         print(f"{path}: {row['rows']:,} rows, checksum {row['checksum']}")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 2:
-        sys.exit("usage: python tools/table_checksum.py TABLE_PATH ...")
-    main(sys.argv[1:])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("paths", nargs="+", metavar="TABLE_PATH")
+    parser.add_argument("--ignore", action="append", default=[], metavar="COLUMN",
+                        help="leave this column out of the checksum (repeatable)")
+    args = parser.parse_args()
+    main(args.paths, args.ignore)
