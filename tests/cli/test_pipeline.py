@@ -102,7 +102,7 @@ def test_lakerec_run_end_to_end_on_purchase_events_only(spark, tmp_path, capsys)
     args += ["--set", f"mlflow.tracking_uri=sqlite:///{tmp_path}/mlflow.db",
              "--set", f"mlflow.artifact_location={tmp_path}/mlruns"]
     # One model candidate each: k and ALS selection are tested elsewhere.
-    for fast in ("segment.seeds=[7]", "segment.k_max=4", "recommend.search.max_trials=1",
+    for fast in ("segment.seeds=[7]", "segment.k_max=4", "recommend.search.trials=1",
                  "recommend.als.max_iter=5"):
         args += ["--set", fast]
     code = main(args)

@@ -29,9 +29,9 @@ TINY = {"customers": 200, "items": 50, "events": 5000, "files": 2}
 # about choosing k or ALS hyperparameters (test_segmentation.py and test_als.py cover that).
 FAST_MODELS = {
     "segment": {"k_min": 2, "k_max": 4, "seeds": [7]},
-    "recommend": {"als": {"max_iter": 5},
-                  "search": {"ranks": [16], "reg_params": [0.01], "alphas": [20.0],
-                             "max_trials": 1}},
+    "recommend": {"als": {"max_iter": 5, "rank": 16, "reg_param": 0.01, "alpha": 20.0},
+                  "confidence_transform": "linear", "half_life_days": 90.0,
+                  "search": {"trials": 1}},
 }
 # Small and quiet Spark for the jobs that spark-submit starts (the session fixture's sizes).
 JOB_SPARK = {

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lakerec.cli.runner import run_step
@@ -25,24 +25,21 @@ from lakerec.core.tables import (
     SILVER_EVENTS,
     SILVER_ITEMS,
 )
-from lakerec.recs.als import AlsParams, search_grid
 from lakerec.recs.holdout import Holdout
+from lakerec.recs.interactions import event_confidence
 from lakerec.recs.promotion import Evidence, promotion_decision
+from lakerec.recs.search import AlsParams
 from tests.conftest import make_config
 
 RUN_DATE = date(2026, 11, 27)
-
-
-def test_grid_starts_with_the_default_and_respects_max_trials() -> None:
-    grid = search_grid([64, 32], [0.05, 0.01], [20.0, 40.0], max_trials=3, seed=1)
-    assert grid[0] == AlsParams(64, 0.05, 20.0)
-    assert len(grid) == 3 and len(set(grid)) == 3
-    assert len(search_grid([8], [0.1], [10.0], max_trials=5, seed=1)) == 1
+GOOD_START = ("recommend.als.rank=16", "recommend.als.reg_param=0.01", "recommend.als.alpha=20.0",
+              "recommend.confidence_transform=linear", "recommend.half_life_days=90")
 
 
 @pytest.mark.parametrize(("new", "pop", "champ", "promote"), [
     (0.20, 0.10, None, True),
     (0.09, 0.10, None, False),        # loses to popularity
+    (0.104, 0.10, None, False),       # beats popularity by less than the 5% required
     (0.20, 0.10, 0.199, False),       # within the 1% margin of the champion
     (0.21, 0.10, 0.20, True),
 ])
@@ -52,7 +49,7 @@ def test_promotion_decision(new: float, pop: float, champ: float | None, promote
 
     decided, why = promotion_decision(ev("als", new), ev("popularity", pop),
                                       None if champ is None else ev("champion", champ),
-                                      margin=0.01)
+                                      margin=0.01, popularity_margin=0.05)
     assert decided is promote
     assert "ndcg@10" in why
 
@@ -61,24 +58,23 @@ def test_a_champion_is_measured_as_is_only_if_it_cannot_have_seen_the_held_out_e
         spark: SparkSession) -> None:
     frame = spark.range(1)
     start = datetime(2026, 10, 28)
-    time_split = Holdout(frame, frame, {}, trained_until=start, test_start=start)
+    time_split = Holdout(frame, frame, {}, trained_until=start, test_start=start, events=frame)
     assert time_split.unseen_by(start)                           # trained before the window
     assert not time_split.unseen_by(start + timedelta(days=7))   # last week's model saw 7 days
     assert not time_split.unseen_by(None)                        # end of training unrecorded
-    random_split = Holdout(frame, frame, {}, trained_until=start, test_start=None)
+    random_split = Holdout(frame, frame, {}, trained_until=start, test_start=None,
+                           events=frame)
     assert not random_split.unseen_by(start - timedelta(days=365))  # held out from all history
 
 
 @pytest.fixture(scope="module")
 def trained(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Config:
     """Generated data (600 customers, 150 items, 5 taste clusters), conformed, trained with a
-    small grid, then recommended."""
+    two-trial search from a known-good start, then recommended."""
     root = tmp_path_factory.mktemp("als")
     config = make_config(root, "generate.customers=600", "generate.items=150",
                          "generate.events=30000", "generate.files=1",
-                         "recommend.search.ranks=[16, 8]", "recommend.search.reg_params=[0.01]",
-                         "recommend.search.alphas=[20.0]", "recommend.search.max_trials=2",
-                         "recommend.als.max_iter=10")
+                         *GOOD_START, "recommend.search.trials=2", "recommend.als.max_iter=10")
     for step in ("generate", "ingest", "conform", "train", "recommend"):
         run_step(step, config, RUN_DATE, spark=spark, out=lambda _: None)
     return config
@@ -144,13 +140,68 @@ def test_every_active_customer_gets_k_eligible_items_or_a_gap(
 def test_weak_model_does_not_replace_the_champion(spark: SparkSession, trained: Config,
                                                   tmp_path: Path) -> None:
     weak = trained.model_copy(update={"recommend": trained.recommend.model_copy(update={
-        "search": trained.recommend.search.model_copy(update={"ranks": (1,)}),
-        "als": trained.recommend.als.model_copy(update={"max_iter": 1})})})
+        "search": trained.recommend.search.model_copy(update={"trials": 1}),
+        "als": trained.recommend.als.model_copy(update={"rank": 1, "max_iter": 1})})})
     result = run_step("train", weak, RUN_DATE, spark=spark, out=lambda _: None)
     client = registry.tracking(trained.mlflow)
     assert registry.alias_version(client, registry.ALS_MODEL, registry.CHAMPION) == 1
     assert registry.alias_version(client, registry.ALS_MODEL, registry.CHALLENGER) == 2
     assert any("challenger" in line for line in result.summary)
+
+
+def latest_run(config: Config) -> tuple[dict[str, str], dict]:
+    """Params and search record of the newest registered version's MLflow run."""
+    import mlflow
+
+    client = registry.tracking(config.mlflow)
+    newest = max(client.search_model_versions(f"name='{registry.ALS_MODEL}'"),
+                 key=lambda v: int(v.version))
+    params = client.get_run(newest.run_id).data.params
+    return params, mlflow.artifacts.load_dict(f"runs:/{newest.run_id}/evaluation/search.json")
+
+
+@pytest.mark.slow
+def test_the_search_finds_better_settings_than_a_bad_start(spark: SparkSession,
+                                                           trained: Config) -> None:
+    bad = trained.model_copy(update={"recommend": trained.recommend.model_copy(update={
+        "search": trained.recommend.search.model_copy(update={"trials": 4}),
+        "als": trained.recommend.als.model_copy(update={
+            "rank": 2, "reg_param": 1.0, "alpha": 0.01})})})
+    run_step("train", bad, RUN_DATE, spark=spark, out=lambda _: None)
+    params, record = latest_run(trained)
+    trials = record["trials"]
+    assert len(trials) == 4
+    assert (trials[0]["rank"], trials[0]["reg_param"], trials[0]["alpha"]) == (2, 1.0, 0.01)
+    best = max(trials, key=lambda t: t["validation_ndcg@10"])
+    assert best["validation_ndcg@10"] > 1.2 * trials[0]["validation_ndcg@10"]
+    assert int(params["rank"]) == best["rank"] != 2
+
+
+@pytest.mark.slow
+def test_the_served_model_is_refitted_on_the_held_out_events_too(
+        spark: SparkSession, trained: Config) -> None:
+    """The registered (served) model is fitted on every pair up to the run date, the pairs
+    first seen in the held-out window (the last ``test_days``) included; the evidence model
+    measured before it saw none of those."""
+    params, _ = latest_run(trained)
+    assert params["trained_until"] == f"{RUN_DATE.isoformat()}T00:00:00"
+    window_start = datetime.combine(
+        RUN_DATE - timedelta(days=trained.recommend.split.test_days), datetime.min.time())
+    assert params["evidence_trained_until"] == window_start.isoformat()
+    settings = AlsParams.from_logged(params)
+    weights = {str(k): v for k, v in trained.recommend.event_weights.items()}
+    events = Lake(spark, trained.paths.root).read(SILVER_EVENTS)
+
+    def pairs(until: datetime) -> DataFrame:
+        return event_confidence(events.where(F.col("event_ts") < F.lit(until)),
+                                weights=weights, half_life_days=settings.half_life_days,
+                                as_of=until, transform=settings.transform).select(USER_ID,
+                                                                                  ITEM_ID)
+
+    everything = pairs(datetime.combine(RUN_DATE, datetime.min.time()))
+    new_in_window = everything.join(pairs(window_start), [USER_ID, ITEM_ID], "left_anti")
+    assert new_in_window.count() > 0
+    assert int(params["training_pairs"]) == everything.count()
 
 
 @pytest.mark.slow
@@ -173,7 +224,7 @@ def test_a_folder_of_bare_purchase_events_runs_through(spark: SparkSession,
     folder = tmp_path / "landing" / "events"
     folder.mkdir(parents=True)
     (folder / "purchases.csv").write_text("\n".join(lines) + "\n")
-    config = make_config(tmp_path, "recommend.search.max_trials=1", "recommend.als.max_iter=5",
+    config = make_config(tmp_path, "recommend.search.trials=1", "recommend.als.max_iter=5",
                          "recommend.split.test_days=60")
     run_date = date(2026, 7, 1)
     for step in ("ingest", "conform", "train", "recommend"):

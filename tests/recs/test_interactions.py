@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 import pytest
@@ -49,6 +50,22 @@ def test_weights_decay_and_returns(spark: SparkSession) -> None:
     assert got[("u2", "a")] == pytest.approx(3.0)
     assert got[("u2", "b")] == pytest.approx(5.0 * decay_1d)  # 5*d - 5 + 5
     assert got[("u2", "d")] == pytest.approx(4.0 * 0.25 + 2.0)
+
+
+def test_confidence_transforms_and_no_decay(spark: SparkSession) -> None:
+    linear = as_dict(event_confidence(history(spark), weights=WEIGHTS, half_life_days=None,
+                                      as_of=AS_OF))
+    assert linear[("u1", "b")] == pytest.approx(1.0)          # the old view, undecayed
+    assert linear[("u2", "d")] == pytest.approx(4.0 + 2.0)
+    binary = as_dict(event_confidence(history(spark), weights=WEIGHTS, half_life_days=None,
+                                      as_of=AS_OF, transform="binary"))
+    assert binary == {pair: 1.0 for pair in linear}
+    logged = as_dict(event_confidence(history(spark), weights=WEIGHTS, half_life_days=None,
+                                      as_of=AS_OF, transform="log", epsilon=2.0))
+    assert logged == pytest.approx({pair: math.log1p(r / 2.0) for pair, r in linear.items()})
+    with pytest.raises(ValueError, match="transform"):
+        event_confidence(history(spark), weights=WEIGHTS, half_life_days=None, as_of=AS_OF,
+                         transform="sqrt")
 
 
 def test_explicit_ratings_take_the_latest_rating(spark: SparkSession) -> None:

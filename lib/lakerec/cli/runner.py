@@ -96,6 +96,8 @@ def run_step(step: str, config: Config, run_date: date, *, spark: SparkSession |
         if result is not None:
             for line in result.summary:
                 out(f"  {line}")
+            for line in result.warnings:
+                out(f"  WARNING: {line}")
         out(f"  {record.status} in {record.duration_s:.1f} s")
         sys.stdout.flush()
     return result

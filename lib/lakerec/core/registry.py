@@ -112,6 +112,12 @@ def set_alias(client: MlflowClient, name: str, alias: str, version: int) -> None
     client.set_registered_model_alias(name, alias, str(version))
 
 
+def remove_alias(client: MlflowClient, name: str, alias: str) -> None:
+    """Take ``alias`` off model ``name`` (nothing to do where no version carries it)."""
+    if alias_version(client, name, alias) is not None:
+        client.delete_registered_model_alias(name, alias)
+
+
 def champion_uri(name: str) -> str:
     """The URI batch scoring loads: ``models:/<name>@champion``."""
     return f"models:/{name}@{CHAMPION}"

@@ -231,21 +231,31 @@ class RecommendSplitConfig(Section):
     seed: int
 
 
-class AlsConfig(Section):
-    """Spark ALS settings other than the searched hyperparameters."""
+ConfidenceTransform = Literal["binary", "linear", "log"]
 
+
+class AlsConfig(Section):
+    """Spark ALS: the default point of the search, and the settings never searched."""
+
+    rank: int = Field(gt=0)
+    reg_param: float = Field(gt=0)
+    alpha: float = Field(gt=0)
     max_iter: int = Field(gt=0)
     checkpoint_interval: int = Field(gt=0)
     seed: int
 
 
 class AlsSearchConfig(Section):
-    """Hyperparameter grid; the first value of each list is the default."""
+    """Optuna search: budgets, seed, and the space around the default point."""
 
-    ranks: tuple[int, ...] = Field(min_length=1)
-    reg_params: tuple[float, ...] = Field(min_length=1)
-    alphas: tuple[float, ...] = Field(min_length=1)
-    max_trials: int = Field(gt=0)
+    trials: int = Field(gt=0)
+    timeout_seconds: float = Field(gt=0)
+    seed: int
+    rank: tuple[int, int]
+    reg_param: tuple[float, float]
+    alpha: tuple[float, float]
+    transforms: tuple[ConfidenceTransform, ...] = Field(min_length=1)
+    half_lives: tuple[float | None, ...] = Field(min_length=1)
 
 
 class RecommendConfig(Section):
@@ -255,13 +265,16 @@ class RecommendConfig(Section):
     k: int = Field(gt=0)
     explicit_ratings: bool
     event_weights: dict[EventType, float]
-    half_life_days: float = Field(gt=0)
+    half_life_days: float | None = Field(gt=0)
+    confidence_transform: ConfidenceTransform
+    confidence_epsilon: float = Field(gt=0)
     relevant_event_types: tuple[EventType, ...] = Field(min_length=1)
     split: RecommendSplitConfig
     als: AlsConfig
     search: AlsSearchConfig
     metrics_ks: tuple[int, ...] = Field(min_length=1)
     promotion_margin: float = Field(ge=0)
+    min_lift_over_popularity: float = Field(ge=0)
     active_window_days: int = Field(gt=0)
     max_per_category: int = Field(gt=0)
     excluded_items: tuple[str, ...]

@@ -39,3 +39,4 @@ class StepResult:
     summary: list[str] = field(default_factory=list)
     status: str = "succeeded"
     message: str = ""
+    warnings: list[str] = field(default_factory=list)  # repeated in `lakerec run`'s report

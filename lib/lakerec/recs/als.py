@@ -1,4 +1,4 @@
-"""Implicit-feedback ALS: fitting, top-k scoring through the blocked scorer, grid search.
+"""Implicit-feedback ALS: fitting and top-k scoring through the blocked scorer.
 
 Notes
 -----
@@ -12,11 +12,8 @@ checkpoint directory).
 
 from __future__ import annotations
 
-import itertools
 import logging
-import random
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
 
 from pyspark.ml.recommendation import ALS, ALSModel
 from pyspark.sql import DataFrame
@@ -33,37 +30,9 @@ from lakerec.core.schemas import (
     USER_IDX,
 )
 from lakerec.recs.scoring import top_k_blocked
+from lakerec.recs.search import AlsParams
 
 log = logging.getLogger(__name__)
-
-@dataclass(frozen=True)
-class AlsParams:
-    """The searched hyperparameters."""
-
-    rank: int
-    reg_param: float
-    alpha: float
-
-    def as_dict(self) -> dict[str, float]:
-        return asdict(self)
-
-
-def search_grid(ranks: Sequence[int], reg_params: Sequence[float], alphas: Sequence[float], *,
-                max_trials: int, seed: int) -> list[AlsParams]:
-    """Grid points to try: the default (first value of each list) first, then a seeded sample.
-
-    Raises
-    ------
-    ValueError
-        When ``max_trials`` is not positive.
-    """
-    if max_trials < 1:
-        raise ValueError(f"max_trials must be positive, got {max_trials}")
-    points = [AlsParams(r, g, a) for r, g, a in itertools.product(ranks, reg_params, alphas)]
-    default, rest = points[0], points[1:]
-    sample = random.Random(seed).sample(rest, min(len(rest), max_trials - 1))
-    return [default, *sample]
-
 
 def prepare_ratings(ratings: DataFrame, num_partitions: int) -> DataFrame:
     """Deterministic, cached ALS input ``(user_idx, item_idx, confidence)`` (see Notes)."""
@@ -108,23 +77,3 @@ def score_factors(user_factors: DataFrame, item_factors: DataFrame, k: int, *,
                            pair_user_col=USER_IDX, pair_item_col=ITEM_IDX)
     return scored.select(F.col(SCORED_USER).alias(USER_IDX), F.col(SCORED_ITEM).alias(ITEM_IDX),
                          F.col(SCORE).cast("double").alias(SCORE), F.col(RANK))
-
-
-def tune(ratings: DataFrame, grid: Sequence[AlsParams],
-         score: Callable[[ALSModel], float], *, max_iter: int, num_blocks: int,
-         checkpoint_interval: int, seed: int,
-         implicit: bool = True) -> tuple[AlsParams, list[tuple[AlsParams, float]]]:
-    """Fit every grid point on ``ratings`` and keep the one ``score`` rates highest.
-
-    ``score`` evaluates a fitted model on validation data (NDCG@10 in ``train``). Ties keep
-    the earlier point, so the default wins unless something is strictly better.
-    """
-    trials: list[tuple[AlsParams, float]] = []
-    for i, params in enumerate(grid, 1):
-        model = fit_als(ratings, params, max_iter=max_iter, num_blocks=num_blocks,
-                        checkpoint_interval=checkpoint_interval, seed=seed, implicit=implicit)
-        value = score(model)
-        log.info("trial %d/%d %s: validation score %.4f", i, len(grid), params, value)
-        trials.append((params, value))
-    best = max(trials, key=lambda t: t[1])[0]  # max keeps the first of equal scores
-    return best, trials

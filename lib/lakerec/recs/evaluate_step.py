@@ -18,7 +18,6 @@ from lakerec.core.errors import InputError
 from lakerec.core.step import StepContext, StepResult
 from lakerec.recs.promotion import Evidence, metric_key
 from lakerec.recs.training import (
-    EVENTS_VERSION,
     EXPERIMENT,
     evaluation_holdout,
     load_version,
@@ -45,11 +44,11 @@ def run(ctx: StepContext) -> StepResult:
                          "or run `lakerec train` first")
     inputs = read_inputs(ctx)
     holdout = evaluation_holdout(ctx, inputs.events)
-    model = measure_model(f"{registry.ALS_MODEL} v{version}", load_version(ctx, int(version)),
-                          holdout, inputs, ctx)
+    model = measure_model(f"{registry.ALS_MODEL} v{version}",
+                          load_version(ctx.config.mlflow, int(version)), holdout, inputs, ctx)
     popularity = measure_popularity(holdout, inputs, ctx)
     trained = trained_on(client, int(version))
-    caveat = [] if trained.fair_on(holdout, inputs.versions[EVENTS_VERSION]) else [
+    caveat = [] if trained.fair_on(holdout) else [
         f"caveat: v{version} was trained on data up to "
         f"{trained.trained_until or 'an unrecorded date'}, "
         "which overlaps the held-out events: its metrics here are optimistic (`train` refits "

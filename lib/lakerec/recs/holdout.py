@@ -15,7 +15,7 @@ validation split the grid search tunes on:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from pyspark.sql import DataFrame
@@ -32,12 +32,19 @@ class ConfidenceSpec:
     """How events become confidences (see :func:`lakerec.recs.interactions.event_confidence`)."""
 
     weights: Mapping[str, float]
-    half_life_days: float
+    half_life_days: float | None
     explicit_ratings: bool
+    transform: str = "linear"
+    epsilon: float = 1.0
 
     def of(self, events: DataFrame, as_of: datetime) -> DataFrame:
         return event_confidence(events, weights=self.weights, half_life_days=self.half_life_days,
-                                as_of=as_of, explicit_ratings=self.explicit_ratings)
+                                as_of=as_of, transform=self.transform, epsilon=self.epsilon,
+                                explicit_ratings=self.explicit_ratings)
+
+    def with_settings(self, *, transform: str, half_life_days: float | None) -> ConfidenceSpec:
+        """The same weights under another transform and half-life (searched settings)."""
+        return replace(self, transform=transform, half_life_days=half_life_days)
 
 
 @dataclass
@@ -49,13 +56,19 @@ class Holdout:
     definition: dict[str, str]  # logged to MLflow as the split's definition
     trained_until: datetime     # the training part holds nothing at or after this instant
     test_start: datetime | None  # held-out events start here; None: they span all history
-    train_events: DataFrame | None = None  # time protocol: to carve a validation split
+    events: DataFrame           # the events the training part was made of (before trained_until)
 
     def unseen_by(self, model_trained_until: datetime | None) -> bool:
         """True when a model trained on data up to ``model_trained_until`` cannot have seen
         any held-out event (so its measurement here is fair)."""
         return (self.test_start is not None and model_trained_until is not None
                 and model_trained_until <= self.test_start)
+
+    def train_with(self, spec: ConfidenceSpec) -> DataFrame:
+        """The training pairs with confidences under ``spec`` (the same pairs, re-weighted)."""
+        pairs = self.train.select(USER_ID, ITEM_ID)
+        return spec.of(self.events, self.trained_until).join(pairs, [USER_ID, ITEM_ID],
+                                                             "left_semi")
 
 
 def time_holdout(events: DataFrame, spec: ConfidenceSpec, *, test_days: int, run_date: date,
@@ -72,10 +85,10 @@ def time_holdout(events: DataFrame, spec: ConfidenceSpec, *, test_days: int, run
                   "relevant": f"{'/'.join(relevant_event_types)} of items not seen before, "
                               "customers known before the window"}
     return Holdout(train, relevant, definition, trained_until=test_start,
-                   test_start=test_start, train_events=train_events)
+                   test_start=test_start, events=train_events)
 
 
-def random_holdout(interactions: DataFrame, *, ratio: float, seed: int,
+def random_holdout(interactions: DataFrame, events: DataFrame, *, ratio: float, seed: int,
                    trained_until: datetime) -> Holdout:
     """Stratified random split of the pairs; every held-out pair is relevant."""
     train, test = split_random_stratified(interactions, ratio=ratio, seed=seed,
@@ -83,7 +96,7 @@ def random_holdout(interactions: DataFrame, *, ratio: float, seed: int,
     definition = {"protocol": "random", "ratio": str(ratio), "seed": str(seed),
                   "relevant": "every held-out pair; training pairs never recommended"}
     return Holdout(train, test.select(USER_ID, ITEM_ID), definition,
-                   trained_until=trained_until, test_start=None)
+                   trained_until=trained_until, test_start=None, events=events)
 
 
 def make_holdout(events: DataFrame, spec: ConfidenceSpec, *, protocol: str, test_days: int,
@@ -94,7 +107,7 @@ def make_holdout(events: DataFrame, spec: ConfidenceSpec, *, protocol: str, test
     if protocol == "time":
         return time_holdout(events, spec, test_days=test_days, run_date=run_date,
                             relevant_event_types=relevant_event_types)
-    return random_holdout(spec.of(events, midnight(run_date)), ratio=ratio, seed=seed,
+    return random_holdout(spec.of(events, midnight(run_date)), events, ratio=ratio, seed=seed,
                           trained_until=midnight(run_date))
 
 
@@ -102,9 +115,9 @@ def validation_holdout(holdout: Holdout, spec: ConfidenceSpec, *, test_days: int
                        seed: int, run_date: date,
                        relevant_event_types: Sequence[str]) -> Holdout:
     """The same protocol once more, inside the training part of ``holdout``."""
-    if holdout.train_events is not None:
+    if holdout.definition["protocol"] == "time":
         cutoff = run_date - timedelta(days=test_days)
-        return time_holdout(holdout.train_events, spec, test_days=test_days, run_date=cutoff,
+        return time_holdout(holdout.events, spec, test_days=test_days, run_date=cutoff,
                             relevant_event_types=relevant_event_types)
-    return random_holdout(holdout.train, ratio=ratio, seed=seed + 1,
+    return random_holdout(holdout.train, holdout.events, ratio=ratio, seed=seed + 1,
                           trained_until=holdout.trained_until)

@@ -35,9 +35,19 @@ from lakerec.core.schemas import (
 SECONDS_PER_DAY = 86400.0
 
 
-def event_confidence(events: DataFrame, *, weights: Mapping[str, float], half_life_days: float,
-                     as_of: datetime, explicit_ratings: bool = False) -> DataFrame:
+CONFIDENCE_TRANSFORMS = ("binary", "linear", "log")
+
+
+def event_confidence(events: DataFrame, *, weights: Mapping[str, float],
+                     half_life_days: float | None, as_of: datetime,
+                     transform: str = "linear", epsilon: float = 1.0,
+                     explicit_ratings: bool = False) -> DataFrame:
     """Aggregate events into ``(user_id, item_id, confidence, last_event_ts)``.
+
+    The strength ``r`` of a pair is the sum over its events of weight x decay; pairs with
+    ``r`` at or below zero (returned) are dropped. The confidence is then ``1`` (``binary``),
+    ``r`` (``linear``) or ``log1p(r / epsilon)`` (``log``); ALS turns it into
+    ``1 + alpha x confidence``.
 
     Parameters
     ----------
@@ -47,12 +57,19 @@ def event_confidence(events: DataFrame, *, weights: Mapping[str, float], half_li
         Weight per event type; the weight of ``return`` is subtracted. Types without a
         weight count zero.
     half_life_days
-        Age at which an event counts half.
+        Age at which an event counts half; None: no decay.
     as_of
         The moment ages are measured from (events after it count fully, never more).
+    transform
+        One of :data:`CONFIDENCE_TRANSFORMS`.
+    epsilon
+        Scale of the ``log`` transform.
     explicit_ratings
         Use the latest rating of each pair instead of weighted implicit feedback.
     """
+    if transform not in CONFIDENCE_TRANSFORMS:
+        raise ValueError(f"confidence transform must be one of {CONFIDENCE_TRANSFORMS}, "
+                         f"got {transform!r}")
     if explicit_ratings:
         latest = Window.partitionBy(USER_ID, ITEM_ID).orderBy(F.col(EVENT_TS).desc())
         return (events.where((F.col(EVENT_TYPE) == EventType.RATING) & F.col(RATING).isNotNull())
@@ -68,13 +85,18 @@ def event_confidence(events: DataFrame, *, weights: Mapping[str, float], half_li
     age_days = F.greatest(
         (F.lit(as_of).cast("timestamp").cast("double") - F.col(EVENT_TS).cast("double"))
         / SECONDS_PER_DAY, F.lit(0.0))
-    decay = F.pow(F.lit(0.5), age_days / F.lit(float(half_life_days)))
+    decay = (F.lit(1.0) if half_life_days is None
+             else F.pow(F.lit(0.5), age_days / F.lit(float(half_life_days))))
+    strength = F.col("_r")
+    confidence = {"binary": F.lit(1.0), "linear": strength,
+                  "log": F.log1p(strength / F.lit(float(epsilon)))}[transform]
     return (events
             .withColumn("_c", weight * rating_factor * decay)
             .groupBy(USER_ID, ITEM_ID)
-            .agg(F.sum("_c").alias(CONFIDENCE),
-                 F.max(EVENT_TS).alias(LAST_EVENT_TS))
-            .where(F.col(CONFIDENCE) > 1e-9))
+            .agg(F.sum("_c").alias("_r"), F.max(EVENT_TS).alias(LAST_EVENT_TS))
+            .where(F.col("_r") > 1e-9)
+            .select(USER_ID, ITEM_ID, confidence.cast("double").alias(CONFIDENCE),
+                    LAST_EVENT_TS))
 
 
 def new_index_rows(existing: DataFrame | None, keys: DataFrame, *, key_col: str,

@@ -55,16 +55,22 @@ def item_categories(items: DataFrame) -> DataFrame:
                                                                      F.col(ITEM_ID))).alias(CATEGORY))
 
 
+def clears_popularity(evidence: Evidence, popularity: Evidence, margin: float) -> bool:
+    """Whether ``evidence`` beats popularity's NDCG@10 by at least the relative ``margin``."""
+    return evidence.primary > popularity.primary * (1.0 + margin)
+
+
 def promotion_decision(new: Evidence, popularity: Evidence, champion: Evidence | None, *,
-                       margin: float) -> tuple[bool, str]:
+                       margin: float, popularity_margin: float) -> tuple[bool, str]:
     """Whether ``new`` becomes champion, and why (one line).
 
-    It must beat popularity's NDCG@10 and, where a champion exists, exceed the champion's
-    NDCG@10 on the same holdout by the relative ``margin``.
+    It must beat popularity's NDCG@10 by the relative ``popularity_margin`` (a model barely
+    better than "most popular" is not worth serving) and, where a champion exists, exceed the
+    champion's NDCG@10 on the same holdout by the relative ``margin``.
     """
-    if new.primary <= popularity.primary:
+    if not clears_popularity(new, popularity, popularity_margin):
         return False, (f"{PRIMARY_METRIC} {new.primary:.4f} does not beat popularity's "
-                       f"{popularity.primary:.4f}")
+                       f"{popularity.primary:.4f} by {popularity_margin:.0%}")
     if champion is None:
         return True, (f"{PRIMARY_METRIC} {new.primary:.4f} beats popularity's "
                       f"{popularity.primary:.4f}; no champion yet")

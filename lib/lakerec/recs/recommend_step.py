@@ -146,7 +146,7 @@ def run(ctx: StepContext) -> StepResult:
     factors_by_id = None
     similar = None
     if version is not None:
-        model = load_version(ctx, version)
+        model = load_version(ctx.config.mlflow, version)
         factors, new_items = item_factors_with_content(model, items, inputs.item_index,
                                                        cfg.content_neighbours)
         blocked = (items.where(~F.col(IN_STOCK) | F.col(ITEM_ID).isin(list(cfg.excluded_items)))

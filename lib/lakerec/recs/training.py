@@ -25,13 +25,15 @@ from lakerec.core.schemas import (
     USER_ID,
     USER_IDX,
 )
+from lakerec.core.settings import MlflowConfig
 from lakerec.core.step import StepContext
 from lakerec.core.tables import GOLD_ITEM_INDEX, GOLD_USER_INDEX, SILVER_EVENTS, SILVER_ITEMS
-from lakerec.recs.als import AlsParams, fit_als, top_k
+from lakerec.recs.als import fit_als, prepare_ratings, top_k
 from lakerec.recs.baselines import popularity_top_k
 from lakerec.recs.holdout import ConfidenceSpec, Holdout, make_holdout
 from lakerec.recs.interactions import new_index_rows, with_indices
 from lakerec.recs.promotion import Evidence, item_categories, item_interaction_counts, measure
+from lakerec.recs.search import AlsParams
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -87,9 +89,55 @@ def write_indices(ctx: StepContext, inputs: Inputs) -> dict[str, int]:
 
 
 def confidence_spec(ctx: StepContext) -> ConfidenceSpec:
+    """How events become confidences at the configured default point."""
     cfg = ctx.config.recommend
     weights = {str(name): value for name, value in cfg.event_weights.items()}
-    return ConfidenceSpec(weights, cfg.half_life_days, cfg.explicit_ratings)
+    return ConfidenceSpec(weights, cfg.half_life_days, cfg.explicit_ratings,
+                          cfg.confidence_transform, cfg.confidence_epsilon)
+
+
+def default_params(ctx: StepContext) -> AlsParams:
+    """The configured default point: the search's first trial."""
+    cfg = ctx.config.recommend
+    return AlsParams(rank=cfg.als.rank, reg_param=cfg.als.reg_param, alpha=cfg.als.alpha,
+                     transform=cfg.confidence_transform, half_life_days=cfg.half_life_days)
+
+
+@dataclass(frozen=True)
+class Fitter:
+    """Fits ALS with the given settings on the interactions of a holdout or of everything."""
+
+    inputs: Inputs
+    spec: ConfidenceSpec
+    fit_args: dict[str, Any]
+    num_blocks: int
+
+    def spec_for(self, params: AlsParams) -> ConfidenceSpec:
+        return self.spec.with_settings(transform=params.transform,
+                                       half_life_days=params.half_life_days)
+
+    def fit(self, interactions: DataFrame, params: AlsParams) -> ALSModel:
+        """ALS on ``interactions`` (``user_id, item_id, confidence``) with ``params``."""
+        ratings = prepare_ratings(with_indices(interactions, self.inputs.user_index,
+                                               self.inputs.item_index), self.num_blocks)
+        try:
+            return fit_als(ratings, params, **self.fit_args)
+        finally:
+            ratings.unpersist()
+
+    def on_holdout(self, holdout: Holdout, params: AlsParams) -> ALSModel:
+        """Fitted on the holdout's training part only (to be measured on it)."""
+        return self.fit(holdout.train_with(self.spec_for(params)), params)
+
+    def on_everything(self, until: datetime, params: AlsParams) -> tuple[ALSModel, int]:
+        """Fitted on every event before ``until``, held-out ones included (to be served),
+        and the number of (customer, item) pairs it saw."""
+        interactions = self.spec_for(params).of(
+            self.inputs.events.where(F.col(EVENT_TS) < F.lit(until)), until).cache()
+        try:
+            return self.fit(interactions, params), interactions.count()
+        finally:
+            interactions.unpersist()
 
 
 def evaluation_holdout(ctx: StepContext, events: DataFrame) -> Holdout:
@@ -144,11 +192,11 @@ def measure_recs(name: str, recs: DataFrame, holdout: Holdout, inputs: Inputs, *
                    item_categories=categories)
 
 
-def load_version(ctx: StepContext, version: int) -> ALSModel:
+def load_version(mlflow_config: MlflowConfig, version: int) -> ALSModel:
     """The ALS model of registered version ``version`` of ``lakerec-als``."""
     import mlflow.spark
 
-    registry.tracking(ctx.config.mlflow)
+    registry.tracking(mlflow_config)
     pipeline = mlflow.spark.load_model(f"models:/{registry.ALS_MODEL}/{version}")
     return pipeline.stages[0]
 
@@ -159,16 +207,12 @@ class TrainedOn:
 
     params: AlsParams
     trained_until: datetime | None    # None for versions logged before it was recorded
-    split: dict[str, str]             # the split definition it was evaluated on
-    events_version: str | None        # Delta version of silver.events
 
-    def fair_on(self, holdout: Holdout, events_version: int) -> bool:
+    def fair_on(self, holdout: Holdout) -> bool:
         """True when this version cannot have seen ``holdout``'s held-out events: its
-        training data ended before them, or it was trained on this very split (same
-        definition, same Delta version of the events)."""
-        same_split = (self.split == holdout.definition
-                      and self.events_version == str(events_version))
-        return same_split or holdout.unseen_by(self.trained_until)
+        training data ended before them. (A served model is refitted on everything up to
+        its run date, so the split it was measured on does not make it fair.)"""
+        return holdout.unseen_by(self.trained_until)
 
 
 def trained_on(client: MlflowClient, version: int) -> TrainedOn:
@@ -176,34 +220,28 @@ def trained_on(client: MlflowClient, version: int) -> TrainedOn:
     run_id = client.get_model_version(registry.ALS_MODEL, str(version)).run_id
     if run_id is None:
         raise InputError(f"{registry.ALS_MODEL} v{version} is not linked to an MLflow run")
-    data = client.get_run(run_id).data
-    params = data.params
+    params = client.get_run(run_id).data.params
     until = params.get("trained_until")
-    return TrainedOn(
-        params=AlsParams(rank=int(params["rank"]), reg_param=float(params["reg_param"]),
-                         alpha=float(params["alpha"])),
-        trained_until=datetime.fromisoformat(until) if until else None,
-        split={k.removeprefix("split."): v for k, v in params.items() if k.startswith("split.")},
-        events_version=data.tags.get(f"delta.{EVENTS_VERSION}.version"))
+    return TrainedOn(params=AlsParams.from_logged(params),
+                     trained_until=datetime.fromisoformat(until) if until else None)
 
 
 def measure_champion(ctx: StepContext, client: MlflowClient, version: int, holdout: Holdout,
-                     inputs: Inputs, ratings: DataFrame, fit_args: dict[str, Any]) -> Evidence:
+                     inputs: Inputs, fitter: Fitter) -> Evidence:
     """The champion on this holdout, fairly.
 
     The registered model is measured as it is when its training data ended before the
-    held-out events start, or when it was trained on this very split. Otherwise (the random
-    protocol on other data, or a champion trained on data reaching into this test window) it
-    has seen held-out pairs and would score too high:
-    its hyperparameters are refitted on this split's training part and that model is
-    measured instead, under the name ``champion vN (refit)``.
+    held-out events start. Otherwise (the random protocol, or a champion trained on data
+    reaching into this test window, as every served model is) it has seen held-out pairs and
+    would score too high: its settings are refitted on this split's training part and that
+    model is measured instead, under the name ``champion vN (refit)``.
     """
     champion = trained_on(client, version)
-    if champion.fair_on(holdout, inputs.versions[EVENTS_VERSION]):
-        return measure_model(f"champion v{version}", load_version(ctx, version), holdout,
-                             inputs, ctx)
+    if champion.fair_on(holdout):
+        return measure_model(f"champion v{version}", load_version(ctx.config.mlflow, version),
+                             holdout, inputs, ctx)
     log.info("champion v%d was trained on data up to %s, which overlaps the held-out events: "
              "refitting its hyperparameters %s on this split", version,
              champion.trained_until or "an unrecorded date", champion.params)
     return measure_model(f"champion v{version} (refit)",
-                         fit_als(ratings, champion.params, **fit_args), holdout, inputs, ctx)
+                         fitter.on_holdout(holdout, champion.params), holdout, inputs, ctx)

@@ -1,0 +1,139 @@
+"""Hyperparameter search of the recommender with Optuna: seeded TPE, budgets of trials and time.
+
+The configured default point is always the first trial, so the search never chooses
+something worse on validation than the default. Rank, regParam and alpha are searched on a
+log scale; the confidence transform and the half-life (``None``: no decay) are categorical.
+
+Notes
+-----
+The result is reproducible from the seed when the trial budget, not the time budget, ends the
+search (the TPE sampler is seeded; ALS fits are seeded and get deterministic input). There is
+no pruning: an ALS fit cannot report intermediate scores cheaply (Spark's ALS has no warm
+start), so every trial is a full fit on the validation split's training part.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from lakerec.recs.interactions import CONFIDENCE_TRANSFORMS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AlsParams:
+    """The searched settings: ALS hyperparameters and how events become confidences."""
+
+    rank: int
+    reg_param: float
+    alpha: float
+    transform: str = "linear"
+    half_life_days: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_logged(cls, params: dict[str, str]) -> AlsParams:
+        """From an MLflow run's params (runs logged before transform and half-life were
+        searched used linear confidences with the configured half-life, recorded as
+        ``half_life_days``)."""
+        half_life = params.get("half_life_days", "None")
+        return cls(rank=int(params["rank"]), reg_param=float(params["reg_param"]),
+                   alpha=float(params["alpha"]), transform=params.get("transform", "linear"),
+                   half_life_days=None if half_life in ("None", "") else float(half_life))
+
+
+def _half_life(value: object) -> float | None:
+    return None if value is None else float(value)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """Ranges (low, high) searched on a log scale, and the categorical choices."""
+
+    rank: tuple[int, int]
+    reg_param: tuple[float, float]
+    alpha: tuple[float, float]
+    transforms: Sequence[str]
+    half_lives: Sequence[float | None]
+
+    def __post_init__(self) -> None:
+        for name in ("rank", "reg_param", "alpha"):
+            low, high = getattr(self, name)
+            if not 0 < low <= high:
+                raise ValueError(f"search range of {name} must be 0 < low <= high, "
+                                 f"got [{low}, {high}]")
+        unknown = set(self.transforms) - set(CONFIDENCE_TRANSFORMS)
+        if unknown or not self.transforms:
+            raise ValueError(f"search transforms must be some of {CONFIDENCE_TRANSFORMS}, "
+                             f"got {list(self.transforms)}")
+        if not self.half_lives:
+            raise ValueError("search half_lives needs at least one choice (null: no decay)")
+
+
+def space_around(default: AlsParams, space: SearchSpace) -> SearchSpace:
+    """``space`` widened, where needed, to hold ``default`` (the first trial)."""
+    return SearchSpace(
+        rank=(min(space.rank[0], default.rank), max(space.rank[1], default.rank)),
+        reg_param=(min(space.reg_param[0], default.reg_param),
+                   max(space.reg_param[1], default.reg_param)),
+        alpha=(min(space.alpha[0], default.alpha), max(space.alpha[1], default.alpha)),
+        transforms=list(dict.fromkeys([default.transform, *space.transforms])),
+        half_lives=list(dict.fromkeys([default.half_life_days, *space.half_lives])))
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One evaluated point: its settings, its validation score and how long it took."""
+
+    number: int
+    params: AlsParams
+    value: float
+    seconds: float
+
+
+def search(objective: Callable[[AlsParams], float], *, default: AlsParams, space: SearchSpace,
+           trials: int, timeout_seconds: float, seed: int) -> tuple[AlsParams, list[Trial]]:
+    """Maximise ``objective`` (validation NDCG@10 in ``train``) over ``space``.
+
+    The first trial is ``default``; later ones are drawn by TPE. Stops after ``trials``
+    trials or once ``timeout_seconds`` have passed, whichever comes first. Ties keep the
+    earlier trial, so the default wins unless something is strictly better.
+    """
+    import optuna
+
+    if trials < 1:
+        raise ValueError(f"trials must be positive, got {trials}")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    done: list[Trial] = []
+
+    def run(trial: optuna.Trial) -> float:
+        params = AlsParams(
+            rank=trial.suggest_int("rank", *space.rank, log=True),
+            reg_param=trial.suggest_float("reg_param", *space.reg_param, log=True),
+            alpha=trial.suggest_float("alpha", *space.alpha, log=True),
+            transform=trial.suggest_categorical("transform", list(space.transforms)),
+            half_life_days=_half_life(trial.suggest_categorical("half_life_days",
+                                                                list(space.half_lives))))
+        started = time.perf_counter()
+        value = float(objective(params))
+        if math.isnan(value):
+            value = 0.0
+        done.append(Trial(trial.number, params, value, time.perf_counter() - started))
+        log.info("trial %d/%d %s: validation score %.4f (%.0f s)", trial.number + 1, trials,
+                 params, value, done[-1].seconds)
+        return value
+
+    study = optuna.create_study(direction="maximize",
+                                sampler=optuna.samplers.TPESampler(seed=seed))
+    study.enqueue_trial(default.as_dict(), skip_if_exists=False)
+    study.optimize(run, n_trials=trials, timeout=timeout_seconds)
+    best = max(done, key=lambda t: t.value)  # max keeps the first of equal scores
+    return best.params, done
