@@ -29,6 +29,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from lakerec.core.lake import Lake
+from lakerec.core.tables import OPS_PIPELINE_RUNS
 from tests.conftest import REPO
 from tests.dags.orchestration_support import (
     RUN_DATE,
@@ -232,7 +233,7 @@ def test_a_rerun_of_the_daily_dag_for_the_same_date_changes_no_counts(
               if not table.startswith("ops.")}
     assert after == before
     # The five writing tasks ran again (each logged a run), the gates did not.
-    reruns = (Lake(spark, str(daily_run.root / "lake")).read("ops", "pipeline_runs")
+    reruns = (Lake(spark, str(daily_run.root / "lake")).read(OPS_PIPELINE_RUNS)
               .groupBy("step").count().collect())
     assert {row["step"]: row["count"] for row in reruns} == {
         "ingest": 2, "conform": 2, "features": 2, "segment": 2, "recommend": 2,
