@@ -85,15 +85,20 @@ class Lake:
         assert version is not None, f"{table} was just written"
         return version
 
-    def append(self, df: DataFrame, table: Table, *, merge_schema: bool = False,
-               partition_by: Sequence[str] = ()) -> int:
-        writer = df.write.format("delta").mode("append")
+    def _save(self, df: DataFrame, table: Table, mode: str, *, merge_schema: bool,
+              partition_by: Sequence[str], options: Mapping[str, str]) -> int:
+        writer = df.write.format("delta").mode(mode).options(**options)
         if merge_schema:
             writer = writer.option("mergeSchema", "true")
         if partition_by and not self.exists(table):
             writer = writer.partitionBy(*partition_by)
         writer.save(self.path(table))
         return self._committed(table)
+
+    def append(self, df: DataFrame, table: Table, *, merge_schema: bool = False,
+               partition_by: Sequence[str] = ()) -> int:
+        return self._save(df, table, "append", merge_schema=merge_schema,
+                          partition_by=partition_by, options={})
 
     def overwrite(self, df: DataFrame, table: Table) -> int:
         (df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
@@ -109,13 +114,8 @@ class Lake:
         Every row of ``df`` must match ``predicate``; Delta rejects the write otherwise, which
         guards against a per-date output leaking into other dates.
         """
-        writer = df.write.format("delta").mode("overwrite").option("replaceWhere", predicate)
-        if merge_schema:
-            writer = writer.option("mergeSchema", "true")
-        if partition_by and not self.exists(table):
-            writer = writer.partitionBy(*partition_by)
-        writer.save(self.path(table))
-        return self._committed(table)
+        return self._save(df, table, "overwrite", merge_schema=merge_schema,
+                          partition_by=partition_by, options={"replaceWhere": predicate})
 
     def upsert(self, df: DataFrame, table: Table, keys: Sequence[str], *,
                update: Mapping[str, str] | Literal[False] | None = None,
