@@ -10,9 +10,12 @@ date (`{{ ds }}`):
 * `features` refreshes `gold.user_features` as of the run date;
 * `segment` fits the segmentation pipeline (KMeans, k chosen by silhouette), registers it
   as `lakerec-segmentation` and promotes it to `champion` when it passes its checks;
-* `train` tunes and fits implicit ALS, measures it, the popularity baseline and the current
-  champion on the same held-out data (logged to MLflow), registers it as `lakerec-als` and
-  promotes it to `champion` only when it beats both on NDCG@10 by the configured margin.
+* `train` searches implicit ALS's settings (Optuna), chooses on validation between ALS,
+  item-item collaborative filtering, popularity and a weighted blend of them, measures every
+  family, the chosen one and the current champion on the same held-out data (accuracy,
+  Gini and long-tail share, NDCG per segment; logged to MLflow), refits on everything,
+  registers it as `lakerec-als` (tag `family`) and promotes it to `champion` only when it
+  beats popularity by 5% and the champion by the configured margin on NDCG@10.
 
 `lakerec_daily` scores with whatever model holds the `champion` alias when it runs, so a
 promotion here takes effect from the next daily run.

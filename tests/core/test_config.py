@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from lakerec.core.config import load_config
+from lakerec.core.config import load_config, with_overrides
 from lakerec.core.errors import ConfigError
 from tests.conftest import REPO
 
@@ -49,3 +49,15 @@ def test_config_objects_are_frozen():
 def test_a_missing_config_file_is_an_error(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "nope.yaml", environ={})
+
+
+def test_with_overrides_changes_a_loaded_config_and_checks_it():
+    config = load_config(None, environ={})
+    changed = with_overrides(config, ["recommend.split.protocol=random",
+                                      "generate.customers=50"])
+    assert changed.recommend.split.protocol == "random"
+    assert changed.generate.customers == 50
+    assert changed.recommend.blend == config.recommend.blend   # the rest is kept
+    assert config.recommend.split.protocol == "time"            # the original is unchanged
+    with pytest.raises(ConfigError, match=r"recommend\.split\.protocol"):
+        with_overrides(config, ["recommend.split.protocol=sideways"])

@@ -17,7 +17,14 @@ from lakerec.cli.runner import run_step
 from lakerec.core import registry
 from lakerec.core.config import Config
 from lakerec.core.lake import Lake
-from lakerec.core.schemas import GT_TASTE_CLUSTER, ITEM_ID, RANK, SOURCE, USER_ID
+from lakerec.core.schemas import (
+    GT_TASTE_CLUSTER,
+    ITEM_ID,
+    MODEL_SOURCES,
+    RANK,
+    SOURCE,
+    USER_ID,
+)
 from lakerec.core.tables import (
     GOLD_RECOMMENDATION_GAPS,
     GOLD_RECOMMENDATIONS,
@@ -25,6 +32,7 @@ from lakerec.core.tables import (
     SILVER_EVENTS,
     SILVER_ITEMS,
 )
+from lakerec.recs.blend import COMPONENTS, BlendWeights, weight_grid
 from lakerec.recs.holdout import Holdout
 from lakerec.recs.interactions import event_confidence
 from lakerec.recs.promotion import Evidence, promotion_decision
@@ -94,13 +102,41 @@ def test_tuned_model_beats_popularity_and_follows_planted_tastes(
     assert champion == 1
     metrics = mlflow_metrics(trained, champion)
     assert metrics["model.ndcg_at_10"] >= 1.5 * metrics["popularity.ndcg_at_10"]
-    assert {"model.recall_at_20", "popularity.map_at_5", "model.coverage_at_20"} <= set(metrics)
+    assert {"model.recall_at_20", "popularity.map_at_5", "model.coverage_at_20",
+            "als.ndcg_at_10", "item_item.ndcg_at_10", "model.gini_at_20",
+            "model.long_tail_at_20"} <= set(metrics)
+    assert 0 <= metrics["model.gini_at_20"] <= 1
+    assert metrics["popularity.gini_at_20"] > metrics["model.gini_at_20"]
+
+
+@pytest.mark.slow
+def test_train_chooses_a_family_on_validation_and_the_registry_records_it(
+        spark: SparkSession, trained: Config) -> None:
+    import mlflow
+
+    client = registry.tracking(trained.mlflow)
+    version = client.get_model_version(registry.ALS_MODEL, "1")
+    run = client.get_run(version.run_id)
+    weightings = mlflow.artifacts.load_dict(
+        f"runs:/{version.run_id}/evaluation/blend.json")["weightings"]
+    assert len(weightings) == len(weight_grid(trained.recommend.blend.weight_step))  # all 3
+    best = max(weightings, key=lambda w: w["validation_ndcg@10"])
+    chosen = BlendWeights.from_logged(run.data.params)
+    assert chosen.family == best["family"] == run.data.params["family"]
+    assert version.tags["family"] == chosen.family
+    assert chosen.as_dict() == {name: best[name] for name in COMPONENTS}
+    metrics = run.data.metrics
+    family = "popularity" if chosen.family == "popular" else chosen.family
+    if family in ("als", "item_item", "popularity"):
+        assert metrics["model.ndcg_at_10"] == metrics[f"{family}.ndcg_at_10"]
+    segments = [k for k in metrics if k.startswith("model.ndcg_at_10.segment_")]
+    assert not segments  # this lake was never segmented (the pipeline test covers segments)
 
     lake = Lake(spark, trained.paths.root)
     truth = Path(trained.paths.ground_truth)
     users = spark.read.parquet(str(truth / "customers"))
     items = spark.read.parquet(str(truth / "items"))
-    recs = lake.read(GOLD_RECOMMENDATIONS).where(F.col(SOURCE) == "als")
+    recs = lake.read(GOLD_RECOMMENDATIONS).where(F.col(SOURCE).isin(*MODEL_SOURCES))
     share = (recs.join(users.select(USER_ID, F.col(GT_TASTE_CLUSTER).alias("u_c")), USER_ID)
              .join(items.select(ITEM_ID, F.col(GT_TASTE_CLUSTER).alias("i_c")), ITEM_ID)
              .agg(F.avg((F.col("u_c") == F.col("i_c")).cast("double")).alias("s"))
@@ -121,8 +157,9 @@ def test_every_active_customer_gets_k_eligible_items_or_a_gap(
     assert out_of_stock.count() > 0
     assert recs.join(out_of_stock, ITEM_ID).count() == 0
     assert recs.groupBy(USER_ID, ITEM_ID).count().where("count > 1").count() == 0
-    assert set(r[SOURCE] for r in recs.select(SOURCE).distinct().collect()) <= {
-        "als", "content", "segment_popular", "popular"}
+    sources = {r[SOURCE] for r in recs.select(SOURCE).distinct().collect()}
+    assert sources <= {*MODEL_SOURCES, "segment_popular", "popular"}
+    assert sources & set(MODEL_SOURCES)
 
     active = (events.where(F.col("event_ts") >= F.date_sub(F.lit(RUN_DATE), 365))
               .where(F.col("event_ts") < F.lit(RUN_DATE)).select(USER_ID).distinct())
@@ -130,7 +167,7 @@ def test_every_active_customer_gets_k_eligible_items_or_a_gap(
     gaps = lake.read(GOLD_RECOMMENDATION_GAPS).where(F.col("run_date") == RUN_DATE)
     full = counts.where((F.col("n") == k) & (F.col("top") == k)).select(USER_ID)
     assert active.join(full.unionByName(gaps.select(USER_ID)), USER_ID, "left_anti").count() == 0
-    explained = recs.where(F.col(SOURCE) == "als")
+    explained = recs.where(F.col(SOURCE).isin(*MODEL_SOURCES))
     assert explained.where(F.col("reason_item_id").isNull()).count() < 0.05 * explained.count()
     similar = lake.read(GOLD_SIMILAR_ITEMS)
     assert similar.groupBy(ITEM_ID).count().agg(F.max("count")).first()[0] == 20
@@ -141,6 +178,7 @@ def test_weak_model_does_not_replace_the_champion(spark: SparkSession, trained: 
                                                   tmp_path: Path) -> None:
     weak = trained.model_copy(update={"recommend": trained.recommend.model_copy(update={
         "search": trained.recommend.search.model_copy(update={"trials": 1}),
+        "blend": trained.recommend.blend.model_copy(update={"families": ("als",)}),
         "als": trained.recommend.als.model_copy(update={"rank": 1, "max_iter": 1})})})
     result = run_step("train", weak, RUN_DATE, spark=spark, out=lambda _: None)
     client = registry.tracking(trained.mlflow)
@@ -165,6 +203,7 @@ def test_the_search_finds_better_settings_than_a_bad_start(spark: SparkSession,
                                                            trained: Config) -> None:
     bad = trained.model_copy(update={"recommend": trained.recommend.model_copy(update={
         "search": trained.recommend.search.model_copy(update={"trials": 4}),
+        "blend": trained.recommend.blend.model_copy(update={"families": ("als",)}),
         "als": trained.recommend.als.model_copy(update={
             "rank": 2, "reg_param": 1.0, "alpha": 0.01})})})
     run_step("train", bad, RUN_DATE, spark=spark, out=lambda _: None)
@@ -231,7 +270,26 @@ def test_a_folder_of_bare_purchase_events_runs_through(spark: SparkSession,
         run_step(step, config, run_date, spark=spark, out=lambda _: None)
     recs = Lake(spark, config.paths.root).read(GOLD_RECOMMENDATIONS)
     assert recs.select(USER_ID).distinct().count() == 120
-    parity = recs.where(F.col(SOURCE) == "als").select(
+    parity = recs.where(F.col(SOURCE).isin(*MODEL_SOURCES)).select(
         (F.substring(USER_ID, 2, 3).cast("int") % 2 == F.substring(ITEM_ID, 2, 2).cast("int") % 2)
         .cast("double").alias("same"))
     assert parity.agg(F.avg("same")).first()[0] > 0.8
+
+
+@pytest.mark.slow
+def test_the_ranking_bench_measures_every_system_on_the_train_split(
+        spark: SparkSession, trained: Config) -> None:
+    from lakerec.core.step import StepContext
+    from lakerec.recs.ranking_bench import SYSTEMS, compare_systems
+
+    ctx = StepContext(config=trained, spark=spark, lake=Lake(spark, trained.paths.root),
+                      run_date=RUN_DATE, run_id="bench-test")
+    results = {r.system: r for r in compare_systems(ctx, exhaustive_trials=2)}
+    assert set(results) == set(SYSTEMS)
+    ndcg = {name: r.metrics["ndcg@10"] for name, r in results.items()}
+    # the same holdout as train's first run: popularity scores exactly as logged there
+    assert ndcg["popularity"] == pytest.approx(mlflow_metrics(trained, 1)["popularity.ndcg_at_10"])
+    # the ceiling tries the default ALS and the configured item-item on the test data itself
+    assert ndcg["exhaustive"] >= max(ndcg["als_default"], ndcg["item_item"]) - 1e-9
+    assert ndcg["pipeline"] > ndcg["popularity"]
+    assert all(r.seconds > 0 and 0 <= r.metrics["gini@20"] <= 1 for r in results.values())

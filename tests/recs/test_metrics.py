@@ -10,12 +10,15 @@ from pyspark.sql import DataFrame, SparkSession
 from lakerec.core.errors import InputError, MissingColumnError
 from lakerec.recs.metrics import (
     catalog_coverage,
+    exposure_gini,
     intra_list_diversity,
+    long_tail_share,
     map_at_k,
     ndcg_at_k,
     novelty,
     precision_at_k,
     ranking_metrics,
+    ranking_metrics_by_group,
     recall_at_k,
 )
 
@@ -137,3 +140,41 @@ def test_intra_list_diversity(spark: SparkSession) -> None:
     # u1 top 2: X, X -> 0; u2: X, Y -> 1.
     assert intra_list_diversity(recs, categories, 2) == pytest.approx(0.5)
     assert math.isnan(intra_list_diversity(recs, categories, 1))
+
+
+def test_exposure_gini(spark: SparkSession, recommended: DataFrame) -> None:
+    # rank <= 2: a twice, b, e, f, g, h once, 4 of a catalogue of 10 never shown:
+    # sorted 0,0,0,0,1,1,1,1,1,2 -> 2 * (5+6+7+8+9 + 2*10) / (10 * 7) - 11/10
+    assert exposure_gini(recommended, 10, 2) == pytest.approx(2 * 55 / 70 - 1.1)
+    equal = spark.createDataFrame([("u1", "a", 1), ("u2", "b", 1)],
+                                  "user_id string, item_id string, rank int")
+    assert exposure_gini(equal, 2, 1) == pytest.approx(0.0)
+    assert exposure_gini(equal, 4, 1) == pytest.approx(0.5)   # half the catalogue unseen
+    assert math.isnan(exposure_gini(equal, 2, 0))
+
+
+def test_long_tail_share(spark: SparkSession) -> None:
+    recs = spark.createDataFrame(
+        [("u1", "a", 1), ("u1", "b", 2), ("u2", "a", 1), ("u2", "e", 2)],
+        "user_id string, item_id string, rank int")
+    popularity = spark.createDataFrame([("a", 4), ("b", 2), ("c", 2)],
+                                       "item_id string, interactions long")
+    # 80%: a (0 before it), b (4 before) and c (6 before, < 6.4) are the head; e is unseen
+    assert long_tail_share(recs, popularity, 2) == pytest.approx(1 / 4)
+    # 50%: a alone holds the first half; b and e are long tail
+    assert long_tail_share(recs, popularity, 2, head_share=0.5) == pytest.approx(2 / 4)
+    assert long_tail_share(recs, popularity, 1, head_share=0.5) == pytest.approx(0.0)
+
+
+def test_metrics_by_group_equal_metrics_of_each_group(
+        spark: SparkSession, recommended: DataFrame, relevant: DataFrame) -> None:
+    groups = spark.createDataFrame([("u1", 1), ("u2", 1), ("u3", 2), ("u4", 2)],
+                                   "user_id string, segment_id int")
+    by_group = ranking_metrics_by_group(recommended, relevant, groups, group_col="segment_id",
+                                        ks=(2,))
+    assert set(by_group) == {1, 2}   # u5 has no group; u4 has no relevant item
+    for group in (1, 2):
+        members = groups.where(f"segment_id = {group}").select("user_id")
+        expected = ranking_metrics(recommended.join(members, "user_id"),
+                                   relevant.join(members, "user_id"), ks=(2,))
+        assert by_group[group] == pytest.approx(expected)

@@ -1,4 +1,6 @@
 """``lakerec bench scoring``: time top-k scoring of every user, blocked vs Spark's built-in.
+(``lakerec bench ranking``, the recommenders' accuracy side by side:
+:mod:`lakerec.cli.bench_ranking`.)
 
     lakerec bench scoring --users 50000 --items 20000 --rank 64 --k 10 --method blocked
     lakerec bench scoring --users 50000 --items 20000 --rank 64 --k 10 --method builtin
@@ -29,6 +31,8 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from lakerec.cli.bench_ranking import add_parser as add_ranking_parser
+from lakerec.cli.bench_ranking import main as ranking_main
 from lakerec.core.config import Config
 from lakerec.core.schemas import FACTOR_FEATURES, FACTOR_ID
 
@@ -58,6 +62,7 @@ def parser() -> argparse.ArgumentParser:
                          help="blocked only: also mask N random items per user (purchases)")
     scoring.add_argument("--verify-users", type=int, default=0, metavar="N",
                          help="after timing, compare both methods' top k for N users")
+    add_ranking_parser(benches)
     return bench
 
 
@@ -199,6 +204,9 @@ def main(argv: list[str], config: Config) -> int:
     from lakerec.core.session import build_spark
 
     args = parser().parse_args(argv)
+    if args.bench == "ranking":
+        spark = build_spark(config.spark, config.paths.checkpoint)
+        return ranking_main(args, config, spark, machine())
     for name in ("users", "items", "rank", "k", "repeats", "users_per_block"):
         if getattr(args, name) < 1:
             raise SystemExit(f"lakerec bench: --{name.replace('_', '-')} must be positive")

@@ -138,6 +138,9 @@ def pipeline_report(pipeline_run_id: str, config: Config,
         lines.append(f"  {label:<{width}}{seconds:>5.0f}s{rows:>12}  {tables}")
     gold = sorted({name.split(".", 1)[1] for _, _, result in done
                    for name in result.versions_written if name.startswith(f"{Layer.GOLD}.")})
+    highlights = [f"  {label}: {h}" for label, _, result in done for h in result.highlights]
+    if highlights:
+        lines += ["Results:", *highlights]
     warnings = [f"  {label}: {w}" for label, _, result in done for w in result.warnings]
     if warnings:
         lines += ["Warnings:", *warnings]

@@ -130,3 +130,15 @@ def load_config(
         return Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, " + ".join(sources))) from exc
+
+
+def with_overrides(config: Config, overrides: Iterable[str]) -> Config:
+    """``config`` with ``dotted.key=value`` strings applied, as ``--set`` would."""
+    data = config.model_dump(mode="json")
+    for assignment in overrides:
+        key, value = parse_assignment(assignment)
+        _set_dotted(data, key, value)
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, "overrides " + " ".join(overrides))) from exc

@@ -216,9 +216,12 @@ class Source(StrEnum):
     SEGMENT_POPULAR = "segment_popular"  # popular in the customer's segment
     POPULAR = "popular"                  # popular overall (cold start)
     CONTENT = "content"                  # a new item placed by its content's neighbours
+    ITEM_ITEM = "item_item"              # items similar to the customer's (co-occurrence)
+    BLEND = "blend"                      # the champion's weighted blend of several of these
 
 
 RECOMMENDATION_SOURCES = tuple(Source)
+MODEL_SOURCES = (Source.ALS, Source.CONTENT, Source.ITEM_ITEM, Source.BLEND)  # not fallbacks
 
 RECOMMENDATIONS_SCHEMA = T.StructType([
     T.StructField(USER_ID, T.StringType(), False),

@@ -258,6 +258,25 @@ class AlsSearchConfig(Section):
     half_lives: tuple[float | None, ...] = Field(min_length=1)
 
 
+SimilarityMetric = Literal["jaccard", "lift", "cooccurrence"]
+
+
+class ItemItemConfig(Section):
+    """Item-item collaborative filtering (SAR-style co-occurrence)."""
+
+    similarity: SimilarityMetric
+    min_cooccurrence: int = Field(ge=1)
+    max_items_per_user: int = Field(gt=0)
+
+
+class BlendConfig(Section):
+    """The hybrid blend of ALS, item-item and popularity, weighted on validation."""
+
+    families: tuple[Literal["als", "item_item", "popular"], ...] = Field(min_length=1)
+    weight_step: float = Field(gt=0, le=1)
+    depth: int = Field(gt=0)
+
+
 class RecommendConfig(Section):
     """ALS training and scoring (issue: recommendations)."""
 
@@ -272,6 +291,8 @@ class RecommendConfig(Section):
     split: RecommendSplitConfig
     als: AlsConfig
     search: AlsSearchConfig
+    item_item: ItemItemConfig
+    blend: BlendConfig
     metrics_ks: tuple[int, ...] = Field(min_length=1)
     promotion_margin: float = Field(ge=0)
     min_lift_over_popularity: float = Field(ge=0)

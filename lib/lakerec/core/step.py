@@ -40,3 +40,4 @@ class StepResult:
     status: str = "succeeded"
     message: str = ""
     warnings: list[str] = field(default_factory=list)  # repeated in `lakerec run`'s report
+    highlights: list[str] = field(default_factory=list)  # the result in a line, ditto

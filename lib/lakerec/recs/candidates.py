@@ -4,12 +4,15 @@ cold customers, business rules and gaps (content similarity: :mod:`lakerec.recs.
 Sources of a recommendation (column ``source``):
 
 * ``als``: top items of the champion ALS model (score: predicted preference);
+* ``item_item`` / ``blend``: top items of a champion that is item-item collaborative
+  filtering, or a blend of ALS, item-item and popularity (score: blended rank points,
+  :mod:`lakerec.recs.blend`);
 * ``content``: an item with no interactions, scored through factors borrowed from the known
   items most similar to it by category, price band and title words;
 * ``segment_popular`` / ``popular``: most popular items of the customer's segment, or of
   everyone when the customer has no segment (score: share of customers who interacted).
 
-ALS and content candidates come first, in score order; popular ones fill what remains.
+Model candidates come first, in score order; popular ones fill what remains.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from lakerec.core.schemas import (
     EVENT_TYPE,
     GAP_REASON,
     ITEM_ID,
+    MODEL_SOURCES,
     RANK,
     RUN_DATE,
     SCORE,
@@ -106,7 +110,8 @@ def final_recommendations(candidates: DataFrame, *, items: DataFrame, excluded_p
     ----------
     candidates
         ``(user_id, item_id, score, rank, source)``; ``rank`` orders candidates within a
-        source. Model sources (``als``, ``content``) come before popularity ones.
+        source. Model sources (``als``, ``content``, ``item_item``, ``blend``) come before
+        popularity ones.
     items
         ``(item_id, category, in_stock)``: out-of-stock items are never recommended; items
         without a category have no category cap.
@@ -115,7 +120,7 @@ def final_recommendations(candidates: DataFrame, *, items: DataFrame, excluded_p
     excluded_items
         Item ids never recommended (business rule).
     """
-    priority = F.when(F.col(SOURCE).isin(Source.ALS, Source.CONTENT), 0).otherwise(1)
+    priority = F.when(F.col(SOURCE).isin(*MODEL_SOURCES), 0).otherwise(1)
     order = [priority, F.col(RANK), F.col(ITEM_ID)]
     eligible = (candidates
                 .join(excluded_pairs.select(USER_ID, ITEM_ID), [USER_ID, ITEM_ID], "left_anti")

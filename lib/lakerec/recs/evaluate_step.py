@@ -1,5 +1,6 @@
 """Step ``evaluate``: measure a registered ``lakerec-als`` version (the champion, or
-``--version N``) and the popularity baseline on the current evaluation split.
+``--version N``; with its blend weights when it is a blend) and the popularity baseline on
+the current evaluation split.
 
 The split is the one ``train`` would use for this run date (``recommend.split``). Metrics are
 printed and logged to an MLflow run of the ``recommendations`` experiment tagged
@@ -15,14 +16,17 @@ import json
 
 from lakerec.core import registry
 from lakerec.core.errors import InputError
+from lakerec.core.schemas import Source
 from lakerec.core.step import StepContext, StepResult
 from lakerec.recs.promotion import Evidence, metric_key
 from lakerec.recs.training import (
     EXPERIMENT,
+    candidates_on,
+    confidence_spec,
     evaluation_holdout,
     load_version,
-    measure_model,
     measure_popularity,
+    measure_version,
     read_inputs,
     trained_on,
 )
@@ -44,10 +48,17 @@ def run(ctx: StepContext) -> StepResult:
                          "or run `lakerec train` first")
     inputs = read_inputs(ctx)
     holdout = evaluation_holdout(ctx, inputs.events)
-    model = measure_model(f"{registry.ALS_MODEL} v{version}",
-                          load_version(ctx.config.mlflow, int(version)), holdout, inputs, ctx)
-    popularity = measure_popularity(holdout, inputs, ctx)
     trained = trained_on(client, int(version))
+    als = load_version(ctx.config.mlflow, int(version))
+    spec = confidence_spec(ctx).with_settings(transform=trained.params.transform,
+                                              half_life_days=trained.params.half_life_days)
+    candidates = (None if trained.weights.family == Source.ALS
+                  else candidates_on(holdout, inputs, als, spec, ctx))
+    model = measure_version(f"{registry.ALS_MODEL} v{version} ({trained.weights})", als,
+                            trained.weights, holdout, inputs, ctx, candidates)
+    popularity = measure_popularity(holdout, inputs, ctx)
+    if candidates is not None:
+        candidates.unpersist()
     caveat = [] if trained.fair_on(holdout) else [
         f"caveat: v{version} was trained on data up to "
         f"{trained.trained_until or 'an unrecorded date'}, "

@@ -64,6 +64,10 @@ class Holdout:
         return (self.test_start is not None and model_trained_until is not None
                 and model_trained_until <= self.test_start)
 
+    def unpersist(self) -> None:
+        self.train.unpersist()
+        self.relevant.unpersist()
+
     def train_with(self, spec: ConfidenceSpec) -> DataFrame:
         """The training pairs with confidences under ``spec`` (the same pairs, re-weighted)."""
         pairs = self.train.select(USER_ID, ITEM_ID)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import get_args
 
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
@@ -31,11 +32,12 @@ from lakerec.core.schemas import (
     USER_IDX,
     EventType,
 )
+from lakerec.core.settings import ConfidenceTransform
 
 SECONDS_PER_DAY = 86400.0
 
 
-CONFIDENCE_TRANSFORMS = ("binary", "linear", "log")
+CONFIDENCE_TRANSFORMS: tuple[str, ...] = get_args(ConfidenceTransform)
 
 
 def event_confidence(events: DataFrame, *, weights: Mapping[str, float],

@@ -22,6 +22,8 @@ of items dominate it. ``max_items_per_user`` keeps each customer's most confiden
 
 from __future__ import annotations
 
+from typing import get_args
+
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
@@ -34,8 +36,9 @@ from lakerec.core.schemas import (
     SIMILARITY,
     USER_ID,
 )
+from lakerec.core.settings import SimilarityMetric
 
-SIMILARITY_METRICS = ("jaccard", "lift", "cooccurrence")
+SIMILARITY_METRICS: tuple[str, ...] = get_args(SimilarityMetric)
 COOCCURRENCE = "cooccurrence"
 
 
@@ -104,3 +107,15 @@ def item_similarity_top_k(interactions: DataFrame, similarity: DataFrame, k: int
     order = Window.partitionBy(USER_ID).orderBy(F.col(SCORE).desc(), F.col(ITEM_ID))
     return (scored.where(F.col(SCORE) > 0).withColumn(RANK, F.row_number().over(order))
             .where(F.col(RANK) <= k).select(USER_ID, ITEM_ID, SCORE, RANK))
+
+
+def item_item_top_k(interactions: DataFrame, k: int, *, users: DataFrame | None = None,
+                    metric: str = "jaccard", min_cooccurrence: int = 1,
+                    max_items_per_user: int | None = None) -> DataFrame:
+    """Item-item recommendations from ``interactions`` ``(user_id, item_id, confidence)``
+    alone: :func:`item_cooccurrence`, then :func:`item_similarity`, then
+    :func:`item_similarity_top_k` (see each for the arguments)."""
+    similarity = item_similarity(
+        item_cooccurrence(interactions, max_items_per_user=max_items_per_user),
+        metric=metric, min_cooccurrence=min_cooccurrence)
+    return item_similarity_top_k(interactions, similarity, k, users=users)

@@ -15,7 +15,8 @@ with at least one relevant item (users without recommendations count as zero):
   ``IDCG = sum_{i=1}^{min(|T_u|, k)} 1 / log2(i + 1)`` (binary relevance)
 - ``map@k = (sum over hits of precision@rank) / min(|T_u|, k)``
 
-Beyond accuracy (see the functions): catalog coverage, novelty, intra-list diversity.
+Beyond accuracy (see the functions): catalog coverage, novelty, intra-list diversity, and
+popularity bias: the Gini coefficient of item exposure and the long-tail share.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from lakerec.core.errors import InputError, MissingColumnError
@@ -68,6 +69,34 @@ def ranking_metrics(recommended: DataFrame, relevant: DataFrame, *,
         When ``relevant`` holds no user: there is nothing to evaluate.
     """
     cutoffs = _checked_ks(ks)
+    per_user = _per_user(recommended, relevant, cutoffs, user_col, item_col, rank_col)
+    row = per_user.agg(F.count("*").alias("users"), *_averages(cutoffs)).first()
+    if row is None or not row["users"]:
+        raise InputError("relevant items hold no user: nothing to evaluate")
+    return {name: float(value) for name, value in row.asDict().items() if name != "users"}
+
+
+def ranking_metrics_by_group(recommended: DataFrame, relevant: DataFrame, groups: DataFrame,
+                             *, group_col: str, ks: Sequence[int] = (10,),
+                             user_col: str = USER_ID, item_col: str = ITEM_ID,
+                             rank_col: str = RANK) -> dict[object, dict[str, float]]:
+    """:func:`ranking_metrics` per group of users (for example per customer segment), in one
+    Spark job: ``{group: {"ndcg@10": ..., ...}}``. ``groups`` holds ``(user_col, group_col)``;
+    users in no group are left out, groups with no relevant user are absent."""
+    cutoffs = _checked_ks(ks)
+    require_columns(groups, "user groups", user_col, group_col)
+    per_user = _per_user(recommended, relevant, cutoffs, user_col, item_col, rank_col)
+    rows = (per_user.join(groups.select(user_col, group_col).dropDuplicates([user_col]),
+                          user_col)
+            .groupBy(group_col).agg(*_averages(cutoffs)).collect())
+    return {row[group_col]: {name: float(value) for name, value in row.asDict().items()
+                             if name != group_col} for row in rows}
+
+
+def _per_user(recommended: DataFrame, relevant: DataFrame, cutoffs: list[int], user_col: str,
+              item_col: str, rank_col: str) -> DataFrame:
+    """One row per user with a relevant item: ``_n_relevant`` and, per k, hits, DCG and the
+    sum of precisions at hits."""
     require_columns(recommended, "recommendations", user_col, item_col, rank_col)
     require_columns(relevant, "relevant items", user_col, item_col)
     truth = relevant.select(user_col, item_col).distinct()
@@ -89,13 +118,16 @@ def ranking_metrics(recommended: DataFrame, relevant: DataFrame, *,
             F.sum(F.when(in_top, F.col("_hit_no") / F.col("_rank")).otherwise(0.0))
             .alias(f"_ap_{k}"),
         ]
-    per_user = (relevant_counts
-                .join(hits.groupBy(user_col).agg(*per_user_aggs), user_col, "left")
-                .fillna(0.0))
+    return (relevant_counts
+            .join(hits.groupBy(user_col).agg(*per_user_aggs), user_col, "left")
+            .fillna(0.0))
 
+
+def _averages(cutoffs: list[int]) -> list[Column]:
+    """The metrics of :func:`ranking_metrics`, averaged over the rows of :func:`_per_user`."""
     idcg = F.array(*[F.lit(ideal_dcg(n)) for n in range(cutoffs[-1] + 1)])
     n_relevant = F.col("_n_relevant").cast("int")
-    averages = [F.count("*").alias("users")]
+    averages = []
     for k in cutoffs:
         capped = F.least(n_relevant, F.lit(k))
         averages += [
@@ -104,10 +136,7 @@ def ranking_metrics(recommended: DataFrame, relevant: DataFrame, *,
             F.avg(F.col(f"_dcg_{k}") / F.element_at(idcg, capped + 1)).alias(f"ndcg@{k}"),
             F.avg(F.col(f"_ap_{k}") / capped).alias(f"map@{k}"),
         ]
-    row = per_user.agg(*averages).first()
-    if row is None or not row["users"]:
-        raise InputError("relevant items hold no user: nothing to evaluate")
-    return {name: float(value) for name, value in row.asDict().items() if name != "users"}
+    return averages
 
 
 def _single(metric: str, recommended: DataFrame, relevant: DataFrame, k: int,
@@ -211,3 +240,53 @@ def intra_list_diversity(recommended: DataFrame, item_categories: DataFrame, k: 
     row = per_user.agg(F.avg("_ild").alias("diversity")).first()
     value = row["diversity"] if row else None
     return float("nan") if value is None else float(value)
+
+
+def exposure_gini(recommended: DataFrame, catalog_size: int, k: int, *,
+                  item_col: str = ITEM_ID, rank_col: str = RANK) -> float:
+    """Gini coefficient of how often each catalogue item appears in the top k.
+
+    0: every item is shown equally often; near 1: a few items take every slot. Items never
+    recommended count with exposure 0, up to ``catalog_size`` items. With the exposures
+    ``x_1 <= ... <= x_n``: ``G = 2 sum_i i x_i / (n sum_i x_i) - (n + 1) / n``. NaN when
+    nothing is recommended.
+    """
+    if catalog_size < 1:
+        raise ValueError(f"catalog_size must be positive, got {catalog_size}")
+    require_columns(recommended, "recommendations", item_col, rank_col)
+    counts = [row["n"] for row in recommended.where(F.col(rank_col) <= k)
+              .groupBy(item_col).agg(F.count("*").alias("n")).collect()]
+    n = max(catalog_size, len(counts))
+    exposure = sorted([0] * (n - len(counts)) + counts)
+    total = sum(exposure)
+    if total == 0:
+        return float("nan")
+    weighted = sum(i * x for i, x in enumerate(exposure, start=1))
+    return 2.0 * weighted / (n * total) - (n + 1) / n
+
+
+def long_tail_share(recommended: DataFrame, item_popularity: DataFrame, k: int, *,
+                    head_share: float = 0.8, item_col: str = ITEM_ID, rank_col: str = RANK,
+                    count_col: str = INTERACTIONS) -> float:
+    """Share of top-k slots given to long-tail items.
+
+    The head is the most popular items of ``item_popularity`` that together hold the first
+    ``head_share`` of all interactions (Pareto's 80%); every other item, never-seen ones
+    included, is long tail. NaN when nothing is recommended.
+    """
+    if not 0 < head_share <= 1:
+        raise ValueError(f"head_share must be in (0, 1], got {head_share}")
+    require_columns(recommended, "recommendations", item_col, rank_col)
+    require_columns(item_popularity, "item popularity", item_col, count_col)
+    by_popularity = Window.orderBy(F.col("_n").desc(), F.col(item_col))
+    counts = item_popularity.select(item_col, F.col(count_col).cast("double").alias("_n"))
+    total = counts.agg(F.sum("_n").alias("_total"))
+    head = (counts.crossJoin(total)
+            .withColumn("_before", F.sum("_n").over(by_popularity) - F.col("_n"))
+            .where(F.col("_before") < F.col("_total") * head_share).select(item_col))
+    row = (recommended.where(F.col(rank_col) <= k).select(item_col)
+           .join(head.withColumn("_head", F.lit(1)), item_col, "left")
+           .agg(F.count("*").alias("slots"), F.count("_head").alias("head")).first())
+    if row is None or row["slots"] == 0:
+        return float("nan")
+    return 1.0 - row["head"] / row["slots"]

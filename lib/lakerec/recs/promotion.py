@@ -9,10 +9,19 @@ from dataclasses import dataclass, field
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from lakerec.core.schemas import CATEGORY, INTERACTIONS, ITEM_ID, RANK, USER_ID
-from lakerec.recs.metrics import catalog_coverage, intra_list_diversity, novelty, ranking_metrics
+from lakerec.core.schemas import CATEGORY, INTERACTIONS, ITEM_ID, RANK, SEGMENT_ID, USER_ID
+from lakerec.recs.metrics import (
+    catalog_coverage,
+    exposure_gini,
+    intra_list_diversity,
+    long_tail_share,
+    novelty,
+    ranking_metrics,
+    ranking_metrics_by_group,
+)
 
-PRIMARY_METRIC = "ndcg@10"
+PRIMARY_K = 10
+PRIMARY_METRIC = f"ndcg@{PRIMARY_K}"
 
 
 @dataclass
@@ -29,8 +38,10 @@ class Evidence:
 
 def measure(name: str, recommended: DataFrame, relevant: DataFrame, *, ks: Sequence[int],
             catalog_size: int, item_popularity: DataFrame,
-            item_categories: DataFrame) -> Evidence:
-    """Accuracy at every k in ``ks`` and beyond-accuracy metrics at the largest k.
+            item_categories: DataFrame, segments: DataFrame | None = None) -> Evidence:
+    """Accuracy at every k in ``ks``, beyond-accuracy metrics at the largest k, and, with
+    ``segments`` ``(user_id, segment_id)``, NDCG@10 per segment (``ndcg@10.segment_<id>``:
+    is a segment served worse than the others?).
 
     ``recommended`` holds ``(user_id, item_id, rank)``.
     """
@@ -40,6 +51,13 @@ def measure(name: str, recommended: DataFrame, relevant: DataFrame, *, ks: Seque
     metrics[f"coverage@{k}"] = catalog_coverage(recommended, catalog_size, k)
     metrics[f"novelty@{k}"] = novelty(recommended, item_popularity, k)
     metrics[f"diversity@{k}"] = intra_list_diversity(recommended, item_categories, k)
+    metrics[f"gini@{k}"] = exposure_gini(recommended, catalog_size, k)
+    metrics[f"long_tail@{k}"] = long_tail_share(recommended, item_popularity, k)
+    if segments is not None:
+        by_segment = ranking_metrics_by_group(recommended, relevant, segments,
+                                              group_col=SEGMENT_ID, ks=(PRIMARY_K,))
+        metrics.update({f"{PRIMARY_METRIC}.segment_{segment}": values[PRIMARY_METRIC]
+                        for segment, values in sorted(by_segment.items())})
     return Evidence(name, {key: float(value) for key, value in metrics.items()})
 
 

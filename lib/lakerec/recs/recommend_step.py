@@ -1,5 +1,6 @@
-"""Step ``recommend``: the champion ALS model -> ``gold.recommendations`` for every active
-customer, ``gold.similar_items`` and ``gold.recommendation_gaps``.
+"""Step ``recommend``: the champion (ALS, or its blend with item-item and popularity, as
+``train`` chose) -> ``gold.recommendations`` for every active customer,
+``gold.similar_items`` and ``gold.recommendation_gaps``.
 
 Active customers have an event in the ``recommend.active_window_days`` before the run date
 (or are listed in ``--users-file``). Scoring runs through the blocked scorer with bought and
@@ -29,6 +30,7 @@ from lakerec.core.schemas import (
     IN_STOCK,
     ITEM_ID,
     ITEM_IDX,
+    MODEL_SOURCES,
     MODEL_VERSION,
     PRICE,
     RANK,
@@ -36,7 +38,6 @@ from lakerec.core.schemas import (
     RECOMMENDATIONS_SCHEMA,
     RUN_DATE,
     SCORE,
-    SEGMENT_ID,
     SOURCE,
     TITLE,
     USER_ID,
@@ -52,6 +53,7 @@ from lakerec.core.tables import (
     GOLD_SIMILAR_ITEMS,
 )
 from lakerec.recs.als import score_factors
+from lakerec.recs.blend import blend
 from lakerec.recs.candidates import (
     active_users,
     candidate_depth,
@@ -70,7 +72,15 @@ from lakerec.recs.content import (
     with_reason_item,
 )
 from lakerec.recs.interactions import positive_pairs
-from lakerec.recs.training import confidence_spec, load_version, read_inputs, write_indices
+from lakerec.recs.training import (
+    TrainedOn,
+    component_lists,
+    confidence_spec,
+    load_version,
+    read_inputs,
+    trained_on,
+    write_indices,
+)
 
 log = logging.getLogger("lakerec.recommend")
 
@@ -86,16 +96,6 @@ def read_users_file(ctx: StepContext, path: str) -> DataFrame:
     lines = ctx.spark.read.text(str(Path(path).resolve()))
     return (lines.select(F.trim(F.col("value")).alias(USER_ID))
             .where((F.col(USER_ID) != "") & (F.col(USER_ID) != USER_ID)).distinct())
-
-
-def latest_segments(ctx: StepContext) -> DataFrame | None:
-    """``(user_id, segment_id)`` of the latest segmentation on or before the run date."""
-    segments = ctx.lake.read_if_exists(GOLD_CUSTOMER_SEGMENTS)
-    if segments is None:
-        return None
-    segments = segments.where(F.col(RUN_DATE) <= F.lit(ctx.run_date))
-    latest = segments.agg(F.max(RUN_DATE).alias(RUN_DATE))
-    return segments.join(latest, RUN_DATE).select(USER_ID, F.col(SEGMENT_ID).cast("int"))
 
 
 def catalogue(items: DataFrame | None, item_index: DataFrame) -> DataFrame:
@@ -124,6 +124,24 @@ def item_factors_with_content(model: ALSModel, items: DataFrame, item_index: Dat
     return factors.cache(), new_items
 
 
+def blended_candidates(ctx: StepContext, champion: TrainedOn, als_candidates: DataFrame,
+                       events: DataFrame, users: DataFrame, new_items: DataFrame,
+                       depth: int) -> DataFrame:
+    """The champion's blend of ``als_candidates`` with item-item and popular candidates
+    computed from the events before the run date, as ``(user_id, item_id, score, rank,
+    source)``; source ``content`` for new items, else the champion's family."""
+    params = champion.params
+    interactions = confidence_spec(ctx).with_settings(
+        transform=params.transform, half_life_days=params.half_life_days
+    ).of(events, midnight(ctx.run_date))
+    lists = component_lists(als_candidates, interactions, users, depth, ctx)
+    blended = blend(lists, champion.weights, depth=depth, k=depth)
+    return (blended.join(new_items.withColumn("_new", F.lit(True)), ITEM_ID, "left")
+            .select(USER_ID, ITEM_ID, SCORE, RANK,
+                    F.when(F.col("_new"), Source.CONTENT)
+                    .otherwise(F.lit(champion.weights.family)).alias(SOURCE)))
+
+
 def run(ctx: StepContext) -> StepResult:
     cfg = ctx.config.recommend
     if not cfg.enabled:
@@ -135,7 +153,7 @@ def run(ctx: StepContext) -> StepResult:
     users = (read_users_file(ctx, users_file) if users_file else
              active_users(events, run_date=run_date, window_days=cfg.active_window_days)).cache()
     bought = positive_pairs(events, [EventType.PURCHASE])
-    segments = latest_segments(ctx)
+    segments = inputs.segments
     depth = candidate_depth(cfg.k, cfg.max_per_category)
     interactions = confidence_spec(ctx).of(events, midnight(run_date))
     popular = popular_by_segment(interactions, segments, top=2 * depth)
@@ -145,7 +163,9 @@ def run(ctx: StepContext) -> StepResult:
     version = registry.alias_version(client, registry.ALS_MODEL, registry.CHAMPION)
     factors_by_id = None
     similar = None
+    champion = None
     if version is not None:
+        champion = trained_on(client, version)
         model = load_version(ctx.config.mlflow, version)
         factors, new_items = item_factors_with_content(model, items, inputs.item_index,
                                                        cfg.content_neighbours)
@@ -164,6 +184,9 @@ def run(ctx: StepContext) -> StepResult:
             .join(new_items.withColumn("_new", F.lit(True)), ITEM_ID, "left")
             .select(USER_ID, ITEM_ID, SCORE, RANK,
                     F.when(F.col("_new"), Source.CONTENT).otherwise(Source.ALS).alias(SOURCE)))
+        if champion.weights.family != Source.ALS:
+            model_candidates = blended_candidates(ctx, champion, model_candidates, events,
+                                                  users, new_items, depth)
         candidates = model_candidates.unionByName(candidates)
         factors_by_id = factors.join(inputs.item_index.withColumnRenamed(ITEM_IDX, FACTOR_ID),
                                      FACTOR_ID).select(ITEM_ID, FACTOR_FEATURES)
@@ -177,7 +200,7 @@ def run(ctx: StepContext) -> StepResult:
                                   excluded_items=cfg.excluded_items, k=cfg.k,
                                   max_per_category=cfg.max_per_category)
     if factors_by_id is not None:
-        from_factors = F.col(SOURCE).isin(Source.ALS, Source.CONTENT)
+        from_factors = F.col(SOURCE).isin(*MODEL_SOURCES)
         explained = with_reason_item(final.where(from_factors), history_items(events),
                                      factors_by_id)
         final = explained.unionByName(final.where(~from_factors)
@@ -210,7 +233,8 @@ def run(ctx: StepContext) -> StepResult:
     n_gaps = ctx.lake.read(GOLD_RECOMMENDATION_GAPS, version=gap_version).where(predicate).count()
     n_users = users.count()
     summary = [
-        f"model: {registry.ALS_MODEL} v{version} (champion)" if version is not None else
+        f"model: {registry.ALS_MODEL} v{version} (champion: {champion.weights.family}, "
+        f"{champion.weights})" if champion is not None else
         f"model: none ({registry.ALS_MODEL} has no champion yet): popularity for everyone",
         f"{GOLD_RECOMMENDATIONS} v{rec_version}: {totals['rows']} rows for "
         f"{totals['users']} of {n_users} customers, k={cfg.k}; by source "
@@ -223,5 +247,10 @@ def run(ctx: StepContext) -> StepResult:
     if similar is not None:
         summary.append(f"{GOLD_SIMILAR_ITEMS} v{written[GOLD_SIMILAR_ITEMS.qualified_name]}: top "
                        f"{cfg.similar_items_k} per item")
+    served = (f"{champion.weights.family} v{version}" if champion is not None
+              else "popularity fallback (no champion)")
+    highlight = (f"{totals['users']:,} customers get {cfg.k} recommendations from {served}; "
+                 "by source " + ", ".join(f"{s}={n:,}" for s, n in sorted(by_source.items())))
     return StepResult(rows_in=n_users, rows_out=int(totals["rows"]),
-                      versions_read=inputs.versions, versions_written=written, summary=summary)
+                      versions_read=inputs.versions, versions_written=written, summary=summary,
+                      highlights=[highlight])

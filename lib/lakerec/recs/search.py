@@ -103,7 +103,8 @@ def search(objective: Callable[[AlsParams], float], *, default: AlsParams, space
            trials: int, timeout_seconds: float, seed: int) -> tuple[AlsParams, list[Trial]]:
     """Maximise ``objective`` (validation NDCG@10 in ``train``) over ``space``.
 
-    The first trial is ``default``; later ones are drawn by TPE. Stops after ``trials``
+    The first trial is ``default``; then a third of the budget (at least 2 trials in all) is
+    drawn at random and the rest by TPE. Stops after ``trials``
     trials or once ``timeout_seconds`` have passed, whichever comes first. Ties keep the
     earlier trial, so the default wins unless something is strictly better.
     """
@@ -131,8 +132,10 @@ def search(objective: Callable[[AlsParams], float], *, default: AlsParams, space
                  params, value, done[-1].seconds)
         return value
 
-    study = optuna.create_study(direction="maximize",
-                                sampler=optuna.samplers.TPESampler(seed=seed))
+    # Optuna's default of 10 random start-up trials would make a 10-trial budget a pure
+    # random search: a third of the budget explores, the rest follows TPE's model.
+    sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=max(2, trials // 3))
+    study = optuna.create_study(direction="maximize", sampler=sampler)
     study.enqueue_trial(default.as_dict(), skip_if_exists=False)
     study.optimize(run, n_trials=trials, timeout=timeout_seconds)
     best = max(done, key=lambda t: t.value)  # max keeps the first of equal scores

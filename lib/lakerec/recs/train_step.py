@@ -1,18 +1,24 @@
-"""Step ``train``: silver events -> a tuned ALS model, measured against popularity, registered
-as ``lakerec-als`` and promoted to ``champion`` only on evidence.
+"""Step ``train``: silver events -> a tuned recommender (ALS, item-item, popularity, or a
+blend of them), measured against popularity, registered as ``lakerec-als`` and promoted to
+``champion`` only on evidence.
 
 1. Confidences per (customer, item) and the stable id maps (``gold.user_index``,
    ``gold.item_index``, extended at the end of the step).
 2. Hold out evaluation data (``recommend.split``), carve a validation split the same way from
-   the training part, and search rank, regParam, alpha, the confidence transform and the
-   half-life on it by NDCG@10 (:mod:`lakerec.recs.search`; one MLflow child run per trial).
-3. Fit the chosen settings on the training part and measure that model, the popularity
-   baseline and the current champion on the same held-out data: the evidence.
-4. Refit the chosen settings on every event before the run date, held-out ones included: the
-   model that is registered and served, with the evidence logged beside it; alias
-   ``champion`` or ``challenger`` (:func:`lakerec.recs.promotion.promotion_decision`). When no
-   model beats popularity by ``recommend.min_lift_over_popularity``, the champion alias is
-   removed and ``recommend`` serves the popularity fallback.
+   the training part, and on it: search ALS's rank, regParam, alpha, confidence transform
+   and half-life by NDCG@10 (:mod:`lakerec.recs.search`; one MLflow child run per trial);
+   then choose the blend weights of ALS, item-item and popularity
+   (:mod:`lakerec.recs.blend`; a single family is a corner of the grid).
+3. Measure every family and the chosen one (and the current champion, with its own
+   weights) on the same held-out data: the evidence, with popularity bias (Gini, long-tail
+   share) and NDCG per customer segment.
+4. Refit ALS with the chosen settings on every event before the run date, held-out ones
+   included: the model that is registered and served, with its family and weights logged
+   beside the evidence (item-item and popularity are recomputed from the data when
+   serving); alias ``champion`` or ``challenger``
+   (:func:`lakerec.recs.promotion.promotion_decision`). When no model beats popularity by
+   ``recommend.min_lift_over_popularity``, the champion alias is removed and
+   ``recommend`` serves the popularity fallback.
 """
 
 from __future__ import annotations
@@ -29,8 +35,8 @@ from lakerec.core import registry
 from lakerec.core.dates import midnight
 from lakerec.core.schemas import Source
 from lakerec.core.step import StepContext, StepResult
-from lakerec.recs.holdout import ConfidenceSpec, Holdout, validation_holdout
-from lakerec.recs.metrics import ranking_metrics
+from lakerec.recs.blend import BLEND, COMPONENTS, BlendWeights
+from lakerec.recs.holdout import Holdout
 from lakerec.recs.plots import plot_metrics_vs_k
 from lakerec.recs.promotion import (
     PRIMARY_METRIC,
@@ -39,22 +45,19 @@ from lakerec.recs.promotion import (
     metric_key,
     promotion_decision,
 )
-from lakerec.recs.search import AlsParams, SearchSpace, Trial, search, space_around
+from lakerec.recs.search import AlsParams, Trial
 from lakerec.recs.training import (
     EVENTS_VERSION,
     EXPERIMENT,
-    Fitter,
-    Inputs,
-    confidence_spec,
-    default_params,
+    candidates_on,
     evaluation_holdout,
+    make_fitter,
     measure_champion,
-    measure_model,
-    measure_popularity,
-    model_top_k,
+    measure_recs,
     read_inputs,
     write_indices,
 )
+from lakerec.recs.tuning import choose_blend, choose_settings, validation_split
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -66,24 +69,32 @@ def run(ctx: StepContext) -> StepResult:
     cfg = ctx.config.recommend
     if not cfg.enabled:
         return StepResult(status="skipped", summary=["recommendations disabled"])
-    spark, ks = ctx.spark, cfg.metrics_ks
-    blocks = spark.sparkContext.defaultParallelism
+    ks = cfg.metrics_ks
     inputs = read_inputs(ctx)
-    spec = confidence_spec(ctx)
     holdout = evaluation_holdout(ctx, inputs.events)
-    fitter = Fitter(inputs, spec, {"max_iter": cfg.als.max_iter, "num_blocks": blocks,
-                                   "checkpoint_interval": cfg.als.checkpoint_interval,
-                                   "seed": cfg.als.seed, "implicit": not cfg.explicit_ratings},
-                    blocks)
-    best, trials = choose_settings(ctx, holdout, inputs, fitter, spec)
+    fitter = make_fitter(ctx, inputs)
+    validation = validation_split(ctx, holdout, fitter.spec)
+    best, trials = choose_settings(ctx, validation, inputs, fitter)
+    weights, weighings = choose_blend(ctx, validation, inputs, fitter, best)
+    if validation is not None:
+        validation.unpersist()
 
-    new = measure_model(Source.ALS, fitter.on_holdout(holdout, best), holdout, inputs, ctx)
-    popularity = measure_popularity(holdout, inputs, ctx)
+    candidates = candidates_on(holdout, inputs, fitter.on_holdout(holdout, best),
+                               fitter.spec_for(best), ctx)
+    families = {name: measure_recs("popularity" if name == Source.POPULAR else name,
+                                   candidates.lists[name], holdout, inputs, ks=ks)
+                for name in COMPONENTS}
+    popularity = families[Source.POPULAR]
+    new = families.get(weights.family) or measure_recs(
+        BLEND, candidates.blended(weights, max(ks)), holdout, inputs, ks=ks)
     client = registry.tracking(ctx.config.mlflow)
     champion_version = registry.alias_version(client, registry.ALS_MODEL, registry.CHAMPION)
     champion = None
     if champion_version is not None:
-        champion = measure_champion(ctx, client, champion_version, holdout, inputs, fitter)
+        champion = measure_champion(ctx, client, champion_version, holdout, inputs, fitter,
+                                    candidates)
+    candidates.unpersist()
+    holdout.unpersist()
     lift = cfg.min_lift_over_popularity
     promote, why = promotion_decision(new, popularity, champion, margin=cfg.promotion_margin,
                                       popularity_margin=lift)
@@ -92,8 +103,12 @@ def run(ctx: StepContext) -> StepResult:
 
     until = midnight(ctx.run_date)
     served, pairs = fitter.on_everything(until, best)
-    version, run_id = log_and_register(ctx, client, served, best, trials, holdout, new,
-                                       popularity, champion, promote, why, inputs.versions,
+    evidence = {"model": new, "popularity": popularity,
+                **{str(name): ev for name, ev in families.items() if name != Source.POPULAR}}
+    if champion is not None:
+        evidence["champion"] = champion
+    version, run_id = log_and_register(ctx, client, served, best, weights, trials, weighings,
+                                       holdout, evidence, promote, why, inputs.versions,
                                        trained_until=until, training_pairs=pairs)
     alias = registry.CHAMPION if promote else registry.CHALLENGER
     registry.set_alias(client, registry.ALS_MODEL, alias, version)
@@ -109,21 +124,38 @@ def run(ctx: StepContext) -> StepResult:
     written = write_indices(ctx, inputs)
 
     def line(ev: Evidence) -> str:
-        return f"{ev.name:>14}: " + ", ".join(f"{m}@{k}={ev.metrics[f'{m}@{k}']:.4f}"
-                                             for m in ("ndcg", "precision", "recall", "map")
-                                             for k in (10,) if k in ks)
+        figures = [f"{m}@10={ev.metrics[f'{m}@10']:.4f}" for m in ("ndcg", "precision",
+                                                                   "recall", "map")
+                   if f"{m}@10" in ev.metrics]
+        k = max(ks)
+        figures += [f"{m}@{k}={ev.metrics[f'{m}@{k}']:.3f}" for m in ("coverage", "gini",
+                                                                      "long_tail")]
+        return f"{ev.name:>14}: " + ", ".join(figures)
     searched = (f" (validation ndcg@10 {max(t.value for t in trials):.4f} over "
                 f"{len(trials)} trials)" if trials else " (the default point; no search)")
+    blended = (f" (validation ndcg@10 {max(v for _, v in weighings):.4f} over "
+               f"{len(weighings)} weightings)" if weighings else "")
     summary = [f"trained on {EVENTS_VERSION} v{inputs.versions[EVENTS_VERSION]}, "
                f"split {json.dumps(holdout.definition)}",
-               f"chose {describe(best)}{searched}",
-               line(new), line(popularity)]
+               f"ALS settings: {describe(best)}{searched}",
+               f"family: {weights.family} ({weights}){blended}",
+               *(line(ev) for ev in families.values())]
+    if weights.family == BLEND:
+        summary.append(line(new))
     if champion is not None:
         summary.append(line(champion))
-    summary.append(f"{registry.ALS_MODEL} v{version} (refitted on {pairs:,} pairs up to "
-                   f"{ctx.run_date}) -> {alias}: {why} (MLflow run {run_id})")
+    summary.append(f"{registry.ALS_MODEL} v{version} ({weights.family}; ALS refitted on "
+                   f"{pairs:,} pairs up to {ctx.run_date}) -> {alias}: {why} "
+                   f"(MLflow run {run_id})")
+    k = max(ks)
+    highlight = (f"{weights.family} ({weights}) NDCG@10 {new.primary:.4f} vs popularity "
+                 f"{popularity.primary:.4f} ({new.primary / popularity.primary - 1:+.0%})"
+                 if popularity.primary else f"{weights.family} NDCG@10 {new.primary:.4f}")
+    highlight += (f", exposure Gini {new.metrics[f'gini@{k}']:.2f}, long tail "
+                  f"{new.metrics[f'long_tail@{k}']:.0%} of slots; {registry.ALS_MODEL} "
+                  f"v{version} -> {alias}")
     return StepResult(rows_in=None, versions_read=inputs.versions, versions_written=written,
-                      summary=summary, warnings=warnings)
+                      summary=summary, warnings=warnings, highlights=[highlight])
 
 
 def describe(params: AlsParams) -> str:
@@ -133,46 +165,16 @@ def describe(params: AlsParams) -> str:
             f"{params.transform} confidence, {half_life}")
 
 
-def choose_settings(ctx: StepContext, holdout: Holdout, inputs: Inputs, fitter: Fitter,
-                    spec: ConfidenceSpec) -> tuple[AlsParams, list[Trial]]:
-    """The searched settings (or the default point when the search is off or has no data)."""
-    cfg = ctx.config.recommend
-    default = default_params(ctx)
-    if cfg.search.trials <= 1:
-        return default, []
-    validation = validation_holdout(
-        holdout, spec, test_days=cfg.split.test_days, ratio=cfg.split.ratio,
-        seed=cfg.split.seed, run_date=ctx.run_date,
-        relevant_event_types=cfg.relevant_event_types)
-    validation.relevant = validation.relevant.cache()
-    if validation.relevant.limit(1).count() == 0:
-        log.warning("validation split holds no relevant events: keeping the default %s",
-                    describe(default))
-        return default, []
-
-    def validation_ndcg(params: AlsParams) -> float:
-        model = fitter.on_holdout(validation, params)
-        recs = model_top_k(model, validation, inputs, 10, cfg.users_per_block)
-        return ranking_metrics(recs, validation.relevant, ks=(10,))[PRIMARY_METRIC]
-
-    search_cfg = cfg.search
-    space = space_around(default, SearchSpace(
-        rank=search_cfg.rank, reg_param=search_cfg.reg_param, alpha=search_cfg.alpha,
-        transforms=search_cfg.transforms, half_lives=search_cfg.half_lives))
-    try:
-        return search(validation_ndcg, default=default, space=space, trials=search_cfg.trials,
-                      timeout_seconds=search_cfg.timeout_seconds, seed=search_cfg.seed)
-    finally:
-        validation.relevant.unpersist()
-
-
 def log_and_register(ctx: StepContext, client: MlflowClient, model: ALSModel, best: AlsParams,
-                     trials: list[Trial], holdout: Holdout, new: Evidence,
-                     popularity: Evidence, champion: Evidence | None, promote: bool, why: str,
+                     weights: BlendWeights, trials: list[Trial],
+                     weighings: list[tuple[BlendWeights, float]], holdout: Holdout,
+                     evidence: dict[str, Evidence], promote: bool, why: str,
                      versions: dict[str, int], *, trained_until: datetime,
                      training_pairs: int) -> tuple[int, str]:
-    """One MLflow run: params, the evidence at every k, plot, split, one child run per search
-    trial, and the served model; registered."""
+    """One MLflow run: params (ALS settings, family and blend weights), the evidence of every
+    family at every k (prefix ``model.`` for the chosen one), plot, split, one child run per
+    search trial, the blend weightings tried, and the served ALS model; registered with its
+    family as a tag."""
     import mlflow
     import mlflow.spark
     import pyspark
@@ -182,10 +184,12 @@ def log_and_register(ctx: StepContext, client: MlflowClient, model: ALSModel, be
     artifacts = Path(ctx.config.paths.artifacts) / "train" / ctx.run_id
     with mlflow.start_run(experiment_id=experiment,
                           run_name=f"train {ctx.run_date.isoformat()}") as run:
-        mlflow.log_params({**best.as_dict(), "max_iter": cfg.als.max_iter,
+        mlflow.log_params({**best.as_dict(), **weights.logged(), "family": weights.family,
+                           "max_iter": cfg.als.max_iter,
                            "implicit_prefs": not cfg.explicit_ratings,
                            "event_weights": json.dumps(dict(cfg.event_weights)),
                            "confidence_epsilon": cfg.confidence_epsilon,
+                           **{f"item_item.{k}": v for k, v in cfg.item_item.model_dump().items()},
                            "num_blocks": ctx.spark.sparkContext.defaultParallelism,
                            "search_trials": len(trials) or 1,
                            "run_date": ctx.run_date.isoformat(),
@@ -194,11 +198,11 @@ def log_and_register(ctx: StepContext, client: MlflowClient, model: ALSModel, be
                            "evidence_trained_until": holdout.trained_until.isoformat(),
                            **{f"split.{k}": v for k, v in holdout.definition.items()}})
         metrics = {metric_key(prefix, name): value
-                   for prefix, ev in (("model", new), ("popularity", popularity),
-                                      ("champion", champion)) if ev is not None
+                   for prefix, ev in evidence.items()
                    for name, value in ev.metrics.items() if value == value}  # drop NaN
         mlflow.log_metrics(metrics)
         mlflow.set_tags({**{f"delta.{name}.version": str(v) for name, v in versions.items()},
+                         "family": weights.family,
                          "promotion": "champion" if promote else "challenger",
                          "promotion_reason": why})
         mlflow.log_dict(holdout.definition, "evaluation/split.json")
@@ -211,13 +215,17 @@ def log_and_register(ctx: StepContext, client: MlflowClient, model: ALSModel, be
         mlflow.log_dict({"trials": [{**t.params.as_dict(), "validation_ndcg@10": t.value,
                                      "seconds": t.seconds} for t in trials]},
                         "evaluation/search.json")
-        evidence = [ev for ev in (new, popularity, champion) if ev is not None]
-        plot = plot_metrics_vs_k(evidence, cfg.metrics_ks, artifacts / "metrics_vs_k.png")
+        mlflow.log_dict({"weightings": [{**w.as_dict(), "family": w.family,
+                                         "validation_ndcg@10": v} for w, v in weighings]},
+                        "evaluation/blend.json")
+        unique = list({ev.name: ev for ev in evidence.values()}.values())
+        plot = plot_metrics_vs_k(unique, cfg.metrics_ks, artifacts / "metrics_vs_k.png")
         mlflow.log_artifact(str(plot), "evaluation")
         info = mlflow.spark.log_model(model, artifact_path="model",
                                       pip_requirements=[f"pyspark=={pyspark.__version__}"])
         run_id = run.info.run_id
     version = registry.register(client, info.model_uri, registry.ALS_MODEL, run_id=run_id,
                                 tags={"run_date": ctx.run_date.isoformat(),
-                                      "ndcg_at_10": f"{new.primary:.6f}"})
+                                      "family": weights.family,
+                                      "ndcg_at_10": f"{evidence['model'].primary:.6f}"})
     return version, run_id

@@ -21,17 +21,28 @@ from lakerec.core.schemas import (
     ITEM_ID,
     ITEM_IDX,
     RANK,
+    RUN_DATE,
     SCORE,
+    SEGMENT_ID,
     USER_ID,
     USER_IDX,
+    Source,
 )
 from lakerec.core.settings import MlflowConfig
 from lakerec.core.step import StepContext
-from lakerec.core.tables import GOLD_ITEM_INDEX, GOLD_USER_INDEX, SILVER_EVENTS, SILVER_ITEMS
+from lakerec.core.tables import (
+    GOLD_CUSTOMER_SEGMENTS,
+    GOLD_ITEM_INDEX,
+    GOLD_USER_INDEX,
+    SILVER_EVENTS,
+    SILVER_ITEMS,
+)
 from lakerec.recs.als import fit_als, prepare_ratings, top_k
 from lakerec.recs.baselines import popularity_top_k
+from lakerec.recs.blend import BLEND, BlendWeights, blend
 from lakerec.recs.holdout import ConfidenceSpec, Holdout, make_holdout
 from lakerec.recs.interactions import new_index_rows, with_indices
+from lakerec.recs.item_similarity import item_item_top_k
 from lakerec.recs.promotion import Evidence, item_categories, item_interaction_counts, measure
 from lakerec.recs.search import AlsParams
 
@@ -55,6 +66,7 @@ class Inputs:
     item_index: DataFrame
     new_users: DataFrame
     new_items: DataFrame
+    segments: DataFrame | None  # (user_id, segment_id) of the latest segmentation, if any
     versions: dict[str, int]
 
 
@@ -76,7 +88,17 @@ def read_inputs(ctx: StepContext) -> Inputs:
     user_index = new_users if user_old is None else user_old.unionByName(new_users)
     item_index = new_items if item_old is None else item_old.unionByName(new_items)
     return Inputs(events, items, user_index.cache(), item_index.cache(), new_users, new_items,
-                  versions)
+                  latest_segments(ctx), versions)
+
+
+def latest_segments(ctx: StepContext) -> DataFrame | None:
+    """``(user_id, segment_id)`` of the latest segmentation on or before the run date."""
+    segments = ctx.lake.read_if_exists(GOLD_CUSTOMER_SEGMENTS)
+    if segments is None:
+        return None
+    segments = segments.where(F.col(RUN_DATE) <= F.lit(ctx.run_date))
+    latest = segments.agg(F.max(RUN_DATE).alias(RUN_DATE))
+    return segments.join(latest, RUN_DATE).select(USER_ID, F.col(SEGMENT_ID).cast("int"))
 
 
 def write_indices(ctx: StepContext, inputs: Inputs) -> dict[str, int]:
@@ -140,6 +162,16 @@ class Fitter:
             interactions.unpersist()
 
 
+def make_fitter(ctx: StepContext, inputs: Inputs) -> Fitter:
+    """ALS with the configured fixed settings (iterations, blocks, checkpoints, seed)."""
+    cfg = ctx.config.recommend
+    blocks = ctx.spark.sparkContext.defaultParallelism
+    return Fitter(inputs, confidence_spec(ctx),
+                  {"max_iter": cfg.als.max_iter, "num_blocks": blocks,
+                   "checkpoint_interval": cfg.als.checkpoint_interval, "seed": cfg.als.seed,
+                   "implicit": not cfg.explicit_ratings}, blocks)
+
+
 def evaluation_holdout(ctx: StepContext, events: DataFrame) -> Holdout:
     cfg = ctx.config.recommend
     holdout = make_holdout(events, confidence_spec(ctx), protocol=cfg.split.protocol,
@@ -181,15 +213,66 @@ def measure_popularity(holdout: Holdout, inputs: Inputs, ctx: StepContext) -> Ev
     return measure_recs("popularity", recs, holdout, inputs, ks=ctx.config.recommend.metrics_ks)
 
 
+@dataclass
+class Candidates:
+    """Each blend component's top ``depth`` ``(user_id, item_id, score, rank)`` for the
+    held-out customers of one holdout (:mod:`lakerec.recs.blend`)."""
+
+    lists: dict[str, DataFrame]
+    depth: int
+
+    def blended(self, weights: BlendWeights, k: int) -> DataFrame:
+        if weights.family != BLEND:  # one component: its own list, as it ranked it
+            return self.lists[weights.family].where(F.col(RANK) <= k)
+        return blend(self.lists, weights, depth=self.depth, k=k)
+
+    def with_als(self, recs: DataFrame) -> Candidates:
+        """The same lists with another ALS model's."""
+        return Candidates({**self.lists, Source.ALS: recs}, self.depth)
+
+    def unpersist(self) -> None:
+        for df in self.lists.values():
+            df.unpersist()
+
+
+def candidates_on(holdout: Holdout, inputs: Inputs, als_model: ALSModel, spec: ConfidenceSpec,
+                  ctx: StepContext) -> Candidates:
+    """ALS (``als_model``), item-item and popularity candidates trained on ``holdout``'s
+    training part; item-item affinities are confidences by ``spec``."""
+    cfg = ctx.config.recommend
+    depth = max(cfg.blend.depth, *cfg.metrics_ks)
+    lists = component_lists(
+        model_top_k(als_model, holdout, inputs, depth, cfg.users_per_block),
+        holdout.train_with(spec), holdout.relevant.select(USER_ID).distinct(), depth, ctx)
+    return Candidates({name: df.cache() for name, df in lists.items()}, depth)
+
+
+def component_lists(als: DataFrame, interactions: DataFrame, users: DataFrame, depth: int,
+                    ctx: StepContext) -> dict[str, DataFrame]:
+    """The blend's components for ``users``: the given ALS list, and the item-item and
+    popularity lists of ``interactions`` ``(user_id, item_id, confidence)``, top ``depth``."""
+    item_item = ctx.config.recommend.item_item
+    return {Source.ALS: als,
+            Source.ITEM_ITEM: item_item_top_k(
+                interactions, depth, users=users, metric=item_item.similarity,
+                min_cooccurrence=item_item.min_cooccurrence,
+                max_items_per_user=item_item.max_items_per_user),
+            Source.POPULAR: popularity_top_k(interactions, users, depth)}
+
+
 def measure_recs(name: str, recs: DataFrame, holdout: Holdout, inputs: Inputs, *,
                  ks: tuple[int, ...]) -> Evidence:
     categories = (item_categories(inputs.items) if inputs.items is not None
                   else inputs.item_index.select(ITEM_ID, F.lit(None).cast("string")
                                                 .alias(CATEGORY)))
-    return measure(name, recs.cache(), holdout.relevant, ks=ks,
-                   catalog_size=max(inputs.item_index.count(), 1),
-                   item_popularity=item_interaction_counts(holdout.train),
-                   item_categories=categories)
+    cached = recs.cache()
+    try:
+        return measure(name, cached, holdout.relevant, ks=ks,
+                       catalog_size=max(inputs.item_index.count(), 1),
+                       item_popularity=item_interaction_counts(holdout.train),
+                       item_categories=categories, segments=inputs.segments)
+    finally:
+        cached.unpersist()
 
 
 def load_version(mlflow_config: MlflowConfig, version: int) -> ALSModel:
@@ -206,6 +289,7 @@ class TrainedOn:
     """What a registered version was trained on, from its MLflow run."""
 
     params: AlsParams
+    weights: BlendWeights
     trained_until: datetime | None    # None for versions logged before it was recorded
 
     def fair_on(self, holdout: Holdout) -> bool:
@@ -216,32 +300,54 @@ class TrainedOn:
 
 
 def trained_on(client: MlflowClient, version: int) -> TrainedOn:
-    """Hyperparameters and training data of registered version ``version``."""
+    """Hyperparameters, blend weights and training data of registered version ``version``."""
     run_id = client.get_model_version(registry.ALS_MODEL, str(version)).run_id
     if run_id is None:
         raise InputError(f"{registry.ALS_MODEL} v{version} is not linked to an MLflow run")
     params = client.get_run(run_id).data.params
     until = params.get("trained_until")
     return TrainedOn(params=AlsParams.from_logged(params),
+                     weights=BlendWeights.from_logged(params),
                      trained_until=datetime.fromisoformat(until) if until else None)
 
 
+def measure_version(name: str, model: ALSModel, weights: BlendWeights, holdout: Holdout,
+                    inputs: Inputs, ctx: StepContext, candidates: Candidates | None) -> Evidence:
+    """A registered version on ``holdout``: its ALS model, blended by its weights with the
+    other components of ``candidates`` (item-item and popularity are recomputed from the
+    data, so only the ALS list is the version's own; ``None`` will do for ALS alone)."""
+    ks = ctx.config.recommend.metrics_ks
+    if weights.family == Source.ALS:
+        return measure_model(name, model, holdout, inputs, ctx)
+    if candidates is None:
+        raise ValueError(f"measuring a {weights.family} needs the other components' candidates")
+    own = model_top_k(model, holdout, inputs, candidates.depth,
+                      ctx.config.recommend.users_per_block).cache()
+    try:
+        return measure_recs(name, candidates.with_als(own).blended(weights, max(ks)), holdout,
+                            inputs, ks=ks)
+    finally:
+        own.unpersist()
+
+
 def measure_champion(ctx: StepContext, client: MlflowClient, version: int, holdout: Holdout,
-                     inputs: Inputs, fitter: Fitter) -> Evidence:
+                     inputs: Inputs, fitter: Fitter, candidates: Candidates) -> Evidence:
     """The champion on this holdout, fairly.
 
     The registered model is measured as it is when its training data ended before the
     held-out events start. Otherwise (the random protocol, or a champion trained on data
     reaching into this test window, as every served model is) it has seen held-out pairs and
     would score too high: its settings are refitted on this split's training part and that
-    model is measured instead, under the name ``champion vN (refit)``.
+    model is measured instead, under the name ``champion vN (refit)``. A blended champion
+    is measured with its own weights.
     """
     champion = trained_on(client, version)
     if champion.fair_on(holdout):
-        return measure_model(f"champion v{version}", load_version(ctx.config.mlflow, version),
-                             holdout, inputs, ctx)
+        return measure_version(f"champion v{version}", load_version(ctx.config.mlflow, version),
+                               champion.weights, holdout, inputs, ctx, candidates)
     log.info("champion v%d was trained on data up to %s, which overlaps the held-out events: "
              "refitting its hyperparameters %s on this split", version,
              champion.trained_until or "an unrecorded date", champion.params)
-    return measure_model(f"champion v{version} (refit)",
-                         fitter.on_holdout(holdout, champion.params), holdout, inputs, ctx)
+    return measure_version(f"champion v{version} (refit)",
+                           fitter.on_holdout(holdout, champion.params), champion.weights,
+                           holdout, inputs, ctx, candidates)

@@ -1,0 +1,194 @@
+"""``lakerec bench ranking``: the recommenders side by side, on several datasets and both
+evaluation protocols (:mod:`lakerec.recs.ranking_bench` names the systems).
+
+    lakerec bench ranking --datasets generated-small online-retail --protocols time random \\
+        --record bench/results/ranking.jsonl --plot bench/ranking.png
+
+Each dataset is built once under ``--workdir`` (generate or copy the log, ingest, conform)
+and reused by later runs; then every protocol runs every system. One JSON line per
+(dataset, protocol, system) goes to ``--record``; the table printed at the end (and the plot)
+covers every record in that file, so runs of different datasets add up. See
+``bench/ranking.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from lakerec.core.config import Config, with_overrides
+from lakerec.core.lake import Lake
+from lakerec.core.tables import SILVER_EVENTS
+
+log = logging.getLogger("lakerec.bench")
+
+GENERATED_RUN_DATE = date(2026, 11, 27)
+ONLINE_RETAIL_RUN_DATE = date(2011, 12, 9)   # the log's last day
+DATASETS = {
+    # name: (generate overrides or None for Online Retail, run date)
+    "generated-small": (("generate.customers=5000", "generate.items=500",
+                         "generate.events=125000", "generate.files=1"), GENERATED_RUN_DATE),
+    "generated": ((), GENERATED_RUN_DATE),          # the `make run` size
+    "online-retail": (None, ONLINE_RETAIL_RUN_DATE),
+}
+PROTOCOLS = ("time", "random")
+METRICS = ("ndcg@10", "precision@10", "recall@10", "map@10", "coverage@20", "gini@20",
+           "long_tail@20")
+
+
+def add_parser(benches: argparse._SubParsersAction) -> None:
+    from lakerec.recs.ranking_bench import SYSTEMS
+
+    ranking = benches.add_parser("ranking", help="compare recommenders on datasets and "
+                                 "protocols (NDCG, precision, recall, MAP, coverage, "
+                                 "popularity bias, time)")
+    ranking.add_argument("--datasets", nargs="+", choices=sorted(DATASETS),
+                         default=["generated-small", "online-retail"])
+    ranking.add_argument("--protocols", nargs="+", choices=PROTOCOLS, default=list(PROTOCOLS))
+    ranking.add_argument("--systems", nargs="+", choices=SYSTEMS, default=list(SYSTEMS))
+    ranking.add_argument("--exhaustive-trials", type=int, default=30,
+                         help="Optuna trials of the exhaustive ALS search (on the test data)")
+    ranking.add_argument("--online-retail", default="../shared/data/online_retail.parquet",
+                         help="the Online Retail log (Parquet)")
+    ranking.add_argument("--workdir", help="where datasets are built (default: "
+                         "<paths.artifacts>/bench/ranking)")
+    ranking.add_argument("--record", help="append one JSON line per result to this file")
+    ranking.add_argument("--plot", help="write a bar chart of NDCG@10 of every record here")
+
+
+def dataset_config(config: Config, folder: Path, generate: Iterable[str]) -> Config:
+    """``config`` with every path under ``folder`` and the generator's size."""
+    return with_overrides(config, [
+        f"paths.root={folder}/lake", f"paths.landing={folder}/landing",
+        f"paths.ground_truth={folder}/ground_truth", f"paths.checkpoint={folder}/checkpoints",
+        f"paths.data_docs={folder}/data_docs", f"paths.artifacts={folder}/artifacts",
+        f"mlflow.tracking_uri=sqlite:///{folder}/mlflow.db",
+        f"mlflow.artifact_location={folder}/mlruns", *generate])
+
+
+def build_dataset(spark: SparkSession, name: str, config: Config, online_retail: Path) -> None:
+    """Generate (or copy) the dataset, ingest and conform it, unless already built."""
+    from lakerec.cli.runner import run_step
+
+    if Lake(spark, config.paths.root).exists(SILVER_EVENTS):
+        log.info("dataset %s already built under %s", name, config.paths.root)
+        return
+    generate, run_date = DATASETS[name]
+    steps = ["ingest", "conform"]
+    if generate is None:
+        if not online_retail.is_file():
+            raise SystemExit(f"lakerec bench ranking: no Online Retail log at {online_retail} "
+                             "(pass --online-retail PATH)")
+        landing = Path(config.paths.landing) / "events"
+        landing.mkdir(parents=True, exist_ok=True)
+        shutil.copy(online_retail, landing / online_retail.name)
+    else:
+        steps.insert(0, "generate")
+    for step in steps:
+        run_step(step, config, run_date, spark=spark, out=log.info)
+
+
+def run_dataset(spark: SparkSession, name: str, config: Config, args: argparse.Namespace,
+                machine: dict[str, object]) -> list[dict[str, object]]:
+    from lakerec.core.step import StepContext
+    from lakerec.recs.ranking_bench import compare_systems
+
+    _, run_date = DATASETS[name]
+    records = []
+    for protocol in args.protocols:
+        protocol_config = with_overrides(config, [f"recommend.split.protocol={protocol}"])
+        ctx = StepContext(config=protocol_config, spark=spark,
+                          lake=Lake(spark, config.paths.root), run_date=run_date,
+                          run_id=f"bench-{name}-{protocol}")
+        for result in compare_systems(ctx, exhaustive_trials=args.exhaustive_trials,
+                                      systems=tuple(args.systems)):
+            record = {"bench": "ranking", "dataset": name, "protocol": protocol,
+                      "system": result.system, "seconds": round(result.seconds, 1),
+                      "detail": result.detail,
+                      "metrics": {k: round(v, 5) for k, v in result.metrics.items()
+                                  if v == v},
+                      "search_trials": config.recommend.search.trials,
+                      "exhaustive_trials": args.exhaustive_trials,
+                      "machine": machine, "spark_master": spark.sparkContext.master,
+                      "at": datetime.now(UTC).isoformat(timespec="seconds")}
+            records.append(record)
+            print(f"{name:>16} {protocol:>6} {result.system:>12}: ndcg@10 "
+                  f"{result.metrics['ndcg@10']:.4f} in {result.seconds:.0f} s "
+                  f"{result.detail}", flush=True)
+            if args.record:
+                with open(args.record, "a", encoding="utf-8") as out:
+                    out.write(json.dumps(record) + "\n")
+    return records
+
+
+def table(records: list[dict]) -> str:
+    """A Markdown table of the latest record of each (dataset, protocol, system), with the
+    pipeline's share of the exhaustive ceiling."""
+    latest = {(r["dataset"], r["protocol"], r["system"]): r for r in records}
+    lines = ["| dataset | protocol | system | " + " | ".join(METRICS) + " | s | % of ceiling |",
+             "|---" * (len(METRICS) + 5) + "|"]
+    for (dataset, protocol, system), record in latest.items():
+        ceiling = latest.get((dataset, protocol, "exhaustive"))
+        ndcg = record["metrics"].get("ndcg@10", float("nan"))
+        share = (f"{100 * ndcg / ceiling['metrics']['ndcg@10']:.0f}%"
+                 if ceiling and ceiling["metrics"].get("ndcg@10") else "")
+        figures = " | ".join(f"{record['metrics'].get(m, float('nan')):.4f}" for m in METRICS)
+        lines.append(f"| {dataset} | {protocol} | {system} | {figures} | "
+                     f"{record['seconds']:.0f} | {share} |")
+    return "\n".join(lines)
+
+
+def plot(records: list[dict], path: Path) -> None:
+    """Grouped bars: NDCG@10 of each system per (dataset, protocol)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    latest = {(r["dataset"], r["protocol"], r["system"]): r for r in records}
+    groups = sorted({(d, p) for d, p, _ in latest})
+    systems = list(dict.fromkeys(s for _, _, s in latest))
+    width = 0.8 / max(len(systems), 1)
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(groups)), 4))
+    for n, system in enumerate(systems):
+        values = [latest[(d, p, system)]["metrics"]["ndcg@10"] if (d, p, system) in latest
+                  else 0.0 for d, p in groups]
+        ax.bar([g + n * width for g in range(len(groups))], values, width, label=system)
+    ax.set_xticks([g + 0.4 - width / 2 for g in range(len(groups))],
+                  [f"{d}\n{p}" for d, p in groups])
+    ax.set_ylabel("NDCG@10")
+    ax.set_title("lakerec bench ranking")
+    ax.legend(fontsize="small", ncol=2)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(args: argparse.Namespace, config: Config, spark: SparkSession,
+         machine: dict[str, object]) -> int:
+    if args.exhaustive_trials < 1:
+        raise SystemExit("lakerec bench ranking: --exhaustive-trials must be positive")
+    workdir = Path(args.workdir or Path(config.paths.artifacts) / "bench" / "ranking").resolve()
+    online_retail = Path(args.online_retail).resolve()
+    records = []
+    for name in args.datasets:
+        folder = workdir / name
+        dataset = dataset_config(config, folder, DATASETS[name][0] or ())
+        build_dataset(spark, name, dataset, online_retail)
+        records += run_dataset(spark, name, dataset, args, machine)
+    if args.record:
+        records = [json.loads(line) for line in
+                   Path(args.record).read_text(encoding="utf-8").splitlines() if line.strip()]
+    print(table(records))
+    if args.plot:
+        plot(records, Path(args.plot))
+        print(f"plot: {args.plot}")
+    return 0

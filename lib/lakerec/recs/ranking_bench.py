@@ -1,0 +1,182 @@
+"""How good are the pipeline's recommendations, next to the alternatives and to what the data
+allows? The systems of ``lakerec bench ranking``, measured on one lake and one protocol.
+
+Every system is trained on the evaluation holdout's training part (``recommend.split``) and
+measured on its held-out events, as ``train`` measures:
+
+* ``popularity``: the most popular unseen items;
+* ``als_default``: ALS at the configured default point, no search;
+* ``als_searched``: ALS with the settings the default search finds on validation;
+* ``item_item``: SAR-style item-item collaborative filtering (``recommend.item_item``);
+* ``pipeline``: what ``train`` serves: the searched ALS blended with item-item and
+  popularity by the weights chosen on validation (it may pick one family alone);
+* ``exhaustive``: the ceiling, "how good can this data get": a larger Optuna search over
+  ALS scored on the held-out events themselves (an oracle no deployed system has), every
+  item-item similarity metric, and the blend grid at the best ALS, again on the held-out
+  events. Its figure is the best of all of these.
+
+Seconds are wall time of training and scoring the system (the search and the blend choice
+included), not of measuring it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+from pyspark.sql import DataFrame
+
+from lakerec.core.schemas import USER_ID
+from lakerec.core.step import StepContext
+from lakerec.recs.baselines import popularity_top_k
+from lakerec.recs.blend import choose_weights, weight_grid
+from lakerec.recs.holdout import Holdout
+from lakerec.recs.item_similarity import SIMILARITY_METRICS, item_item_top_k
+from lakerec.recs.metrics import ranking_metrics
+from lakerec.recs.promotion import PRIMARY_K, PRIMARY_METRIC
+from lakerec.recs.search import AlsParams, search
+from lakerec.recs.training import (
+    candidates_on,
+    default_params,
+    evaluation_holdout,
+    make_fitter,
+    measure_recs,
+    model_top_k,
+    read_inputs,
+)
+from lakerec.recs.tuning import (
+    choose_blend,
+    choose_settings,
+    configured_space,
+    validation_split,
+)
+
+log = logging.getLogger("lakerec.bench")
+
+SYSTEMS = ("popularity", "als_default", "als_searched", "item_item", "pipeline", "exhaustive")
+
+
+@dataclass
+class SystemResult:
+    system: str
+    metrics: dict[str, float]
+    seconds: float
+    detail: str = ""     # chosen settings or family
+
+
+def compare_systems(ctx: StepContext, *, exhaustive_trials: int,
+                    systems: tuple[str, ...] = SYSTEMS) -> list[SystemResult]:
+    """Each of ``systems`` on the lake and ``recommend.split`` of ``ctx`` (see the module
+    docstring)."""
+    cfg = ctx.config.recommend
+    ks = cfg.metrics_ks
+    inputs = read_inputs(ctx)
+    holdout = evaluation_holdout(ctx, inputs.events)
+    fitter = make_fitter(ctx, inputs)
+    users = holdout.relevant.select(USER_ID).distinct().cache()
+    k = max(ks)
+    results: list[SystemResult] = []
+
+    tuned: dict[str, object] = {}   # the search, run once and shared by two systems
+
+    def tuning() -> tuple[Holdout | None, AlsParams, float]:
+        """Validation split and searched settings; the seconds they took unless already
+        counted by an earlier system (then 0, and the caller adds them)."""
+        if not tuned:
+            start = time.perf_counter()
+            validation = validation_split(ctx, holdout, fitter.spec)
+            tuned.update(validation=validation,
+                         best=choose_settings(ctx, validation, inputs, fitter)[0],
+                         seconds=time.perf_counter() - start)
+        return tuned["validation"], tuned["best"], tuned["seconds"]  # type: ignore[return-value]
+
+    def timed(system: str, build: Callable[[], tuple[DataFrame, str]], *,
+              uses_search: bool = False) -> None:
+        if system not in systems:
+            return
+        log.info("bench: %s", system)
+        searched_before = bool(tuned)
+        start = time.perf_counter()
+        recs, detail = build()
+        recs = recs.cache()
+        recs.count()
+        seconds = time.perf_counter() - start
+        if uses_search and searched_before:
+            seconds += float(tuned["seconds"])  # type: ignore[arg-type]
+        evidence = measure_recs(system, recs, holdout, inputs, ks=ks)
+        recs.unpersist()
+        results.append(SystemResult(system, evidence.metrics, seconds, detail))
+        log.info("bench: %s %s=%.4f in %.0f s (%s)", system, PRIMARY_METRIC,
+                 evidence.primary, seconds, detail)
+
+    def als(params: AlsParams) -> DataFrame:
+        return model_top_k(fitter.on_holdout(holdout, params), holdout, inputs, k,
+                           cfg.users_per_block)
+
+    def item_item(metric: str) -> DataFrame:
+        item_cfg = cfg.item_item
+        return item_item_top_k(holdout.train_with(fitter.spec), k, users=users, metric=metric,
+                               min_cooccurrence=item_cfg.min_cooccurrence,
+                               max_items_per_user=item_cfg.max_items_per_user)
+
+    def searched() -> tuple[DataFrame, str]:
+        best = tuning()[1]
+        return als(best), str(best.as_dict())
+
+    def pipeline() -> tuple[DataFrame, str]:
+        validation, best, _ = tuning()
+        weights, _ = choose_blend(ctx, validation, inputs, fitter, best)
+        candidates = candidates_on(holdout, inputs, fitter.on_holdout(holdout, best),
+                                   fitter.spec_for(best), ctx)
+        recs = candidates.blended(weights, k).cache()
+        recs.count()
+        candidates.unpersist()
+        return recs, f"{weights.family}: {weights}"
+
+    def holdout_ndcg(recs: DataFrame) -> float:
+        return ranking_metrics(recs, holdout.relevant, ks=(PRIMARY_K,))[PRIMARY_METRIC]
+
+    def exhaustive() -> tuple[DataFrame, str]:
+        best, _ = search(lambda params: holdout_ndcg(als(params)), default=default,
+                         space=configured_space(ctx), trials=exhaustive_trials,
+                         timeout_seconds=24 * 3600.0, seed=cfg.search.seed)
+        options: list[tuple[Callable[[], DataFrame], str]] = [
+            (lambda: als(best), f"ALS {best.as_dict()}")]
+        options += [(partial(item_item, metric), f"item-item {metric}")
+                    for metric in SIMILARITY_METRICS]
+        candidates = candidates_on(holdout, inputs, fitter.on_holdout(holdout, best),
+                                   fitter.spec_for(best), ctx)
+        weights, _ = choose_weights(candidates.lists, weight_grid(cfg.blend.weight_step),
+                                    holdout_ndcg, depth=candidates.depth, k=PRIMARY_K)
+        options.append((lambda: candidates.blended(weights, k), f"blend {weights} at that ALS"))
+        best_recs, best_detail, best_score = None, "", -1.0
+        for make, detail in options:
+            recs = make().cache()
+            score = holdout_ndcg(recs)
+            log.info("exhaustive: %s %s=%.4f", detail, PRIMARY_METRIC, score)
+            if score > best_score:
+                if best_recs is not None:
+                    best_recs.unpersist()
+                best_recs, best_detail, best_score = recs, detail, score
+            else:
+                recs.unpersist()
+        candidates.unpersist()
+        assert best_recs is not None, "there is always an option"
+        return best_recs, best_detail
+
+    default = default_params(ctx)
+    timed("popularity", lambda: (popularity_top_k(holdout.train, users, k), ""))
+    timed("als_default", lambda: (als(default), str(default.as_dict())))
+    timed("als_searched", searched, uses_search=True)
+    timed("item_item", lambda: (item_item(cfg.item_item.similarity), cfg.item_item.similarity))
+    timed("pipeline", pipeline, uses_search=True)
+    timed("exhaustive", exhaustive)
+    users.unpersist()
+    holdout.unpersist()
+    validation = tuned.get("validation")
+    if isinstance(validation, Holdout):
+        validation.unpersist()
+    return results

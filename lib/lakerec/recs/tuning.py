@@ -1,0 +1,99 @@
+"""Tuning on a validation split carved from the evaluation holdout's training part: the ALS
+settings (:mod:`lakerec.recs.search`) and the blend weights (:mod:`lakerec.recs.blend`).
+Shared by ``train`` and ``lakerec bench ranking``."""
+
+from __future__ import annotations
+
+import logging
+
+from pyspark.sql import DataFrame
+
+from lakerec.core.step import StepContext
+from lakerec.recs.blend import BlendWeights, choose_weights, weight_grid
+from lakerec.recs.holdout import ConfidenceSpec, Holdout, validation_holdout
+from lakerec.recs.metrics import ranking_metrics
+from lakerec.recs.promotion import PRIMARY_K, PRIMARY_METRIC
+from lakerec.recs.search import AlsParams, SearchSpace, Trial, search, space_around
+from lakerec.recs.training import (
+    Fitter,
+    Inputs,
+    candidates_on,
+    default_params,
+    model_top_k,
+)
+
+log = logging.getLogger("lakerec.train")
+
+
+def validation_split(ctx: StepContext, holdout: Holdout, spec: ConfidenceSpec) -> Holdout | None:
+    """The validation split carved from ``holdout``'s training part (cached), or ``None`` when
+    nothing is tuned (one search trial and one blend weighting) or it holds no relevant
+    event."""
+    cfg = ctx.config.recommend
+    if cfg.search.trials <= 1 and len(configured_grid(ctx)) <= 1:
+        return None
+    validation = validation_holdout(
+        holdout, spec, test_days=cfg.split.test_days, ratio=cfg.split.ratio,
+        seed=cfg.split.seed, run_date=ctx.run_date,
+        relevant_event_types=cfg.relevant_event_types)
+    validation.relevant = validation.relevant.cache()
+    if validation.relevant.limit(1).count() == 0:
+        log.warning("the validation split holds no relevant events: keeping the default "
+                    "settings, ALS alone")
+        validation.unpersist()
+        return None
+    return validation
+
+
+def validation_ndcg(recs: DataFrame, validation: Holdout) -> float:
+    return ranking_metrics(recs, validation.relevant, ks=(PRIMARY_K,))[PRIMARY_METRIC]
+
+
+def configured_grid(ctx: StepContext) -> list[BlendWeights]:
+    """The blend weightings ``recommend.blend`` allows."""
+    blend_cfg = ctx.config.recommend.blend
+    return weight_grid(blend_cfg.weight_step, blend_cfg.families)
+
+
+def configured_space(ctx: StepContext) -> SearchSpace:
+    """``recommend.search``'s ranges, widened to hold the default point."""
+    search_cfg = ctx.config.recommend.search
+    return space_around(default_params(ctx), SearchSpace(
+        rank=search_cfg.rank, reg_param=search_cfg.reg_param, alpha=search_cfg.alpha,
+        transforms=search_cfg.transforms, half_lives=search_cfg.half_lives))
+
+
+def choose_settings(ctx: StepContext, validation: Holdout | None, inputs: Inputs,
+                    fitter: Fitter) -> tuple[AlsParams, list[Trial]]:
+    """The searched ALS settings (or the default point when the search is off or there is no
+    validation split)."""
+    cfg = ctx.config.recommend
+    default = default_params(ctx)
+    if cfg.search.trials <= 1 or validation is None:
+        return default, []
+
+    def objective(params: AlsParams) -> float:
+        model = fitter.on_holdout(validation, params)
+        return validation_ndcg(model_top_k(model, validation, inputs, PRIMARY_K,
+                                           cfg.users_per_block), validation)
+
+    return search(objective, default=default, space=configured_space(ctx),
+                  trials=cfg.search.trials, timeout_seconds=cfg.search.timeout_seconds,
+                  seed=cfg.search.seed)
+
+
+def choose_blend(ctx: StepContext, validation: Holdout | None, inputs: Inputs, fitter: Fitter,
+                 best: AlsParams) -> tuple[BlendWeights, list[tuple[BlendWeights, float]]]:
+    """The family (or blend of families) best on validation, ALS with ``best`` among them;
+    ALS alone without a validation split."""
+    grid = configured_grid(ctx)
+    if validation is None or len(grid) <= 1:
+        return BlendWeights(), []
+    candidates = candidates_on(validation, inputs, fitter.on_holdout(validation, best),
+                               fitter.spec_for(best), ctx)
+    try:
+        return choose_weights(candidates.lists, grid,
+                              lambda recs: validation_ndcg(recs, validation),
+                              depth=candidates.depth, k=PRIMARY_K)
+    finally:
+        candidates.unpersist()
