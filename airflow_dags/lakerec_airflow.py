@@ -36,7 +36,9 @@ def lakerec_params() -> dict[str, Param]:
     return {
         "project_dir": Param(PROJECT_DIR, type="string",
                              description="folder holding jobs/, conf/, dist/ (and .jars/)"),
-        "conf_file": Param("conf/local.yaml", type="string",
+        # A production profile: pseudonymisation needs $LAKEREC_PII_KEY on the workers, and
+        # the first task fails, in one line, without it (the development key is local-only).
+        "conf_file": Param("conf/prod.example.yaml", type="string",
                            description="lakerec config file, absolute or relative to project_dir;"
                                        " its relative paths resolve against the worker's cwd"),
         "overrides": Param([], type="array", items={"type": "string"},

@@ -5,7 +5,7 @@ Each task submits one packaged job (`spark-submit jobs/<step>.py`) for the run's
 date (`{{ ds }}`), to the Spark master of the connection named in the `spark_conn_id` param:
 
 `ingest` → `quality_bronze` → `conform` → `quality_silver` → `features` → `segment` →
-`recommend` → `quality_gold`
+`recommend` → `quality_gold` → `dp_report`
 
 It produces, under the config's `paths.root`:
 
@@ -14,7 +14,11 @@ It produces, under the config's `paths.root`:
   with every rejected row and its reason;
 * **gold** `user_features` (as of the run date), `customer_segments`, `recommendations`
   (scored with the `champion` ALS model of the MLflow registry) and `similar_items`;
-* **ops** `pipeline_runs` (one row per job) and `dq_results` (every quality check).
+* **gold** `segment_profiles_dp` and `segment_category_revenue_dp`: differentially private
+  customer and revenue figures per segment and category, the tables meant for partners
+  (`dp_report`; each run spends the privacy budget `dp_reports.epsilon`/`delta` again);
+* **ops** `pipeline_runs` (one row per job), `dq_results` (every quality check) and
+  `privacy_budget` (the budget each DP report spent).
 
 `segment` refits the KMeans segmentation model on every run: it registers a new
 `lakerec-segmentation` version in MLflow, makes it `champion` when it passes its checks (or
@@ -58,6 +62,7 @@ def lakerec_daily() -> None:
         lakerec_job("segment"),
         lakerec_job("recommend"),
         quality_gate("gold"),
+        lakerec_job("dp_report"),
     )
 
 

@@ -8,7 +8,7 @@ Run it on one machine (after ``make setup``)::
 and on a cluster, with the library shipped as a zip (``make dist``)::
 
     spark-submit --master yarn --packages io.delta:delta-spark_4.2_2.13:4.4.0 \
-        --py-files dist/lakerec.zip jobs/ingest.py --conf conf/cluster.example.yaml
+        --py-files dist/lakerec.zip jobs/ingest.py --conf conf/prod.example.yaml
 """
 
 import sys

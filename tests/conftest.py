@@ -22,7 +22,7 @@ TEST_SPARK = [
     "spark.conf.spark.default.parallelism=2",
     "spark.conf.spark.ui.enabled=false",
     "spark.conf.spark.databricks.delta.snapshotPartitions=2",
-    "spark.conf.spark.driver.memory=2g",
+    "spark.conf.spark.driver.memory=3g",
     "spark.log_level=ERROR",
 ]
 
@@ -69,6 +69,16 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
     session = build_spark(config.spark, str(root / "checkpoints"))
     yield session
     session.stop()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _uncache_after_module() -> Iterator[None]:
+    """Drop whatever a module left cached, so that one worker's session, shared by dozens of
+    modules, does not fill its driver's heap (a broadcast once failed for lack of memory)."""
+    yield
+    session = SparkSession.getActiveSession()
+    if session is not None:
+        session.catalog.clearCache()
 
 
 @pytest.fixture

@@ -43,7 +43,28 @@ def test_a_missing_landing_folder_stops_ingest(spark, tmp_path, capsys):
     assert f"landing folder {tmp_path}/landing/events does not exist" in err
 
 
-def test_outside_the_local_profile_conform_needs_a_key(spark, tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("command", ["run", "ingest", "conform", "forget"])
+def test_outside_the_local_profile_personal_data_needs_a_key(command, tmp_path, capsys,
+                                                             monkeypatch):
     monkeypatch.delenv("LAKEREC_PII_KEY", raising=False)
-    assert main(["conform", "--set", "profile=prod", *paths(tmp_path)]) == 2
-    assert "needs a pseudonymisation key in $LAKEREC_PII_KEY" in capsys.readouterr().err
+    assert main([command, "--set", "profile=prod", *paths(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "needs a pseudonymisation key in $LAKEREC_PII_KEY" in err[0]
+
+
+def test_the_dags_default_config_is_a_production_profile_that_needs_the_key(capsys,
+                                                                            monkeypatch):
+    """A scheduled run with the DAGs' default config and no key fails in its first task
+    (ingest), with one line saying why."""
+    from lakerec.core.config import load_config
+    from tests.conftest import REPO
+
+    monkeypatch.syspath_prepend(str(REPO / "airflow_dags"))
+    from lakerec_airflow import lakerec_params
+
+    default = REPO / lakerec_params()["conf_file"].value
+    assert load_config(default, environ={}).profile != "local"
+    monkeypatch.delenv("LAKEREC_PII_KEY", raising=False)
+    assert main(["ingest", "--conf", str(default)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "$LAKEREC_PII_KEY" in err[0]

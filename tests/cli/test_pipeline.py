@@ -110,8 +110,10 @@ def test_lakerec_run_end_to_end_on_purchase_events_only(spark, tmp_path, capsys)
     assert code == 0, out[-3000:]
     # The closing report: every step with its time, the gold tables written, where to look.
     report = out[out.index("What it produced:"):]
-    for step in ("ingest", "quality layer=bronze", "conform", "segment", "train", "recommend"):
+    for step in ("ingest", "quality layer=bronze", "conform", "segment", "train", "recommend",
+                 "dp_report"):
         assert f"\n  {step} " in report, report
+    assert "\n  dp_report: DP report: " in report, report  # its result line, under Results
     assert "gold.recommendations v0" in report and "silver.events v0" in report, report
     assert "customer_segments" in report and "recommendations" in report, report
     assert f"{tmp_path}/data_docs" in report and "make mlflow-ui" in report, report

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import date, datetime
 
 import pytest
@@ -12,6 +14,8 @@ from pyspark.sql import functions as F
 from lakerec.conform import entities as E
 from lakerec.conform import rules as C
 from lakerec.core import schemas as S
+from lakerec.core.pii import PiiKey
+from lakerec.ingest.personal import pseudonymised
 
 INGEST_TS = datetime(2026, 1, 10, 12, 0, 0)
 EVENT_COLS = ["event_id", "user_id", "item_id", "event_type", "event_ts", "quantity", "price",
@@ -156,11 +160,16 @@ def test_quarantine_keeps_the_landed_row_and_its_reason(spark):
         "E2", "-3", S.INVALID_QUANTITY, "r1")
 
 
-def bronze_customers(spark, rows):
-    return spark.createDataFrame(
+KEY = PiiKey(b"k")
+
+
+def bronze_customers(spark, rows, key=KEY):
+    """Customer landing rows as ingest stores them: pseudonymised, with lineage."""
+    landed = spark.createDataFrame(
         [(*r, datetime(2026, 1, 1), f"file:/c{i}.json", "b1") for i, r in enumerate(rows)],
         "user_id string, email string, name string, phone string, signup_ts string, "
         "_ingest_ts timestamp, _source_file string, _batch_id string")
+    return landed.transform(pseudonymised(S.CUSTOMERS, key))
 
 
 def test_customers_bad_emails_and_latest_version(spark):
@@ -175,26 +184,41 @@ def test_customers_bad_emails_and_latest_version(spark):
     out = E.classify_customers(bronze_customers(spark, rows))
     got = sorted((r[0], r[1] or "", r[2] or "") for r in out.select(
         "user_id", "email", S.REJECT_REASON).collect())
-    assert got == [
-        ("U1", "ann.new@example.com", ""), ("U1", "ann@example.com", S.DUPLICATE_KEY),
-        ("U2", "no-at-sign.example.com", S.INVALID_EMAIL), ("U3", "x@@y.com", S.INVALID_EMAIL),
-        ("U4", "  ", S.INVALID_EMAIL), ("U5", "", S.INVALID_SIGNUP_TS),
-    ]
+    p = KEY.pseudonym_of
+    assert got == sorted([
+        ("U1", p("ann.new@example.com"), ""), ("U1", p("ann@example.com"), S.DUPLICATE_KEY),
+        ("U2", p("no-at-sign.example.com"), S.INVALID_EMAIL),
+        ("U3", p("x@@y.com"), S.INVALID_EMAIL), ("U4", p(""), S.INVALID_EMAIL),
+        ("U5", "", S.INVALID_SIGNUP_TS),
+    ])
 
 
-def test_customers_are_pseudonymised(spark):
+def test_customers_are_pseudonymised_at_ingest_and_conform_keeps_the_pseudonyms(spark):
     rows = [("U1", " Ann@Example.com ", "Ann  Lee", "+44 (0) 123", None)]
-    out = E.silver_customers(E.classify_customers(bronze_customers(spark, rows)),
-                             pii_key=b"k").collect()[0]
+    out = E.silver_customers(E.classify_customers(bronze_customers(spark, rows))).collect()[0]
     same_person = [("U1", "ann@example.com", "ann lee", "44 0 123", None)]
-    again = E.silver_customers(E.classify_customers(bronze_customers(spark, same_person)),
-                               pii_key=b"k").collect()[0]
-    assert "@" not in out[S.EMAIL] and len(out[S.EMAIL]) == 64
+    again = E.silver_customers(E.classify_customers(
+        bronze_customers(spark, same_person))).collect()[0]
+    assert out[S.EMAIL] == hmac.new(b"k", b"ann@example.com", hashlib.sha256).hexdigest()
     assert (out[S.EMAIL], out[S.NAME], out[S.PHONE]) == (again[S.EMAIL], again[S.NAME],
                                                          again[S.PHONE])
-    other_key = E.silver_customers(E.classify_customers(bronze_customers(spark, rows)),
-                                   pii_key=b"other").collect()[0]
+    other_key = E.silver_customers(E.classify_customers(
+        bronze_customers(spark, rows, PiiKey(b"other")))).collect()[0]
     assert other_key[S.EMAIL] != out[S.EMAIL]
+
+
+def test_customer_consent_flags(spark):
+    landed = spark.createDataFrame(
+        [("U1", "yes"), ("U2", "No"), ("U3", None), ("U4", "maybe")],
+        "user_id string, marketing_consent string").withColumns({
+            "_ingest_ts": F.lit(datetime(2026, 1, 1)), "_source_file": F.lit("file:/c.csv"),
+            "_batch_id": F.lit("b1")})
+    classified = E.classify_customers(landed)
+    reasons = {r[0]: r[1] for r in classified.select("__user_id", S.REJECT_REASON).collect()}
+    assert reasons == {"U1": None, "U2": None, "U3": None, "U4": S.INVALID_CONSENT_FLAG}
+    consent = {r[0]: r[1] for r in E.silver_customers(classified).select(
+        S.USER_ID, S.MARKETING_CONSENT).collect()}
+    assert consent == {"U1": True, "U2": False, "U3": None}
 
 
 def test_items_stock_flags_and_prices(spark):

@@ -8,10 +8,10 @@ from tests.conftest import REPO
 
 
 def test_every_shipped_config_loads():
-    for name in ("base.yaml", "local.yaml", "cluster.example.yaml"):
+    for name in ("base.yaml", "local.yaml", "prod.example.yaml"):
         config = load_config(REPO / "conf" / name, environ={})
         assert config.spark.app_name == "lakerec"
-    assert load_config(REPO / "conf" / "cluster.example.yaml", environ={}).spark.master is None
+    assert load_config(REPO / "conf" / "prod.example.yaml", environ={}).spark.master is None
 
 
 def test_overrides_are_typed_and_spark_keys_keep_their_dots():

@@ -82,7 +82,8 @@ def test_writes_the_landing_layout_and_ground_truth(spark: SparkSession,
     assert header.split(",") == LANDING_EVENTS
     first_customer = json.loads(
         (landing / "customers" / BATCH / "part-00000.json").read_text().splitlines()[0])
-    assert set(first_customer) == {"user_id", "email", "name", "phone", "country", "signup_ts"}
+    assert set(first_customer) == {"user_id", "email", "name", "phone", "country", "signup_ts",
+                                   "marketing_consent"}
     items = spark.read.parquet(str(landing / "items" / BATCH))
     assert dict(items.dtypes) == {"item_id": "string", "title": "string", "category": "string",
                                   "price": "double", "in_stock": "boolean"}
@@ -145,7 +146,8 @@ def test_another_seed_gives_other_data(spark: SparkSession, generated: Config) -
         frame = P.build_customers(
             spark, seed=seed, customers=cfg.customers, events=cfg.events,
             segments=cfg.segments, taste_clusters=cfg.taste_clusters, days=cfg.days,
-            run_date=RUN_DATE, bad_email_share=cfg.bad_email_share)
+            run_date=RUN_DATE, bad_email_share=cfg.bad_email_share,
+            opt_out_share=cfg.opt_out_share)
         return {tuple(r) for r in frame.select(S.USER_ID, S.EMAIL, S.GT_SEGMENT).collect()}
 
     same, other = customers(42), customers(7)

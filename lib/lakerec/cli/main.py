@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime
 from lakerec.cli.pipeline import PIPELINE, STEPS
 from lakerec.core.config import Config, load_config
 from lakerec.core.errors import ConfigError, LakerecError
+from lakerec.core.pii import pii_key
 from lakerec.core.step import StepResult
 from lakerec.core.tables import Layer
 
@@ -46,14 +47,8 @@ def _common_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _pii_guard(config: Config) -> None:
-    """Outside the local profile, refuse to start without a pseudonymisation key."""
-    import os
-
-    if config.profile != "local" and not os.environ.get(config.conform.pii_key_env):
-        raise ConfigError(
-            f"profile '{config.profile}' needs a pseudonymisation key in "
-            f"${config.conform.pii_key_env}; refusing to run without it")
+# Commands that read or write personal data: they refuse to start without the key.
+NEEDS_PII_KEY = ("run", "ingest", "conform", "forget")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -72,6 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return bench_main(rest, config)
         run_date = parse_run_date(args.run_date)
+        if args.command in NEEDS_PII_KEY:
+            pii_key(config)  # before Spark starts: one line when the key is missing
         if args.command == "run":
             run_options = _run_parser().parse_args(rest)
             return run_pipeline(config, run_date, skip=frozenset(run_options.skip))
@@ -82,8 +79,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if hasattr(module, "add_arguments"):
             module.add_arguments(step_parser)
         options = vars(step_parser.parse_args(rest))
-        if args.command in ("conform",):
-            _pii_guard(config)
         run_step(args.command, config, run_date, options=options)
         return 0
     except LakerecError as exc:
@@ -106,7 +101,7 @@ def run_pipeline(config: Config, run_date: date, *, skip: frozenset[str] = froze
     stop at the first failure."""
     from lakerec.cli.runner import new_run_id, run_step, spark_for, step_label
 
-    _pii_guard(config)
+    pii_key(config)
     pipeline_run_id = new_run_id()
     spark = spark_for(config)
     steps = [(step, options) for step, options in PIPELINE if step not in skip]

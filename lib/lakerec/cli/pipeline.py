@@ -20,7 +20,10 @@ PIPELINE: tuple[tuple[str, dict[str, Any]], ...] = (
     ("train", {}),
     ("recommend", {}),
     ("quality", {"layer": Layer.GOLD}),
+    # differentially private reports for partners (docs/privacy.md), only from gold that
+    # passed its checks: a failed gate spends no privacy budget
+    ("dp_report", {}),
 )
 
 STEPS: tuple[str, ...] = ("generate", "ingest", "conform", "quality", "features", "segment",
-                          "train", "evaluate", "recommend")
+                          "train", "evaluate", "recommend", "dp_report", "forget")

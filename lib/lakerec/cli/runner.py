@@ -35,6 +35,8 @@ STEP_MODULES: dict[str, str] = {
     "train": "lakerec.recs.train_step",
     "evaluate": "lakerec.recs.evaluate_step",
     "recommend": "lakerec.recs.recommend_step",
+    "dp_report": "lakerec.privacy.dp_report_step",
+    "forget": "lakerec.privacy.forget_step",
 }
 
 
@@ -88,9 +90,10 @@ def run_step(step: str, config: Config, run_date: date, *, spark: SparkSession |
             status=res.status if error is None else "failed", started_at=started,
             finished_at=finished, rows_in=res.rows_in, rows_out=res.rows_out,
             rows_quarantined=res.rows_quarantined, versions_read=res.versions_read,
-            versions_written=res.versions_written, message=res.message)
+            versions_written=res.versions_written, message=res.message,
+            customers_suppressed=res.customers_suppressed)
         try:
-            lake.append(run_record_frame(spark, record), OPS_PIPELINE_RUNS)
+            lake.append(run_record_frame(spark, record), OPS_PIPELINE_RUNS, merge_schema=True)
         except Exception as exc:  # never hide the step's own error behind the log's
             log.warning("could not record the run in ops.pipeline_runs: %s", exc)
         if result is not None:

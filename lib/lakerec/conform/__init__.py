@@ -4,6 +4,6 @@
 - :mod:`lakerec.conform.rules`: events: validation, deduplication, what is still pending;
 - :mod:`lakerec.conform.entities`: customers and items, and both as seen in events;
 - :mod:`lakerec.conform.pending`: the bronze rows waiting for conform (reads the lake);
-- :mod:`lakerec.conform.pii`: keyed pseudonyms of personal data;
+- personal columns arrive pseudonymised by ingest (:mod:`lakerec.ingest.personal`);
 - :mod:`lakerec.conform.conform_step`: the ``conform`` step.
 """

@@ -9,7 +9,6 @@ written per batch with ``replaceWhere``, so a rerun after a crash replaces rathe
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -20,25 +19,11 @@ from lakerec.conform import entities as E
 from lakerec.conform import rules as C
 from lakerec.conform.pending import pending_bronze
 from lakerec.core import schemas as S
-from lakerec.core.errors import ConfigError, LakerecError, TableNotFoundError
+from lakerec.core.errors import LakerecError, TableNotFoundError
 from lakerec.core.step import StepContext, StepResult
 from lakerec.core.tables import BRONZE, OPS_CONFORMED_BATCHES, QUARANTINE, SILVER, SILVER_EVENTS
 
 log = logging.getLogger("lakerec.conform")
-
-
-def pii_key(ctx: StepContext) -> bytes:
-    """The pseudonymisation key from the environment; only the local profile has a fallback."""
-    conf = ctx.config.conform
-    key = os.environ.get(conf.pii_key_env)
-    if key:
-        return key.encode("utf-8")
-    if ctx.config.profile == "local":
-        log.warning("$%s is not set: pseudonymising with the local development key",
-                    conf.pii_key_env)
-        return conf.local_pii_key.encode("utf-8")
-    raise ConfigError(f"profile '{ctx.config.profile}' needs a pseudonymisation key in "
-                      f"${conf.pii_key_env}; refusing to run without it")
 
 
 def _in_batches(batches: list[str]) -> str:
@@ -119,7 +104,6 @@ def _refresh_seen(ctx: StepContext, result: StepResult, entity: str, key: str,
 
 def run(ctx: StepContext) -> StepResult:
     config, lake = ctx.config.conform, ctx.lake
-    key = pii_key(ctx)
     if not lake.exists(BRONZE[S.EVENTS]):
         raise TableNotFoundError(BRONZE[S.EVENTS].qualified_name, lake.path(BRONZE[S.EVENTS]),
                                  "run `lakerec ingest` first")
@@ -144,9 +128,10 @@ def run(ctx: StepContext) -> StepResult:
         lambda df: lake.upsert(df, SILVER_EVENTS, [S.EVENT_ID], update=False))
     customer_batches = _conform_entity(
         ctx, result, S.CUSTOMERS, E.classify_customers,
-        lambda df: E.silver_customers(df, pii_key=key),
+        E.silver_customers,
         lambda df: lake.upsert(df, SILVER[S.CUSTOMERS], [S.USER_ID], update={
-            c: f"s.{c}" for c in (*S.PII_COLUMNS, S.COUNTRY, S.SIGNUP_TS, S.BATCH_ID)}))
+            c: f"s.{c}" for c in (*S.PII_COLUMNS, S.COUNTRY, S.SIGNUP_TS, S.MARKETING_CONSENT,
+                                  S.BATCH_ID)}))
     item_batches = _conform_entity(
         ctx, result, S.ITEMS, E.classify_items(max_price=config.max_price), E.silver_items,
         lambda df: lake.upsert(df, SILVER[S.ITEMS], [S.ITEM_ID], update={

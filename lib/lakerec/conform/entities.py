@@ -1,16 +1,16 @@
 """Bronze customers and items to silver, and both as seen in silver events.
 
 The latest row of each key in a load wins; older ones go to quarantine as duplicates.
-Personal columns become keyed pseudonyms (:mod:`lakerec.conform.pii`).
+Personal columns arrive as keyed pseudonyms: ingest pseudonymised them
+(:mod:`lakerec.ingest.personal`), leaving the flags the email rule needs.
 """
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from lakerec.conform.parsing import (
-    EMAIL_PATTERN,
     FALSE_WORDS,
     ORDER,
     REASON,
@@ -28,8 +28,13 @@ from lakerec.conform.parsing import (
     row_hash,
     text,
 )
-from lakerec.conform.pii import hmac_sha256, normalized_email, normalized_name, normalized_phone
 from lakerec.core import schemas as S
+
+
+def yes_no(word: Column) -> Column:
+    """True or false for a yes/no word (lower case), null for anything else."""
+    return (F.when(word.isin(*TRUE_WORDS), F.lit(True))
+            .when(word.isin(*FALSE_WORDS), F.lit(False)))
 
 
 def _latest_per_key(df: DataFrame, key: str) -> DataFrame:
@@ -43,36 +48,37 @@ def _latest_per_key(df: DataFrame, key: str) -> DataFrame:
 def classify_customers(df: DataFrame) -> DataFrame:
     """Type bronze customers and give each row a ``_reject_reason``.
 
-    Rules: malformed record, missing user_id, an email that is present but not an address
-    (blank text included), an unparseable signup time; then repeats (see
-    :func:`_latest_per_key`: the latest version of a customer in a load wins).
+    Rules: malformed record, missing user_id, an email that was present but not an address
+    (blank text included; ingest's ``email_valid`` flag), an unparseable signup time, a
+    consent flag that is not a yes/no word; then repeats (see :func:`_latest_per_key`: the
+    latest version of a customer in a load wins).
     """
-    email_raw = raw(df, S.EMAIL)
-    email = normalized_email(email_raw)
     signup_text = text(df, S.SIGNUP_TS)
-    typed = df.select("*", text(df, S.USER_ID).alias(T_USER), email.alias("__email"),
-                      parse_timestamp(signup_text).alias("__signup_ts"))
+    consent_text = F.lower(text(df, S.MARKETING_CONSENT))
+    typed = df.select("*", text(df, S.USER_ID).alias(T_USER),
+                      parse_timestamp(signup_text).alias("__signup_ts"),
+                      yes_no(consent_text).alias("__consent"))
     c = F.col
     rules = [
         (raw(df, S.CORRUPT_RECORD).isNotNull(), S.MALFORMED_RECORD),
         (c(T_USER).isNull(), S.MISSING_USER_ID),
-        (email_raw.isNotNull() & ~c("__email").rlike(EMAIL_PATTERN), S.INVALID_EMAIL),
+        (raw(df, S.EMAIL_VALID).cast("boolean") == F.lit(False), S.INVALID_EMAIL),
         (signup_text.isNotNull() & c("__signup_ts").isNull(), S.INVALID_SIGNUP_TS),
+        (consent_text.isNotNull() & c("__consent").isNull(), S.INVALID_CONSENT_FLAG),
     ]
     return typed.withColumn(REASON, first_reason(rules)).transform(
         lambda d: _latest_per_key(d, T_USER))
 
 
-def silver_customers(df: DataFrame, *, pii_key: bytes) -> DataFrame:
-    """Accepted customers with email, name and phone replaced by keyed pseudonyms."""
+def silver_customers(df: DataFrame) -> DataFrame:
+    """Accepted customers; email, name and phone are the pseudonyms ingest made."""
     c = F.col
     return df.where(c(REASON).isNull()).select(
         c(T_USER).alias(S.USER_ID),
-        hmac_sha256(c("__email"), pii_key).alias(S.EMAIL),
-        hmac_sha256(normalized_name(text(df, S.NAME)), pii_key).alias(S.NAME),
-        hmac_sha256(normalized_phone(text(df, S.PHONE)), pii_key).alias(S.PHONE),
+        *[text(df, name).alias(name) for name in S.PII_COLUMNS],
         text(df, S.COUNTRY).alias(S.COUNTRY),
         c("__signup_ts").alias(S.SIGNUP_TS),
+        c("__consent").alias(S.MARKETING_CONSENT),
         F.lit(None).cast("timestamp").alias(S.FIRST_SEEN_TS),
         F.lit(None).cast("timestamp").alias(S.LAST_SEEN_TS),
         c(S.BATCH_ID),
@@ -88,9 +94,7 @@ def classify_items(*, max_price: float) -> Transform:
 
     def transform(df: DataFrame) -> DataFrame:
         price_text, stock_text = text(df, S.PRICE), F.lower(text(df, S.IN_STOCK))
-        stock = (F.when(stock_text.isNull(), F.lit(True))
-                 .when(stock_text.isin(*TRUE_WORDS), F.lit(True))
-                 .when(stock_text.isin(*FALSE_WORDS), F.lit(False)))
+        stock = F.when(stock_text.isNull(), F.lit(True)).otherwise(yes_no(stock_text))
         typed = df.select("*", text(df, S.ITEM_ID).alias(T_ITEM),
                           price_text.try_cast("double").alias(T_PRICE),
                           stock.alias("__in_stock"))
@@ -128,7 +132,8 @@ def customers_seen_in(events: DataFrame, batch_id: str) -> DataFrame:
         F.min(S.EVENT_TS).alias(S.FIRST_SEEN_TS), F.max(S.EVENT_TS).alias(S.LAST_SEEN_TS),
     ).select(
         S.USER_ID, *[F.lit(None).cast("string").alias(c) for c in S.PII_COLUMNS], S.COUNTRY,
-        F.lit(None).cast("timestamp").alias(S.SIGNUP_TS), S.FIRST_SEEN_TS, S.LAST_SEEN_TS,
+        F.lit(None).cast("timestamp").alias(S.SIGNUP_TS),
+        F.lit(None).cast("boolean").alias(S.MARKETING_CONSENT), S.FIRST_SEEN_TS, S.LAST_SEEN_TS,
         F.lit(batch_id).alias(S.BATCH_ID),
     )
 

@@ -25,7 +25,6 @@ TIMESTAMP_FORMATS = (
     "yyyy-MM-dd HH:mm",
     "yyyy-MM-dd",
 )
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$"
 TRUE_WORDS = ("true", "t", "1", "yes", "y")
 FALSE_WORDS = ("false", "f", "0", "no", "n")
 SEP = "\u001f"

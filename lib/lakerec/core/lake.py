@@ -7,7 +7,8 @@ record what they wrote.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,7 +16,45 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 
 from lakerec.core.errors import TableNotFoundError
-from lakerec.core.tables import Table
+from lakerec.core.schemas import IDENTIFYING_COLUMNS
+from lakerec.core.tables import Layer, Table
+
+# Delta collects min/max statistics of these column types only; others are left out of the
+# statistics-column list rather than named in it.
+_STATS_TYPES = ("string", "int", "bigint", "smallint", "tinyint", "double", "float", "date",
+                "timestamp", "timestamp_ntz", "decimal")
+
+
+def _creation_options(df: DataFrame, partition_by: Sequence[str] = ()) -> dict[str, str]:
+    """Table properties for a new table: no min/max statistics of identifying columns.
+
+    Delta keeps each file's column minima and maxima in ``_delta_log`` JSON, checkpoints and
+    ``.crc`` files, which outlive the data (an erased customer's id would stay in the log as
+    some file's minimum). Tables holding customer ids or pseudonyms therefore collect
+    statistics of their other columns only.
+    """
+    if not set(df.columns) & set(IDENTIFYING_COLUMNS):
+        return {}
+    kept = [name for name, kind in df.dtypes
+            if name not in (*IDENTIFYING_COLUMNS, *partition_by)
+            and kind.split("(")[0] in _STATS_TYPES]
+    return {"delta.dataSkippingStatsColumns": ",".join(f"`{c}`" for c in kept)}
+
+
+@contextmanager
+def _session_conf(spark: SparkSession, settings: Mapping[str, str]) -> Iterator[None]:
+    """Set session confs for the duration of a block, then restore the earlier values."""
+    before: dict[str, str | None] = {key: spark.conf.get(key, None) for key in settings}
+    for key, value in settings.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, earlier in before.items():
+            if earlier is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, earlier)
 
 
 def _resolve_root(root: str) -> str:
@@ -90,8 +129,10 @@ class Lake:
         writer = df.write.format("delta").mode(mode).options(**options)
         if merge_schema:
             writer = writer.option("mergeSchema", "true")
-        if partition_by and not self.exists(table):
-            writer = writer.partitionBy(*partition_by)
+        if not self.exists(table):
+            writer = writer.options(**_creation_options(df, partition_by))
+            if partition_by:
+                writer = writer.partitionBy(*partition_by)
         writer.save(self.path(table))
         return self._committed(table)
 
@@ -102,7 +143,7 @@ class Lake:
 
     def overwrite(self, df: DataFrame, table: Table) -> int:
         (df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
-         .save(self.path(table)))
+         .options(**_creation_options(df)).save(self.path(table)))
         return self._committed(table)
 
     def replace_where(self, df: DataFrame, table: Table, predicate: str, *,
@@ -149,6 +190,58 @@ class Lake:
             merge = merge.whenNotMatchedInsertAll()
         merge.execute()
         return self._committed(table)
+
+    def delete_matching(self, table: Table, keys: DataFrame, condition: str) -> tuple[int, int]:
+        """Delete the rows matching any row of ``keys`` (aliased ``s``; the table is ``t``).
+
+        A MERGE rather than a DELETE with the values in its predicate: the commit records
+        only ``condition``, never the values (customer ids) being deleted.
+
+        Returns
+        -------
+        tuple of int
+            The version committed and the rows deleted.
+        """
+        (DeltaTable.forPath(self.spark, self.path(table)).alias("t")
+         .merge(keys.alias("s"), condition).whenMatchedDelete().execute())
+        version = self._committed(table)
+        deleted = self.operation_metrics(table, version).get("numTargetRowsDeleted", 0)
+        return version, int(deleted)
+
+    def purge(self, table: Table, retention_hours: int) -> None:
+        """Rewrite files holding deleted rows (deletion vectors) and VACUUM old files away.
+
+        After this, versions older than ``retention_hours`` can no longer be read (time
+        travel); with 0, only the latest version remains.
+        """
+        path = self.path(table)
+        self.spark.sql(f"REORG TABLE delta.`{path}` APPLY (PURGE)")
+        # Retentions under Delta's 7-day safety check are the point here. VACUUM lists files
+        # in as many tasks as partition discovery's parallelism (10,000 by default): one
+        # per core is plenty.
+        with _session_conf(self.spark, {
+                "spark.databricks.delta.retentionDurationCheck.enabled": "false",
+                "spark.sql.sources.parallelPartitionDiscovery.parallelism":
+                    str(max(1, self.spark.sparkContext.defaultParallelism))}):
+            DeltaTable.forPath(self.spark, path).vacuum(float(retention_hours))
+
+    def tables(self) -> list[Table]:
+        """Every Delta table under the root, whether or not :mod:`lakerec.core.tables` names
+        it, layer by layer."""
+        jvm = self.spark.sparkContext._jvm
+        assert jvm is not None
+        hadoop_conf = self.spark.sparkContext._jsc.hadoopConfiguration()
+        found = []
+        for layer in Layer:
+            folder = jvm.org.apache.hadoop.fs.Path(f"{self.root}/{layer}")
+            fs = folder.getFileSystem(hadoop_conf)
+            if not fs.exists(folder):
+                continue
+            names = sorted(status.getPath().getName() for status in fs.listStatus(folder)
+                           if status.isDirectory())
+            found += [Table(layer, name) for name in names
+                      if self.exists(Table(layer, name))]
+        return found
 
     def operation_metrics(self, table: Table, version: int) -> dict[str, Any]:
         """Delta's operation metrics of the commit at ``version`` (rows written, ...)."""

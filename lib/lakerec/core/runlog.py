@@ -23,6 +23,8 @@ PIPELINE_RUNS_SCHEMA = T.StructType([
     T.StructField("versions_read", T.MapType(T.StringType(), T.LongType()), True),
     T.StructField("versions_written", T.MapType(T.StringType(), T.LongType()), True),
     T.StructField("message", T.StringType(), True),
+    # customers left out for want of marketing consent (recommend; campaigns)
+    T.StructField("customers_suppressed", T.LongType(), True),
 ])
 
 
@@ -41,6 +43,7 @@ class RunRecord:
     versions_read: dict[str, int] = field(default_factory=dict)
     versions_written: dict[str, int] = field(default_factory=dict)
     message: str = ""
+    customers_suppressed: int | None = None
 
     @property
     def duration_s(self) -> float:
@@ -51,5 +54,5 @@ def run_record_frame(spark: SparkSession, record: RunRecord) -> DataFrame:
     row = (record.run_id, record.pipeline_run_id, record.step, record.run_date, record.status,
            record.started_at, record.finished_at, record.duration_s, record.rows_in,
            record.rows_out, record.rows_quarantined, record.versions_read,
-           record.versions_written, record.message[:4000])
+           record.versions_written, record.message[:4000], record.customers_suppressed)
     return spark.createDataFrame([row], PIPELINE_RUNS_SCHEMA)

@@ -26,6 +26,9 @@ EVENT_KEY = "event_key"  # hash of the event's content, the natural key for dedu
 EMAIL = "email"
 NAME = "name"
 PHONE = "phone"
+EMAIL_VALID = "email_valid"            # bronze: the landed email was an address (null: none)
+PHONE_HAS_DIGITS = "phone_has_digits"  # bronze: the landed phone had digits (null: none)
+MARKETING_CONSENT = "marketing_consent"
 SIGNUP_TS = "signup_ts"
 FIRST_SEEN_TS = "first_seen_ts"
 LAST_SEEN_TS = "last_seen_ts"
@@ -60,10 +63,12 @@ SALE_EVENT_TYPES = (EventType.PURCHASE, EventType.RETURN)  # carry a quantity an
 EVENTS_REQUIRED = (USER_ID, ITEM_ID, EVENT_TYPE, EVENT_TS)
 EVENTS_OPTIONAL = (EVENT_ID, QUANTITY, PRICE, RATING, ORDER_ID, ITEM_TITLE, COUNTRY)
 CUSTOMERS_REQUIRED = (USER_ID,)
-CUSTOMERS_OPTIONAL = (EMAIL, NAME, PHONE, COUNTRY, SIGNUP_TS)
+CUSTOMERS_OPTIONAL = (EMAIL, NAME, PHONE, COUNTRY, SIGNUP_TS, MARKETING_CONSENT)
 ITEMS_REQUIRED = (ITEM_ID,)
 ITEMS_OPTIONAL = (TITLE, CATEGORY, PRICE, IN_STOCK)
-PII_COLUMNS = (EMAIL, NAME, PHONE)
+PII_COLUMNS = (EMAIL, NAME, PHONE)  # stored only as keyed pseudonyms, from bronze on
+# columns that identify a customer: no Delta min/max statistics of them (core/lake.py)
+IDENTIFYING_COLUMNS = (USER_ID, *PII_COLUMNS, CORRUPT_RECORD)
 
 # The landing entities: each has a landing folder and a bronze, silver and quarantine table.
 EVENTS = "events"
@@ -97,6 +102,7 @@ SILVER_CUSTOMERS_SCHEMA = T.StructType([
     T.StructField(PHONE, T.StringType(), True),   # HMAC-SHA256 pseudonym
     T.StructField(COUNTRY, T.StringType(), True),
     T.StructField(SIGNUP_TS, T.TimestampType(), True),
+    T.StructField(MARKETING_CONSENT, T.BooleanType(), True),  # null: privacy.consent.default
     T.StructField(FIRST_SEEN_TS, T.TimestampType(), True),
     T.StructField(LAST_SEEN_TS, T.TimestampType(), True),
     T.StructField(BATCH_ID, T.StringType(), False),
@@ -135,6 +141,7 @@ DUPLICATE_EVENT_ID = "duplicate_event_id"  # same event_id, different content
 INVALID_EMAIL = "invalid_email"
 INVALID_SIGNUP_TS = "invalid_signup_ts"
 INVALID_STOCK_FLAG = "invalid_stock_flag"
+INVALID_CONSENT_FLAG = "invalid_consent_flag"
 DUPLICATE_KEY = "duplicate_key"          # an older version of a customer/item in the same load
 
 # --- gold: customer features and segments (segmentation) -------------------------------
@@ -277,6 +284,16 @@ DQ_RESULTS_SCHEMA = T.StructType([
     T.StructField(DQ_UNEXPECTED_PERCENT, T.DoubleType(), True),
     T.StructField(DQ_CHECKED_AT, T.TimestampType(), False),
 ])
+# --- ops.erasures: the audit of `lakerec forget`, never holding a raw customer id ---------
+USER_PSEUDONYM = "user_pseudonym"        # HMAC of the user_id under the pseudonymisation key
+ERASURES_SCHEMA = T.StructType([
+    T.StructField("request_id", T.StringType(), False),   # the forget run's id
+    T.StructField(USER_PSEUDONYM, T.StringType(), False),
+    T.StructField("erased_at", T.TimestampType(), False),
+    T.StructField("rows_deleted", T.LongType(), False),
+    T.StructField("tables_touched", T.MapType(T.StringType(), T.LongType()), False),
+    T.StructField("vacuum_retention_hours", T.IntegerType(), False),
+])
 PARSED_SUFFIX = "__parsed"               # bronze check columns: the typed value of a raw string
 ITEM_KNOWN = "item_known"                # silver events: item_id is in silver.items
 CUSTOMER_KNOWN = "customer_known"        # silver events: user_id is in silver.customers
@@ -286,3 +303,40 @@ ALREADY_PURCHASED = "already_purchased"  # recommended item bought by the user b
 RECOMMENDED_COUNT = "recommended_count"  # recommendations of a user
 HAS_GAP_REASON = "has_gap_reason"        # user is in gold.recommendation_gaps
 COUNT_OK = "count_ok"                    # recommended_count == k or has_gap_reason
+
+# --- privacy: differentially private reports (issue 13, gold.*_dp, ops.privacy_budget) ---
+NET_REVENUE = "net_revenue"              # purchases minus returns of a customer (in a category)
+DP_CUSTOMERS = "customers"               # noisy count of the customers of a published group
+DP_REVENUE_SUM = "revenue_sum"           # noisy sum of their clipped net revenue
+DP_REVENUE_MEAN = "revenue_mean"         # noisy mean net revenue per customer
+DP_EPSILON = "epsilon"                   # the (epsilon, delta) a report spent
+DP_DELTA = "delta"
+DP_REPORT = "report"                     # ops.privacy_budget: the table released, layer.name
+DP_GROUPS_PUBLISHED = "groups_published"
+DP_GROUPS_SUPPRESSED = "groups_suppressed"  # groups of the true data left out (internal figure)
+DP_RUN_ID = "run_id"
+DP_RECORDED_AT = "recorded_at"
+
+_DP_FIGURES = [
+    T.StructField(DP_CUSTOMERS, T.LongType(), False),
+    T.StructField(DP_REVENUE_SUM, T.DoubleType(), False),
+    T.StructField(DP_REVENUE_MEAN, T.DoubleType(), False),
+    T.StructField(DP_EPSILON, T.DoubleType(), False),
+    T.StructField(DP_DELTA, T.DoubleType(), False),
+    T.StructField(RUN_DATE, T.DateType(), False),
+]
+SEGMENT_PROFILES_DP_SCHEMA = T.StructType([
+    T.StructField(SEGMENT_LABEL, T.StringType(), False), *_DP_FIGURES])
+SEGMENT_CATEGORY_REVENUE_DP_SCHEMA = T.StructType([
+    T.StructField(SEGMENT_LABEL, T.StringType(), False),
+    T.StructField(CATEGORY, T.StringType(), False), *_DP_FIGURES])
+PRIVACY_BUDGET_SCHEMA = T.StructType([
+    T.StructField(DP_RUN_ID, T.StringType(), False),
+    T.StructField(RUN_DATE, T.DateType(), False),
+    T.StructField(DP_REPORT, T.StringType(), False),
+    T.StructField(DP_EPSILON, T.DoubleType(), False),
+    T.StructField(DP_DELTA, T.DoubleType(), False),
+    T.StructField(DP_GROUPS_PUBLISHED, T.LongType(), False),
+    T.StructField(DP_GROUPS_SUPPRESSED, T.LongType(), False),
+    T.StructField(DP_RECORDED_AT, T.TimestampType(), False),
+])

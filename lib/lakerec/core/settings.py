@@ -72,6 +72,7 @@ class GenerateConfig(Section):
     bad_row_share: float = Field(ge=0, lt=1)
     return_share: float = Field(ge=0, le=1)
     bad_email_share: float = Field(ge=0, lt=1)
+    opt_out_share: float = Field(ge=0, le=1)
     out_of_stock_share: float = Field(ge=0, lt=1)
     files: int = Field(gt=0)
     segments: dict[str, SegmentShape]
@@ -98,8 +99,6 @@ class IngestConfig(Section):
 
 
 class ConformConfig(Section):
-    pii_key_env: str
-    local_pii_key: str
     max_quantity: int = Field(gt=0)
     max_price: float = Field(gt=0)
     min_event_ts: date
@@ -304,15 +303,46 @@ class RecommendConfig(Section):
     users_per_block: int = Field(gt=0)
 
 
+class ErasureConfig(Section):
+    vacuum_retention_hours: int = Field(ge=0)
+
+
+class ConsentConfig(Section):
+    default: bool
+    suppression_file: str | None
+
+
+class PrivacyConfig(Section):
+    pii_key_env: str
+    local_pii_key: str
+    erasure: ErasureConfig
+    consent: ConsentConfig
+
+
+class DpReportsConfig(Section):
+    """Differentially private aggregates for partners (``gold.*_dp``; docs/privacy.md)."""
+
+    enabled: bool
+    epsilon: float = Field(gt=0)   # budget of one run, split evenly between the reports
+    delta: float = Field(gt=0, lt=1)  # spent by private group selection, which needs delta > 0
+    window_days: int = Field(gt=0)
+    max_revenue_per_customer: float = Field(gt=0)   # clipping, per segment report row
+    max_revenue_per_category: float = Field(gt=0)   # clipping, per category report row
+    max_categories_per_customer: int = Field(gt=0)
+    min_group_size: int = Field(ge=1)
+
+
 class Config(Section):
     profile: str
     paths: PathsConfig
     spark: SparkConfig
     mlflow: MlflowConfig
     generate: GenerateConfig
+    privacy: PrivacyConfig
     ingest: IngestConfig
     conform: ConformConfig
     quality: QualityConfig
     features: FeaturesConfig
     segment: SegmentConfig
     recommend: RecommendConfig
+    dp_reports: DpReportsConfig

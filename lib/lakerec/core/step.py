@@ -41,3 +41,4 @@ class StepResult:
     message: str = ""
     warnings: list[str] = field(default_factory=list)  # repeated in `lakerec run`'s report
     highlights: list[str] = field(default_factory=list)  # the result in a line, ditto
+    customers_suppressed: int | None = None  # opted out of marketing, left out

@@ -72,3 +72,10 @@ GOLD_RECOMMENDATION_GAPS = Table(Layer.GOLD, "recommendation_gaps")
 OPS_PIPELINE_RUNS = Table(Layer.OPS, "pipeline_runs", PIPELINE_RUNS_SCHEMA)
 OPS_DQ_RESULTS = Table(Layer.OPS, "dq_results", S.DQ_RESULTS_SCHEMA)
 OPS_CONFORMED_BATCHES = Table(Layer.OPS, "conformed_batches")
+OPS_ERASURES = Table(Layer.OPS, "erasures", S.ERASURES_SCHEMA)  # one row per erased customer
+
+# --- privacy: differentially private reports for partners, and the budget they spent -----
+GOLD_SEGMENT_PROFILES_DP = Table(Layer.GOLD, "segment_profiles_dp", S.SEGMENT_PROFILES_DP_SCHEMA)
+GOLD_SEGMENT_CATEGORY_REVENUE_DP = Table(Layer.GOLD, "segment_category_revenue_dp",
+                                         S.SEGMENT_CATEGORY_REVENUE_DP_SCHEMA)
+OPS_PRIVACY_BUDGET = Table(Layer.OPS, "privacy_budget", S.PRIVACY_BUDGET_SCHEMA)

@@ -14,11 +14,13 @@ from functools import reduce
 from pyspark.sql import DataFrame
 
 from lakerec.core.errors import InputError, MissingColumnError
+from lakerec.core.pii import pii_key
 from lakerec.core.schemas import ENTITIES, EVENTS, SOURCE_FILE
 from lakerec.core.step import StepContext, StepResult
 from lakerec.core.tables import BRONZE, SILVER
 from lakerec.ingest.contract import adapter_for, check_columns, with_lineage
 from lakerec.ingest.landing import RejectedFile, list_files, read_files
+from lakerec.ingest.personal import dropped_columns, pseudonymised
 
 log = logging.getLogger("lakerec.ingest")
 
@@ -37,6 +39,10 @@ def run(ctx: StepContext) -> StepResult:
     ingest_ts = datetime.now(UTC).replace(tzinfo=None)
     all_rejected: list[RejectedFile] = []
     new_total = 0
+    key = pii_key(config)
+    if key.development:
+        result.warnings.append("personal data pseudonymised with the public development key "
+                               f"(profile local): set ${config.privacy.pii_key_env} for real data")
     for entity in ENTITIES:
         folder = f"{config.paths.landing.rstrip('/')}/{entity}"
         try:
@@ -77,8 +83,12 @@ def run(ctx: StepContext) -> StepResult:
                 log.warning("skipping %s", exc)
                 rejected.append(RejectedFile(file.path, str(exc)))
                 continue
-            parts.append(df.transform(with_lineage(source_file=file.path, batch_id=batch_id,
-                                                   ingest_ts=ingest_ts)))
+            dropped = dropped_columns(entity, df.columns)
+            if dropped:
+                result.summary.append(f"{entity}: dropped {', '.join(dropped)} of {file.path} "
+                                      "(not in the contract, possibly personal)")
+            parts.append(df.transform(pseudonymised(entity, key)).transform(with_lineage(
+                source_file=file.path, batch_id=batch_id, ingest_ts=ingest_ts)))
         all_rejected += rejected
         if not parts:
             continue

@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
 from pyspark.ml.recommendation import ALSModel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from lakerec.conform.consent import opted_out, read_id_list
 from lakerec.core import registry
 from lakerec.core.dates import midnight
-from lakerec.core.errors import InputError
 from lakerec.core.schemas import (
     CATEGORY,
     FACTOR_FEATURES,
@@ -90,14 +89,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "with one user_id per line (a 'user_id' header line is skipped)")
 
 
-def read_users_file(ctx: StepContext, path: str) -> DataFrame:
-    if not Path(path).is_file():
-        raise InputError(f"--users-file {path} does not exist")
-    lines = ctx.spark.read.text(str(Path(path).resolve()))
-    return (lines.select(F.trim(F.col("value")).alias(USER_ID))
-            .where((F.col(USER_ID) != "") & (F.col(USER_ID) != USER_ID)).distinct())
-
-
 def catalogue(items: DataFrame | None, item_index: DataFrame) -> DataFrame:
     """``(item_id, title, category, price, in_stock)``; every indexed item when no items table."""
     if items is not None:
@@ -150,8 +141,10 @@ def run(ctx: StepContext) -> StepResult:
     events, run_date = inputs.events, ctx.run_date
     items = catalogue(inputs.items, inputs.item_index).cache()
     users_file = ctx.options.get("users_file")
-    users = (read_users_file(ctx, users_file) if users_file else
-             active_users(events, run_date=run_date, window_days=cfg.active_window_days)).cache()
+    audience = (read_id_list(ctx.spark, users_file, what="--users-file") if users_file else
+                active_users(events, run_date=run_date, window_days=cfg.active_window_days))
+    users = audience.join(opted_out(ctx.spark, ctx.lake, ctx.config), USER_ID,
+                          "left_anti").cache()
     bought = positive_pairs(events, [EventType.PURCHASE])
     segments = inputs.segments
     depth = candidate_depth(cfg.k, cfg.max_per_category)
@@ -232,6 +225,7 @@ def run(ctx: StepContext) -> StepResult:
     assert totals is not None, "an aggregate without grouping returns one row"
     n_gaps = ctx.lake.read(GOLD_RECOMMENDATION_GAPS, version=gap_version).where(predicate).count()
     n_users = users.count()
+    suppressed = audience.count() - n_users
     summary = [
         f"model: {registry.ALS_MODEL} v{version} (champion: {champion.weights.family}, "
         f"{champion.weights})" if champion is not None else
@@ -243,6 +237,7 @@ def run(ctx: StepContext) -> StepResult:
         f"{cfg.k}",
         "segments: " + (f"{GOLD_CUSTOMER_SEGMENTS}" if segments is not None
                         else "none (global popularity)"),
+        f"consent: {suppressed:,} customers opted out of marketing get no recommendations",
     ]
     if similar is not None:
         summary.append(f"{GOLD_SIMILAR_ITEMS} v{written[GOLD_SIMILAR_ITEMS.qualified_name]}: top "
@@ -250,7 +245,8 @@ def run(ctx: StepContext) -> StepResult:
     served = (f"{champion.weights.family} v{version}" if champion is not None
               else "popularity fallback (no champion)")
     highlight = (f"{totals['users']:,} customers get {cfg.k} recommendations from {served}; "
-                 "by source " + ", ".join(f"{s}={n:,}" for s, n in sorted(by_source.items())))
+                 "by source " + ", ".join(f"{s}={n:,}" for s, n in sorted(by_source.items()))
+                 + f"; {suppressed:,} opted out, suppressed")
     return StepResult(rows_in=n_users, rows_out=int(totals["rows"]),
                       versions_read=inputs.versions, versions_written=written, summary=summary,
-                      highlights=[highlight])
+                      highlights=[highlight], customers_suppressed=suppressed)

@@ -66,7 +66,7 @@ from lakerec.core.schemas import (
     EventType,
 )
 
-_LINE_VALUE = "_line_value"
+LINE_VALUE = "_line_value"
 _ORDER_KEY = "_order_key"
 
 
@@ -93,12 +93,12 @@ def with_line_values(events: DataFrame, items: DataFrame) -> DataFrame:
     price = F.coalesce(F.col(PRICE), F.col("_item_price"), F.lit(0.0))
     return (events.drop(CATEGORY).join(F.broadcast(catalog), ITEM_ID, "left")
             .withColumn(CATEGORY, F.coalesce(F.col(CATEGORY), F.lit(UNKNOWN_CATEGORY)))
-            .withColumn(_LINE_VALUE, F.abs(quantity * price))
+            .withColumn(LINE_VALUE, F.abs(quantity * price))
             .drop("_item_price"))
 
 
 def _value_of(event_type: str) -> Column:
-    return F.when(F.col(EVENT_TYPE) == event_type, F.col(_LINE_VALUE)).otherwise(0.0)
+    return F.when(F.col(EVENT_TYPE) == event_type, F.col(LINE_VALUE)).otherwise(0.0)
 
 
 def customer_activity(events: DataFrame, *, as_of: date, recent_days: int,
@@ -127,7 +127,7 @@ def customer_activity(events: DataFrame, *, as_of: date, recent_days: int,
 def top_categories(valued_events: DataFrame, n: int) -> DataFrame:
     """The ``n`` categories with the largest gross revenue, as one column ``category``."""
     totals = (valued_events.where(F.col(EVENT_TYPE) == EventType.PURCHASE)
-              .groupBy(CATEGORY).agg(F.sum(_LINE_VALUE).alias("_total")))
+              .groupBy(CATEGORY).agg(F.sum(LINE_VALUE).alias("_total")))
     rank = F.row_number().over(Window.orderBy(F.desc("_total"), F.asc(CATEGORY)))
     return totals.withColumn("_rank", rank).where(F.col("_rank") <= n).select(CATEGORY)
 
@@ -139,7 +139,7 @@ def category_shares(valued_events: DataFrame, n: int) -> DataFrame:
     bucket = F.when(F.col("_is_top"), F.col(CATEGORY)).otherwise(F.lit(OTHER_CATEGORY))
     spend = (purchases.join(F.broadcast(top), CATEGORY, "left")
              .groupBy(USER_ID, bucket.alias("_bucket"))
-             .agg(F.sum(_LINE_VALUE).alias("_spend")))
+             .agg(F.sum(LINE_VALUE).alias("_spend")))
     total = F.sum("_spend").over(Window.partitionBy(USER_ID))
     share = F.when(total > 0, F.col("_spend") / total).otherwise(F.lit(0.0))
     return (spend.withColumn("_share", share)

@@ -38,7 +38,8 @@ log = logging.getLogger("lakerec.generate")
 SIZE_OPTIONS = ("customers", "items", "events", "days", "seed")
 LANDING_EVENTS = (S.EVENT_ID, S.USER_ID, S.ITEM_ID, S.EVENT_TYPE, S.EVENT_TS, S.QUANTITY,
                   S.PRICE, S.RATING, S.ORDER_ID)
-LANDING_CUSTOMERS = (S.USER_ID, S.EMAIL, S.NAME, S.PHONE, S.COUNTRY, S.SIGNUP_TS)
+LANDING_CUSTOMERS = (S.USER_ID, S.EMAIL, S.NAME, S.PHONE, S.COUNTRY, S.SIGNUP_TS,
+                     S.MARKETING_CONSENT)
 LANDING_ITEMS = (S.ITEM_ID, S.TITLE, S.CATEGORY, S.PRICE, S.IN_STOCK)
 _SPARK_PART = re.compile(r"^(part-\d+)-.+?-c\d+(\..+)$")  # part-00000-<uuid>-c000.csv
 
@@ -157,7 +158,8 @@ def run(ctx: StepContext) -> StepResult:
     customers = P.build_customers(
         spark, seed=cfg.seed, customers=cfg.customers, events=cfg.events,
         segments=cfg.segments, taste_clusters=cfg.taste_clusters, days=cfg.days,
-        run_date=ctx.run_date, bad_email_share=cfg.bad_email_share).cache()
+        run_date=ctx.run_date, bad_email_share=cfg.bad_email_share,
+        opt_out_share=cfg.opt_out_share).cache()
     planned = G.planned_events(
         customers, items, seed=cfg.seed, segments=cfg.segments, days=cfg.days,
         run_date=ctx.run_date, taste_clusters=cfg.taste_clusters,

@@ -152,11 +152,12 @@ def build_items(spark: SparkSession, *, seed: int, items: int, categories: int,
 # --- customers ----------------------------------------------------------------------------
 def build_customers(spark: SparkSession, *, seed: int, customers: int, events: int,
                     segments: Mapping[str, SegmentShape], taste_clusters: int, days: int,
-                    run_date: date, bad_email_share: float) -> DataFrame:
+                    run_date: date, bad_email_share: float, opt_out_share: float) -> DataFrame:
     """Customers with their planted segment, taste cluster and number of events.
 
-    Columns: ``user_id, email, name, phone, country, signup_ts`` (landing; ``signup_ts`` as
-    text), ``segment, taste_cluster, planned_events`` (ground truth) and helper columns.
+    Columns: ``user_id, email, name, phone, country, signup_ts, marketing_consent``
+    (landing; ``signup_ts`` as text, consent "no" for a share ``opt_out_share``),
+    ``segment, taste_cluster, planned_events`` (ground truth) and helper columns.
     The number of events is ``events_per_customer * scale * jitter`` (log-normal jitter of
     mean 1), with ``scale`` chosen so that the expected total is ``events``.
     """
@@ -206,6 +207,8 @@ def build_customers(spark: SparkSession, *, seed: int, customers: int, events: i
             phone.alias(S.PHONE),
             pick([c[0] for c in COUNTRIES], country).alias(S.COUNTRY),
             utc_text(signup).alias(S.SIGNUP_TS),
+            F.when(uniform(seed, "opt_out", idx) < opt_out_share, F.lit("no"))
+            .otherwise(F.lit("yes")).alias(S.MARKETING_CONSENT),
             pick(list(segments), F.col(SEGMENT_INDEX)).alias(S.GT_SEGMENT),
             draw_index(uniform(seed, "taste", idx), taste_clusters).alias(S.GT_TASTE_CLUSTER),
             planned.cast("long").alias(S.GT_PLANNED_EVENTS))

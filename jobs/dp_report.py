@@ -1,0 +1,20 @@
+"""Publish the differentially private reports (gold.*_dp) for the run date.
+
+Run it on one machine (after ``make setup``)::
+
+    spark-submit --jars "$(ls .jars/delta/*.jar | paste -sd,)" \
+        jobs/dp_report.py --conf conf/local.yaml --run-date 2026-11-27
+
+and on a cluster, with the library shipped as a zip (``make dist``) and PipelineDP
+(``pipeline-dp``, see requirements.lock) installed on the driver and every executor::
+
+    spark-submit --master yarn --packages io.delta:delta-spark_4.2_2.13:4.4.0 \
+        --py-files dist/lakerec.zip jobs/dp_report.py --conf conf/prod.example.yaml
+"""
+
+import sys
+
+from lakerec.cli.main import main
+
+if __name__ == "__main__":
+    sys.exit(main(["dp_report", *sys.argv[1:]]))

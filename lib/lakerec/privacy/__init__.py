@@ -1,0 +1,1 @@
+"""Privacy: erasure of customers on request and differentially private aggregate reports."""
