@@ -265,14 +265,16 @@ def measure_recs(name: str, recs: DataFrame, holdout: Holdout, inputs: Inputs, *
     categories = (item_categories(inputs.items) if inputs.items is not None
                   else inputs.item_index.select(ITEM_ID, F.lit(None).cast("string")
                                                 .alias(CATEGORY)))
-    cached = recs.cache()
+    owned = not recs.is_cached  # a candidate list cached by its owner stays cached
+    cached = recs.cache() if owned else recs
     try:
         return measure(name, cached, holdout.relevant, ks=ks,
                        catalog_size=max(inputs.item_index.count(), 1),
                        item_popularity=item_interaction_counts(holdout.train),
                        item_categories=categories, segments=inputs.segments)
     finally:
-        cached.unpersist()
+        if owned:
+            cached.unpersist()
 
 
 def load_version(mlflow_config: MlflowConfig, version: int) -> ALSModel:
