@@ -23,6 +23,7 @@ from lakerec.core.lake import Lake
 from lakerec.core.pii import pii_key
 from lakerec.core.tables import (
     GOLD_CUSTOMER_SEGMENTS,
+    GOLD_RECOMMENDATION_GAPS,
     GOLD_RECOMMENDATIONS,
     OPS_ERASURES,
     OPS_PIPELINE_RUNS,
@@ -128,6 +129,8 @@ def test_opted_out_customers_get_no_recommendations_and_the_run_counts_them(
         .select(S.USER_ID).distinct().collect()}
     run = lake.read(OPS_PIPELINE_RUNS).where(F.col("step") == "recommend").first()
     assert run["customers_suppressed"] == len(active & excluded) > 0
+    gaps = lake.read(GOLD_RECOMMENDATION_GAPS).where(F.col(S.GAP_REASON) == S.OPTED_OUT_REASON)
+    assert {r[0] for r in gaps.select(S.USER_ID).collect()} == active & excluded
 
 
 def test_forget_erases_customers_from_every_table_and_file(

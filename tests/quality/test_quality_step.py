@@ -37,7 +37,8 @@ def write_silver(spark: SparkSession, lake: Lake, price_factor: float) -> None:
     events = [(f"e{i}", f"u{i % 5}", f"i{i % 4}", "purchase", datetime(2026, 11, 1 + i % 25),
                1 + i % 3, (5.0 + i % 7) * price_factor, None, f"o{i // 3}", None, "NL",
                f"k{i}", "b1") for i in range(60)]
-    customers = [(f"u{i}", None, None, None, "NL", None, None, None, "b1") for i in range(5)]
+    customers = [(f"u{i}", None, None, None, "NL", None, None, None, None, "b1")
+                 for i in range(5)]
     items = [(f"i{i}", f"t{i}", "c", 5.0, True, None, None, "b1") for i in range(4)]
     lake.overwrite(spark.createDataFrame(events, SILVER_EVENTS_SCHEMA), SILVER_EVENTS)
     lake.overwrite(spark.createDataFrame(customers, SILVER_CUSTOMERS_SCHEMA), SILVER_CUSTOMERS)

@@ -64,8 +64,9 @@ def silver_events(spark: SparkSession) -> DataFrame:
 
 
 def silver_customers(spark: SparkSession) -> DataFrame:
-    data = [("alice", None, None, None, None, ts("2026-01-15 00:00:00"), None, None, "b1"),
-            ("bob", None, None, None, None, ts("2026-08-01 00:00:00"), None, None, "b1")]
+    data = [("alice", None, None, None, None, ts("2026-01-15 00:00:00"), None, None, None,
+             "b1"),
+            ("bob", None, None, None, None, ts("2026-08-01 00:00:00"), None, None, None, "b1")]
     return spark.createDataFrame(data, SILVER_CUSTOMERS_SCHEMA)
 
 

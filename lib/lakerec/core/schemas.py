@@ -214,6 +214,7 @@ REASON_ITEM_ID = "reason_item_id"
 SIMILAR_ITEM_ID = "similar_item_id"
 SIMILARITY = "similarity"
 GAP_REASON = "reason"            # gold.recommendation_gaps
+OPTED_OUT_REASON = "opted out of marketing (no consent): no recommendations"
 
 
 class Source(StrEnum):

@@ -31,6 +31,7 @@ from lakerec.core.schemas import (
     GAP_REASON,
     ITEM_ID,
     MODEL_SOURCES,
+    OPTED_OUT_REASON,
     RANK,
     RUN_DATE,
     SCORE,
@@ -150,6 +151,12 @@ def recommendation_gaps(users: DataFrame, recommendations: DataFrame, *, k: int,
                              F.lit(f" of {k} eligible items left after excluding bought, "
                                    "out-of-stock and excluded items and the category cap"))
                     .alias(GAP_REASON)))
+
+
+def opted_out_gaps(opted_out: DataFrame, *, run_date: date) -> DataFrame:
+    """``(user_id, run_date, reason)`` for customers left out for want of marketing consent."""
+    return opted_out.select(USER_ID, F.lit(run_date).alias(RUN_DATE),
+                            F.lit(OPTED_OUT_REASON).alias(GAP_REASON))
 
 
 def candidate_depth(k: int, max_per_category: int) -> int:

@@ -58,6 +58,7 @@ from lakerec.recs.candidates import (
     candidate_depth,
     final_recommendations,
     history_items,
+    opted_out_gaps,
     popular_by_segment,
     popular_candidates,
     recommendation_gaps,
@@ -143,8 +144,9 @@ def run(ctx: StepContext) -> StepResult:
     users_file = ctx.options.get("users_file")
     audience = (read_id_list(ctx.spark, users_file, what="--users-file") if users_file else
                 active_users(events, run_date=run_date, window_days=cfg.active_window_days))
-    users = audience.join(opted_out(ctx.spark, ctx.lake, ctx.config), USER_ID,
-                          "left_anti").cache()
+    excluded = opted_out(ctx.spark, ctx.lake, ctx.config)
+    users = audience.join(excluded, USER_ID, "left_anti").cache()
+    suppressed_users = audience.join(excluded, USER_ID, "left_semi").cache()
     bought = positive_pairs(events, [EventType.PURCHASE])
     segments = inputs.segments
     depth = candidate_depth(cfg.k, cfg.max_per_category)
@@ -210,7 +212,8 @@ def run(ctx: StepContext) -> StepResult:
     rec_version = ctx.lake.replace_where(output, GOLD_RECOMMENDATIONS, predicate,
                                          partition_by=(RUN_DATE,))
     recs = ctx.lake.read(GOLD_RECOMMENDATIONS, version=rec_version).where(predicate)
-    gaps = recommendation_gaps(users, recs, k=cfg.k, run_date=run_date)
+    gaps = recommendation_gaps(users, recs, k=cfg.k, run_date=run_date).unionByName(
+        opted_out_gaps(suppressed_users, run_date=run_date))
     gap_version = ctx.lake.replace_where(gaps, GOLD_RECOMMENDATION_GAPS, predicate,
                                          partition_by=(RUN_DATE,))
     written[GOLD_RECOMMENDATIONS.qualified_name] = rec_version
@@ -225,7 +228,7 @@ def run(ctx: StepContext) -> StepResult:
     assert totals is not None, "an aggregate without grouping returns one row"
     n_gaps = ctx.lake.read(GOLD_RECOMMENDATION_GAPS, version=gap_version).where(predicate).count()
     n_users = users.count()
-    suppressed = audience.count() - n_users
+    suppressed = suppressed_users.count()
     summary = [
         f"model: {registry.ALS_MODEL} v{version} (champion: {champion.weights.family}, "
         f"{champion.weights})" if champion is not None else
@@ -234,7 +237,7 @@ def run(ctx: StepContext) -> StepResult:
         f"{totals['users']} of {n_users} customers, k={cfg.k}; by source "
         + ", ".join(f"{s}={n}" for s, n in sorted(by_source.items())),
         f"{GOLD_RECOMMENDATION_GAPS} v{gap_version}: {n_gaps} customers with fewer than "
-        f"{cfg.k}",
+        f"{cfg.k} (the {suppressed:,} opted out included)",
         "segments: " + (f"{GOLD_CUSTOMER_SEGMENTS}" if segments is not None
                         else "none (global popularity)"),
         f"consent: {suppressed:,} customers opted out of marketing get no recommendations",
