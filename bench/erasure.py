@@ -14,7 +14,6 @@ JSON line to ``--record``. See ``bench/privacy.md``.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
@@ -23,7 +22,7 @@ from pathlib import Path
 
 from pyspark.sql import functions as F
 
-from lakerec.cli.bench import machine
+from lakerec.cli.bench import append_record, machine
 from lakerec.cli.runner import run_step, spark_for
 from lakerec.core.config import load_config
 from lakerec.core.lake import Lake
@@ -61,15 +60,14 @@ def main() -> None:
     print(f"forget {opts.customers} customers: median {median:.1f} s of {opts.repeats} "
           f"({', '.join(f'{s:.1f}' for s in seconds)}); rows deleted {rows}; {tables} tables")
     if opts.record:
-        with open(opts.record, "a", encoding="utf-8") as record:
-            record.write(json.dumps({
+        append_record(opts.record, {
                 "bench": "erasure", "customers": opts.customers, "median_s": round(median, 1),
                 "runs_s": [round(s, 1) for s in seconds], "rows_deleted": rows,
                 "tables_in_lake": tables,
                 "lake_customers": lake.read(GOLD_USER_FEATURES).select(USER_ID).distinct().count(),
                 "machine": machine(),
                 "spark_master": config.spark.master,
-                "at": datetime.now(UTC).isoformat(timespec="seconds")}) + "\n")
+                "at": datetime.now(UTC).isoformat(timespec="seconds")})
     spark.stop()
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import statistics
 import time
 from collections.abc import Callable
@@ -23,7 +22,7 @@ from datetime import UTC, datetime
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from lakerec.cli.bench import machine
+from lakerec.cli.bench import append_record, machine
 from lakerec.core.config import load_config
 from lakerec.core.pii import PiiKey, normalized_email, normalized_name, normalized_phone
 from lakerec.core.session import build_spark
@@ -79,14 +78,13 @@ def main() -> None:
         print(f"{method}: median {median:.2f} s of {opts.repeats} "
               f"({', '.join(f'{s:.2f}' for s in seconds)}) for {opts.customers:,} customers")
         if opts.record:
-            with open(opts.record, "a", encoding="utf-8") as record:
-                record.write(json.dumps({
+            append_record(opts.record, {
                     "bench": "pii_hmac", "method": method, "customers": opts.customers,
                     "columns": len(normalise), "median_s": round(median, 3),
                     "runs_s": [round(s, 3) for s in seconds],
                     "machine": machine(),
                     "spark_master": config.spark.master,
-                    "at": datetime.now(UTC).isoformat(timespec="seconds")}) + "\n")
+                    "at": datetime.now(UTC).isoformat(timespec="seconds")})
     spark.stop()
 
 

@@ -66,6 +66,12 @@ def parser() -> argparse.ArgumentParser:
     return bench
 
 
+def append_record(path: str, record: dict[str, object]) -> None:
+    """Append ``record`` as one JSON line to ``path`` (the benchmarks' result files)."""
+    with open(path, "a", encoding="utf-8") as out:
+        out.write(json.dumps(record) + "\n")
+
+
 def machine() -> dict[str, object]:
     """CPU model, core count, memory and load: what a benchmark record needs."""
     info: dict[str, object] = {"nproc": os.cpu_count(), "python": platform.python_version()}
@@ -223,6 +229,5 @@ def main(argv: list[str], config: Config) -> int:
     if result["verified"]:
         print(f"blocked vs builtin, {args.verify_users} users: {result['verified']}")
     if args.record:
-        with open(args.record, "a", encoding="utf-8") as out:
-            out.write(json.dumps(result) + "\n")
+        append_record(args.record, result)
     return 0
