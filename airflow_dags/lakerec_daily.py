@@ -20,16 +20,16 @@ It produces, under the config's `paths.root`:
 * **ops** `pipeline_runs` (one row per job), `dq_results` (every quality check) and
   `privacy_budget` (the budget each DP report spent).
 
-`segment` refits the KMeans segmentation model on every run: it registers a new
-`lakerec-segmentation` version in MLflow, makes it `champion` when it passes its checks (or
-is the first version), and segments customers with the champion.
+`segment` runs score-only: it segments customers with the `champion` version of
+`lakerec-segmentation` without fitting a new one (it fits one only on a lake that has no
+champion yet), so segment labels do not churn from day to day; `lakerec_retrain` fits.
 
 A failed quality gate fails the run: nothing downstream of it runs, and quality tasks are
 not retried (bad data stays bad). Other tasks retry with exponential back-off. Every job is
 idempotent for its run date, so reruns and backfills
 (`airflow backfill create --dag-id lakerec_daily --from-date ... --to-date ...`) process
-each date once. ALS is not retrained here: `lakerec_retrain` trains it weekly (and refits the
-segmentation model once more), and this DAG's `recommend` scores with the current champion.
+each date once. No model is trained here: `lakerec_retrain` fits both weekly, and this DAG's `segment` and
+`recommend` score with the current champions.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def lakerec_daily() -> None:
         lakerec_job("conform"),
         quality_gate("silver"),
         lakerec_job("features"),
-        lakerec_job("segment"),
+        lakerec_job("segment", "--score-only"),
         lakerec_job("recommend"),
         quality_gate("gold"),
         lakerec_job("dp_report"),

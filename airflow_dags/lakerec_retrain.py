@@ -9,7 +9,8 @@ date (`{{ ds }}`):
 * `quality_silver` refuses to train on silver tables that fail their error-level checks;
 * `features` refreshes `gold.user_features` as of the run date;
 * `segment` fits the segmentation pipeline (KMeans, k chosen by silhouette), registers it
-  as `lakerec-segmentation` and promotes it to `champion` when it passes its checks;
+  as `lakerec-segmentation` and promotes it to `champion` when it passes its checks and
+  beats the champion's silhouette on the same customers (`segment.promotion_margin`);
 * `train` searches implicit ALS's settings (Optuna), chooses on validation between ALS,
   item-item collaborative filtering, popularity and a weighted blend of them, measures every
   family, the chosen one and the current champion on the same held-out data (accuracy,

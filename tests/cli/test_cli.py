@@ -19,6 +19,7 @@ def paths(tmp_path) -> list[str]:
 
 @pytest.mark.parametrize(("args", "message"), [
     (["ingest", "--run-date", "2026-13-45"], "--run-date must be a date as YYYY-MM-DD"),
+    (["ingest", "--run-date", "2099-01-01"], "--run-date 2099-01-01 is in the future"),
     (["ingest", "--set", "paths.nope=1"], "unknown key 'paths.nope'"),
     (["ingest", "--conf", "missing.yaml"], "config file missing.yaml does not exist"),
 ])
@@ -26,6 +27,19 @@ def test_bad_arguments_give_one_line_and_exit_2(args, message, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0] and err[0].startswith("lakerec ingest: error:")
+
+
+def test_a_run_date_may_be_tomorrow_but_not_later() -> None:
+    from datetime import date
+
+    from lakerec.cli.main import parse_run_date
+    from lakerec.core.errors import ConfigError
+
+    today = date(2026, 12, 2)
+    assert parse_run_date("2026-12-03", today=today) == date(2026, 12, 3)  # another time zone
+    assert parse_run_date(None, today=today) == today
+    with pytest.raises(ConfigError, match="in the future"):
+        parse_run_date("2026-12-04", today=today)
 
 
 def test_run_refuses_to_skip_a_step_it_does_not_have(capsys):

@@ -234,3 +234,37 @@ def test_items_stock_flags_and_prices(spark):
     silver = {r[S.ITEM_ID]: r for r in E.silver_items(out).collect()}
     assert silver["I1"][S.IN_STOCK] is True and silver["I4"][S.IN_STOCK] is True
     assert silver["I1"][S.PRICE] == 3.5
+
+
+def test_a_write_that_loses_rows_fails_the_accounting_and_marks_nothing_conformed(
+        spark: SparkSession, tmp_path) -> None:
+    from datetime import date as day
+
+    from lakerec.cli.runner import run_step
+    from lakerec.conform.conform_step import _conform_entity
+    from lakerec.core.errors import LakerecError
+    from lakerec.core.lake import Lake
+    from lakerec.core.step import StepContext, StepResult
+    from lakerec.core.tables import OPS_CONFORMED_BATCHES, SILVER_EVENTS
+    from tests.conftest import make_config
+
+    events = tmp_path / "landing" / "events"
+    events.mkdir(parents=True)
+    (events / "e.csv").write_text("user_id,item_id,event_type,event_ts\n" + "".join(
+        f"u{i},p{i % 3},purchase,2026-11-0{1 + i % 9}T10:00:00\n" for i in range(20)))
+    config = make_config(tmp_path)
+    run_step("ingest", config, day(2026, 11, 20), spark=spark, out=lambda _: None)
+    lake = Lake(spark, config.paths.root)
+    ctx = StepContext(config=config, spark=spark, lake=lake, run_date=day(2026, 11, 20),
+                      run_id="lossy")
+
+    def lossy(df):  # a silver write that silently drops a row
+        return lake.upsert(df.orderBy(S.EVENT_ID).limit(19), SILVER_EVENTS, [S.EVENT_ID],
+                           update=False)
+
+    with pytest.raises(LakerecError, match=r"20 pending rows in bronze.events but 19 committed"):
+        _conform_entity(ctx, StepResult(), S.EVENTS, classify, C.silver_events, lossy)
+    assert not lake.exists(OPS_CONFORMED_BATCHES)
+    # the real step then conforms the batch in full
+    run_step("conform", config, day(2026, 11, 20), spark=spark, out=lambda _: None)
+    assert lake.read(SILVER_EVENTS).count() == 20

@@ -152,6 +152,9 @@ def test_dag_files_load_without_errors_and_have_the_pipeline_order(tmp_path: Pat
             assert dag["applications"][task].endswith(f"'jobs/{step}.py') }}}}")
             if step == "quality":
                 assert args[-2:] == ["--layer", task.split("_")[1]]
+    # segment models are fitted weekly; the daily DAG only scores with the champion
+    assert dags["lakerec_daily"]["args"]["segment"][-1] == "--score-only"
+    assert "--score-only" not in dags["lakerec_retrain"]["args"]["segment"]
     assert "gold" in dags["lakerec_daily"]["doc_md"]
     assert "champion" in dags["lakerec_retrain"]["doc_md"]
 
@@ -246,7 +249,8 @@ def test_a_rerun_of_the_daily_dag_for_the_same_date_changes_no_counts(
     reruns = (Lake(spark, str(daily_run.root / "lake")).read(OPS_PIPELINE_RUNS)
               .groupBy("step").count().collect())
     assert {row["step"]: row["count"] for row in reruns} == {
-        "ingest": 2, "conform": 2, "features": 2, "segment": 2, "recommend": 2, "dp_report": 2,
+        "ingest": 2, "conform": 2, "features": 2, "segment score_only=True": 2, "recommend": 2,
+        "dp_report": 2,
         "quality layer=bronze": 1, "quality layer=silver": 1, "quality layer=gold": 1}
 
 

@@ -33,3 +33,20 @@ def test_online_retail_lines_become_events(spark):
 def test_contract_files_are_not_taken_for_transaction_logs():
     names = load_config().ingest.online_retail
     assert not looks_like_online_retail(["user_id", "item_id", "event_type", "event_ts"], names)
+
+
+def test_a_transaction_log_under_other_names_gets_the_settings_that_map_it() -> None:
+    from lakerec.core.config import load_config
+    from lakerec.ingest.adapters import transaction_log_hint
+
+    names = load_config(None, [], environ={}).ingest.online_retail
+    online_retail_ii = ["Invoice", "StockCode", "Description", "Quantity", "InvoiceDate",
+                        "Price", "Customer ID", "Country"]
+    hint = transaction_log_hint(online_retail_ii, names)
+    assert hint is not None and "looks like a transaction log" in hint
+    assert "--set 'ingest.online_retail.invoice=Invoice'" in hint
+    assert "--set 'ingest.online_retail.price=Price'" in hint
+    assert "--set 'ingest.online_retail.customer=Customer ID'" in hint
+    assert "StockCode'" not in hint  # already the configured name
+    # a file that is no transaction log gets no hint
+    assert transaction_log_hint(["user", "thing", "when"], names) is None

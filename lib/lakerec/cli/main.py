@@ -2,7 +2,8 @@
 
 ``lakerec run`` runs the whole pipeline in order (see :mod:`lakerec.cli.pipeline`). Errors the
 user can fix print one line and exit non-zero (2 for bad input or config, 3 for failed data
-quality); ``jobs/<step>.py`` calls :func:`main` with its step name.
+quality, 4 when another run holds the lake); ``jobs/<step>.py`` calls :func:`main` with its
+step name. Every command but ``bench`` holds the lake's lease (:mod:`lakerec.core.lease`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from lakerec.cli.pipeline import PIPELINE, STEPS
 from lakerec.core.config import Config, load_config
@@ -21,17 +23,31 @@ from lakerec.core.pii import pii_key
 from lakerec.core.step import StepResult
 from lakerec.core.tables import Layer
 
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
 EXTRA_COMMANDS = ("run", "bench")
 
 
-def parse_run_date(text: str | None) -> date:
-    """``YYYY-MM-DD``; today (UTC) when not given."""
+# How far past today (UTC) a run date may be: a day, for schedulers in other time zones.
+RUN_DATE_TOLERANCE = timedelta(days=1)
+
+
+def parse_run_date(text: str | None, *, today: date | None = None) -> date:
+    """``YYYY-MM-DD``; today (UTC) when not given. A date past ``today`` plus
+    :data:`RUN_DATE_TOLERANCE` is refused: it would write partitions and promote models for
+    a day whose data cannot exist yet."""
+    today = today or datetime.now(UTC).date()
     if text is None:
-        return datetime.now(UTC).date()
+        return today
     try:
-        return date.fromisoformat(text)
+        run_date = date.fromisoformat(text)
     except ValueError:
         raise ConfigError(f"--run-date must be a date as YYYY-MM-DD, got '{text}'") from None
+    if run_date > today + RUN_DATE_TOLERANCE:
+        raise ConfigError(f"--run-date {run_date} is in the future (today is {today} UTC): "
+                          "a run is for a day whose data has landed")
+    return run_date
 
 
 def _common_parser() -> argparse.ArgumentParser:
@@ -72,14 +88,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             run_options = _run_parser().parse_args(rest)
             return run_pipeline(config, run_date, skip=frozenset(run_options.skip))
-        from lakerec.cli.runner import run_step, step_module
+        from lakerec.cli.runner import new_run_id, run_step, spark_for, step_module
+        from lakerec.core.lake import Lake
+        from lakerec.core.lease import lake_lease
 
         module = step_module(args.command)
         step_parser = argparse.ArgumentParser(prog=f"lakerec {args.command}")
         if hasattr(module, "add_arguments"):
             module.add_arguments(step_parser)
         options = vars(step_parser.parse_args(rest))
-        run_step(args.command, config, run_date, options=options)
+        spark = spark_for(config)
+        with lake_lease(Lake(spark, config.paths.root), config.lease, new_run_id()):
+            run_step(args.command, config, run_date, spark=spark, options=options)
         return 0
     except LakerecError as exc:
         print(f"lakerec {args.command}: error: {exc}", file=sys.stderr)
@@ -99,11 +119,21 @@ def _run_parser() -> argparse.ArgumentParser:
 def run_pipeline(config: Config, run_date: date, *, skip: frozenset[str] = frozenset()) -> int:
     """Run the steps of :data:`PIPELINE` not in ``skip`` in one Spark session, in order;
     stop at the first failure."""
-    from lakerec.cli.runner import new_run_id, run_step, spark_for, step_label
+    from lakerec.cli.runner import new_run_id, spark_for
+    from lakerec.core.lake import Lake
+    from lakerec.core.lease import lake_lease
 
     pii_key(config)
     pipeline_run_id = new_run_id()
     spark = spark_for(config)
+    with lake_lease(Lake(spark, config.paths.root), config.lease, pipeline_run_id):
+        return _run_steps(config, run_date, spark, pipeline_run_id, skip)
+
+
+def _run_steps(config: Config, run_date: date, spark: SparkSession, pipeline_run_id: str,
+               skip: frozenset[str]) -> int:
+    from lakerec.cli.runner import run_step, step_label
+
     steps = [(step, options) for step, options in PIPELINE if step not in skip]
     skipped = f" (skipping {', '.join(sorted(skip))})" if skip else ""
     print(f"lakerec run {pipeline_run_id}: {len(steps)} steps for {run_date.isoformat()}, "

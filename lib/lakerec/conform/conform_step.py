@@ -20,8 +20,16 @@ from lakerec.conform import rules as C
 from lakerec.conform.pending import pending_bronze
 from lakerec.core import schemas as S
 from lakerec.core.errors import LakerecError, TableNotFoundError
+from lakerec.core.lake import Lake
 from lakerec.core.step import StepContext, StepResult
-from lakerec.core.tables import BRONZE, OPS_CONFORMED_BATCHES, QUARANTINE, SILVER, SILVER_EVENTS
+from lakerec.core.tables import (
+    BRONZE,
+    OPS_CONFORMED_BATCHES,
+    QUARANTINE,
+    SILVER,
+    SILVER_EVENTS,
+    Table,
+)
 
 log = logging.getLogger("lakerec.conform")
 
@@ -50,6 +58,14 @@ def _conform_entity(ctx: StepContext, result: StepResult, entity: str,
         result.summary.append(f"{entity}: nothing new in {BRONZE[entity]}")
         return []
     log.info("%s: conforming %d batch(es)", entity, len(batches))
+    pending_rows = pending.count()  # measured before classifying, not derived from it
+    silver_before = lake.version(SILVER[entity])
+    quarantine_before = lake.version(QUARANTINE[entity])
+    # Events are inserted once (MERGE on event_id): those an interrupted earlier attempt at
+    # these batches already committed are not inserted again, and count as landed.
+    landed_before = (lake.read(SILVER[entity], version=silver_before)
+                     .where(_in_batches(batches)).count()
+                     if entity == S.EVENTS and silver_before is not None else 0)
     classified = classify(pending).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         counts = {r[0]: int(r[1]) for r in
@@ -62,11 +78,16 @@ def _conform_entity(ctx: StepContext, result: StepResult, entity: str,
             merge_schema=True)
     finally:
         classified.unpersist()
-    written = lake.read(SILVER[entity], version=silver_version).where(
-        _in_batches(batches)).count() if entity == S.EVENTS else accepted
-    if written != accepted:
-        raise LakerecError(f"{entity}: {accepted} rows accepted but {written} in silver for "
-                           f"batches {batches}; nothing was marked conformed")
+    # What the two commits themselves report they wrote, against the pending bronze rows.
+    landed = landed_before + _rows_committed(lake, SILVER[entity], silver_version,
+                                             silver_before)
+    held = _rows_committed(lake, QUARANTINE[entity], quarantine_version, quarantine_before)
+    if (landed, held) != (accepted, rejected) or landed + held != pending_rows:
+        raise LakerecError(
+            f"{entity}: {pending_rows:,} pending rows in {BRONZE[entity]} but {landed:,} "
+            f"committed to {SILVER[entity]} and {held:,} to {QUARANTINE[entity]} (classified "
+            f"{accepted:,} accepted, {rejected:,} rejected) for batches {batches}; nothing "
+            "was marked conformed, so the next run conforms them again")
     result.rows_in = (result.rows_in or 0) + accepted + rejected
     result.rows_out = (result.rows_out or 0) + accepted
     result.rows_quarantined = (result.rows_quarantined or 0) + rejected
@@ -77,6 +98,18 @@ def _conform_entity(ctx: StepContext, result: StepResult, entity: str,
         f"{entity}: {accepted + rejected:,} in = {accepted:,} accepted + {rejected:,} "
         f"quarantined" + (f" ({reasons})" if reasons else ""))
     return batches
+
+
+def _rows_committed(lake: Lake, table: Table, version: int, before: int | None) -> int:
+    """Rows the commit at ``version`` wrote (inserted or updated by a MERGE, written by an
+    overwrite), from Delta's operation metrics; 0 when nothing was committed."""
+    if version == before:
+        return 0
+    metrics = lake.operation_metrics(table, version)
+    if "numTargetRowsInserted" in metrics:
+        return int(metrics["numTargetRowsInserted"]) + int(metrics.get("numTargetRowsUpdated", 0))
+    # a replaceWhere rewrites files it touches: their other rows are copied, not written
+    return int(metrics.get("numOutputRows", 0)) - int(metrics.get("numCopiedRows", 0))
 
 
 def _refresh_seen(ctx: StepContext, result: StepResult, entity: str, key: str,
@@ -94,10 +127,11 @@ def _refresh_seen(ctx: StepContext, result: StepResult, entity: str, key: str,
     silver = SILVER[entity]
     if not derive and not ctx.lake.exists(silver):
         return
+    before = ctx.lake.version(silver)
     version = ctx.lake.upsert(seen, silver, [key], update=update, insert=derive)
     result.versions_written[silver.qualified_name] = version
     if derive:
-        metrics = ctx.lake.operation_metrics(silver, version)
+        metrics = ctx.lake.operation_metrics(silver, version) if version != before else {}
         inserted = metrics.get("numTargetRowsInserted", metrics.get("numOutputRows", "0"))
         result.summary.append(f"{entity}: derived from events ({int(inserted):,} new)")
 

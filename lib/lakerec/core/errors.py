@@ -43,3 +43,9 @@ class QualityError(LakerecError):
     """An error-level data quality check failed; downstream steps must not run."""
 
     exit_code = 3
+
+
+class LakeBusyError(LakerecError):
+    """Another run holds the lake's lease (:mod:`lakerec.core.lease`)."""
+
+    exit_code = 4

@@ -7,17 +7,38 @@ record what they wrote.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
+from delta.exceptions import (
+    ConcurrentAppendException,
+    ConcurrentDeleteDeleteException,
+    ConcurrentDeleteReadException,
+    ConcurrentTransactionException,
+    ConcurrentWriteException,
+    DeltaConcurrentModificationException,
+    MetadataChangedException,
+    ProtocolChangedException,
+)
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 
 from lakerec.core.errors import TableNotFoundError
 from lakerec.core.schemas import IDENTIFYING_COLUMNS
 from lakerec.core.tables import Layer, Table
+
+# What a Delta commit raises when another writer's commit conflicts with it.
+CONCURRENT_WRITE_ERRORS = (
+    ConcurrentAppendException, ConcurrentDeleteDeleteException, ConcurrentDeleteReadException,
+    ConcurrentTransactionException, ConcurrentWriteException,
+    DeltaConcurrentModificationException, MetadataChangedException, ProtocolChangedException)
+
+# Delta sets this session setting to the version of the session's latest commit: the version
+# a write made, even when another writer commits to the same table at the same time (the
+# table's latest version may then be the other writer's).
+_LAST_COMMIT = "spark.databricks.delta.lastCommitVersionInSession"
 
 # Delta collects min/max statistics of these column types only; others are left out of the
 # statistics-column list rather than named in it.
@@ -57,6 +78,16 @@ def _session_conf(spark: SparkSession, settings: Mapping[str, str]) -> Iterator[
                 spark.conf.set(key, earlier)
 
 
+def path_exists(spark: SparkSession, path: str) -> bool:
+    """Whether a file or folder exists, through Hadoop's file system (local, HDFS, object
+    storage), without a Spark read that would log a stack trace when it does not."""
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
+    return bool(hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+                .exists(hadoop_path))
+
+
 def _resolve_root(root: str) -> str:
     if "://" in root:
         return root.rstrip("/")
@@ -91,6 +122,14 @@ class Lake:
         row = DeltaTable.forPath(self.spark, self.path(table)).history(1).first()
         return int(row["version"]) if row else None
 
+    def table_id(self, table: Table) -> str | None:
+        """The table's Delta id (a UUID fixed at creation), or None where it does not exist:
+        unlike its path or version, it tells two lakes' tables apart."""
+        if not self.exists(table):
+            return None
+        detail = DeltaTable.forPath(self.spark, self.path(table)).detail().first()
+        return str(detail["id"]) if detail else None
+
     def read(self, table: Table, *, version: int | None = None, hint: str = "") -> DataFrame:
         """Read a table, at ``version`` (time travel) when given."""
         if not self.exists(table):
@@ -119,10 +158,19 @@ class Lake:
             raise TableNotFoundError(table.qualified_name, self.path(table), hint)
         return self.read(table, version=version), version
 
-    def _committed(self, table: Table) -> int:
-        version = self.version(table)
-        assert version is not None, f"{table} was just written"
-        return version
+    def _commit(self, table: Table, write: Callable[[], object]) -> int:
+        """Run ``write`` (at most one Delta commit to ``table``) and return the version it
+        committed, as Delta reports it to this session; the table's current version when it
+        committed nothing (a MERGE that changes no row)."""
+        conf = self.spark.conf
+        conf.unset(_LAST_COMMIT)
+        write()
+        committed = conf.get(_LAST_COMMIT, None)
+        if committed is None:
+            current = self.version(table)
+            assert current is not None, f"{table} exists after a write"
+            return current
+        return int(committed)
 
     def _save(self, df: DataFrame, table: Table, mode: str, *, merge_schema: bool,
               partition_by: Sequence[str], options: Mapping[str, str]) -> int:
@@ -133,8 +181,7 @@ class Lake:
             writer = writer.options(**_creation_options(df, partition_by))
             if partition_by:
                 writer = writer.partitionBy(*partition_by)
-        writer.save(self.path(table))
-        return self._committed(table)
+        return self._commit(table, lambda: writer.save(self.path(table)))
 
     def append(self, df: DataFrame, table: Table, *, merge_schema: bool = False,
                partition_by: Sequence[str] = ()) -> int:
@@ -142,9 +189,9 @@ class Lake:
                           partition_by=partition_by, options={})
 
     def overwrite(self, df: DataFrame, table: Table) -> int:
-        (df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
-         .options(**_creation_options(df)).save(self.path(table)))
-        return self._committed(table)
+        writer = (df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
+                  .options(**_creation_options(df)))
+        return self._commit(table, lambda: writer.save(self.path(table)))
 
     def replace_where(self, df: DataFrame, table: Table, predicate: str, *,
                       partition_by: Sequence[str] = (), merge_schema: bool = False) -> int:
@@ -158,9 +205,20 @@ class Lake:
         return self._save(df, table, "overwrite", merge_schema=merge_schema,
                           partition_by=partition_by, options={"replaceWhere": predicate})
 
+    def create_if_absent(self, table: Table) -> None:
+        """Create an empty table with ``table.schema`` unless it exists (two runs may race to
+        create it: the one that loses finds it created)."""
+        assert table.schema is not None, f"{table} has no declared schema"
+        try:
+            (DeltaTable.createIfNotExists(self.spark).location(self.path(table))
+             .addColumns(table.schema).execute())
+        except CONCURRENT_WRITE_ERRORS:
+            if not self.exists(table):
+                raise
+
     def upsert(self, df: DataFrame, table: Table, keys: Sequence[str], *,
                update: Mapping[str, str] | Literal[False] | None = None,
-               insert: bool = True) -> int:
+               insert: bool = True, when: str | None = None) -> int:
         """MERGE ``df`` into the table on ``keys``; creates the table from ``df`` if absent.
 
         Parameters
@@ -169,6 +227,8 @@ class Lake:
             What a matched row becomes: ``None`` updates every column from the source;
             a mapping sets target columns to SQL expressions over ``t`` (target) and ``s``
             (source); ``False`` leaves matched rows as they are (insert only new keys).
+        when
+            A SQL condition over ``t`` and ``s``: only matched rows meeting it are updated.
         insert
             Whether rows whose keys are not in the table are inserted.
 
@@ -183,13 +243,12 @@ class Lake:
         merge = (DeltaTable.forPath(self.spark, self.path(table)).alias("t")
                  .merge(df.alias("s"), condition))
         if update is None:
-            merge = merge.whenMatchedUpdateAll()
+            merge = merge.whenMatchedUpdateAll(condition=when)
         elif update is not False:
-            merge = merge.whenMatchedUpdate(set=dict(update))
+            merge = merge.whenMatchedUpdate(condition=when, set=dict(update))
         if insert:
             merge = merge.whenNotMatchedInsertAll()
-        merge.execute()
-        return self._committed(table)
+        return self._commit(table, merge.execute)
 
     def delete_matching(self, table: Table, keys: DataFrame, condition: str) -> tuple[int, int]:
         """Delete the rows matching any row of ``keys`` (aliased ``s``; the table is ``t``).
@@ -202,9 +261,9 @@ class Lake:
         tuple of int
             The version committed and the rows deleted.
         """
-        (DeltaTable.forPath(self.spark, self.path(table)).alias("t")
-         .merge(keys.alias("s"), condition).whenMatchedDelete().execute())
-        version = self._committed(table)
+        merge = (DeltaTable.forPath(self.spark, self.path(table)).alias("t")
+                 .merge(keys.alias("s"), condition).whenMatchedDelete())
+        version = self._commit(table, merge.execute)
         deleted = self.operation_metrics(table, version).get("numTargetRowsDeleted", 0)
         return version, int(deleted)
 
@@ -233,10 +292,10 @@ class Lake:
         hadoop_conf = self.spark.sparkContext._jsc.hadoopConfiguration()
         found = []
         for layer in Layer:
+            if not path_exists(self.spark, f"{self.root}/{layer}"):
+                continue
             folder = jvm.org.apache.hadoop.fs.Path(f"{self.root}/{layer}")
             fs = folder.getFileSystem(hadoop_conf)
-            if not fs.exists(folder):
-                continue
             names = sorted(status.getPath().getName() for status in fs.listStatus(folder)
                            if status.isDirectory())
             found += [Table(layer, name) for name in names

@@ -295,6 +295,15 @@ ERASURES_SCHEMA = T.StructType([
     T.StructField("tables_touched", T.MapType(T.StringType(), T.LongType()), False),
     T.StructField("vacuum_retention_hours", T.IntegerType(), False),
 ])
+LEASE_SCHEMA = T.StructType([                          # ops.lake_lease: one row, the lease
+    T.StructField("lease", T.StringType(), False),         # always "lake": the MERGE key
+    T.StructField("holder", T.StringType(), False),        # the run id holding it
+    T.StructField("host", T.StringType(), False),
+    T.StructField("pid", T.IntegerType(), False),
+    T.StructField("acquired_at", T.TimestampType(), False),
+    T.StructField("expires_at", T.TimestampType(), False),  # free after this, or released
+    T.StructField("released", T.BooleanType(), False),
+])
 PARSED_SUFFIX = "__parsed"               # bronze check columns: the typed value of a raw string
 ITEM_KNOWN = "item_known"                # silver events: item_id is in silver.items
 CUSTOMER_KNOWN = "customer_known"        # silver events: user_id is in silver.customers

@@ -217,6 +217,7 @@ class SegmentConfig(Section):
     new_customer_days: int = Field(ge=0)
     min_silhouette: float = Field(ge=-1, le=1)
     min_segment_share: float = Field(ge=0, lt=1)
+    promotion_margin: float = Field(ge=0)
     profile_top_categories: int = Field(gt=0)
     plot_sample: int = Field(gt=0)
 
@@ -299,6 +300,7 @@ class RecommendConfig(Section):
     max_per_category: int = Field(gt=0)
     excluded_items: tuple[str, ...]
     similar_items_k: int = Field(gt=0)
+    foreign_champion: Literal["refuse", "popularity"]
     content_neighbours: int = Field(gt=0)
     users_per_block: int = Field(gt=0)
 
@@ -319,6 +321,14 @@ class PrivacyConfig(Section):
     consent: ConsentConfig
 
 
+class LeaseConfig(Section):
+    """One run at a time per lake (:mod:`lakerec.core.lease`)."""
+
+    wait_seconds: float = Field(ge=0)
+    poll_seconds: float = Field(gt=0)
+    hours: float = Field(gt=0)
+
+
 class DpReportsConfig(Section):
     """Differentially private aggregates for partners (``gold.*_dp``; docs/privacy.md)."""
 
@@ -337,6 +347,7 @@ class Config(Section):
     paths: PathsConfig
     spark: SparkConfig
     mlflow: MlflowConfig
+    lease: LeaseConfig
     generate: GenerateConfig
     privacy: PrivacyConfig
     ingest: IngestConfig

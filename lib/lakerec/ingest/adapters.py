@@ -33,6 +33,43 @@ def looks_like_online_retail(columns: Sequence[str], names: OnlineRetailColumns)
             names.customer} <= set(columns)
 
 
+# Names that columns of each role of a transaction log go by (compared without case, spaces
+# or punctuation): enough to recognise a near miss such as Online Retail II.
+_ROLE_NAMES: dict[str, tuple[str, ...]] = {
+    "invoice": ("invoice", "invoiceno", "invoicenumber", "orderid", "order", "orderno"),
+    "item": ("stockcode", "item", "itemid", "sku", "product", "productid"),
+    "description": ("description", "productname", "itemname", "title"),
+    "quantity": ("quantity", "qty", "units"),
+    "timestamp": ("invoicedate", "orderdate", "date", "timestamp", "datetime"),
+    "price": ("price", "unitprice", "itemprice"),
+    "customer": ("customerid", "customer", "customerno", "clientid"),
+    "country": ("country",),
+}
+# Roles an adapted log cannot do without (looks_like_online_retail's set).
+_REQUIRED_ROLES = ("invoice", "item", "quantity", "timestamp", "customer")
+
+
+def _plain(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+def transaction_log_hint(columns: Sequence[str], names: OnlineRetailColumns) -> str | None:
+    """For an events file that is neither the contract nor the configured transaction log:
+    when its columns look like a transaction log under other names, the ``--set`` options
+    that would map it; else None."""
+    found = {}
+    for role, synonyms in _ROLE_NAMES.items():
+        match = next((c for c in columns if _plain(c) in synonyms), None)
+        if match is not None:
+            found[role] = match
+    if not set(_REQUIRED_ROLES) <= set(found):
+        return None
+    settings = [f"--set 'ingest.online_retail.{role}={column}'"
+                for role, column in found.items() if getattr(names, role) != column]
+    return ("it looks like a transaction log (" + ", ".join(found.values()) + ") under other "
+            "column names than configured: set " + " ".join(settings))
+
+
 def _text(name: str) -> Column:
     return F.trim(F.col(f"`{name}`"))
 

@@ -18,6 +18,7 @@ from lakerec.core.pii import pii_key
 from lakerec.core.schemas import ENTITIES, EVENTS, SOURCE_FILE
 from lakerec.core.step import StepContext, StepResult
 from lakerec.core.tables import BRONZE, SILVER
+from lakerec.ingest.adapters import transaction_log_hint
 from lakerec.ingest.contract import adapter_for, check_columns, with_lineage
 from lakerec.ingest.landing import RejectedFile, list_files, read_files
 from lakerec.ingest.personal import dropped_columns, pseudonymised
@@ -80,8 +81,11 @@ def run(ctx: StepContext) -> StepResult:
             try:
                 check_columns(entity, df.columns, file.path)
             except MissingColumnError as exc:
-                log.warning("skipping %s", exc)
-                rejected.append(RejectedFile(file.path, str(exc)))
+                hint = (transaction_log_hint(df.columns, config.ingest.online_retail)
+                        if entity == EVENTS and adapter is None else None)
+                reason = f"{exc}; {hint}" if hint else str(exc)
+                log.warning("skipping %s", reason)
+                rejected.append(RejectedFile(file.path, reason))
                 continue
             dropped = dropped_columns(entity, df.columns)
             if dropped:

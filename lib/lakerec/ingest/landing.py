@@ -13,12 +13,12 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakerec.core.errors import InputError
+from lakerec.core.lake import path_exists
 from lakerec.core.schemas import CORRUPT_RECORD
 
 log = logging.getLogger(__name__)
@@ -56,13 +56,10 @@ def list_files(spark: SparkSession, folder: str) -> tuple[list[LandingFile], lis
     Uses Spark's ``binaryFile`` source for the listing (no content is read), so the same code
     lists a local folder, HDFS or object storage.
     """
-    try:
-        listing = (spark.read.format("binaryFile").option("recursiveFileLookup", "true")
-                   .load(folder).select("path", "length").collect())
-    except AnalysisException as exc:
-        if "PATH_NOT_FOUND" in str(exc) or "does not exist" in str(exc):
-            raise InputError(f"landing folder {folder} does not exist") from None
-        raise
+    if not path_exists(spark, folder):
+        raise InputError(f"landing folder {folder} does not exist")
+    listing = (spark.read.format("binaryFile").option("recursiveFileLookup", "true")
+               .load(folder).select("path", "length").collect())
     files, ignored = [], []
     for row in sorted(listing, key=lambda r: r["path"]):
         fmt = format_of(row["path"])

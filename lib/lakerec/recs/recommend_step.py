@@ -22,6 +22,7 @@ from pyspark.sql import functions as F
 from lakerec.conform.consent import opted_out, read_id_list
 from lakerec.core import registry
 from lakerec.core.dates import midnight
+from lakerec.core.errors import InputError
 from lakerec.core.schemas import (
     CATEGORY,
     FACTOR_FEATURES,
@@ -76,6 +77,7 @@ from lakerec.recs.training import (
     TrainedOn,
     component_lists,
     confidence_spec,
+    foreign_to,
     load_version,
     read_inputs,
     trained_on,
@@ -156,6 +158,17 @@ def run(ctx: StepContext) -> StepResult:
 
     client = registry.tracking(ctx.config.mlflow)
     version = registry.alias_version(client, registry.ALS_MODEL, registry.CHAMPION)
+    warnings = []
+    foreign = (foreign_to(trained_on(client, version).binding, ctx.lake)
+               if version is not None else None)
+    if foreign:
+        message = f"{registry.ALS_MODEL} v{version} (champion) cannot score this lake: {foreign}"
+        if cfg.foreign_champion == "refuse":
+            raise InputError(f"{message}. Give each lake its own MLflow registry "
+                             "(mlflow.tracking_uri), or set recommend.foreign_champion="
+                             "popularity to serve popularity to everyone meanwhile")
+        warnings.append(f"{message}: popularity for everyone (recommend.foreign_champion)")
+        version = None
     factors_by_id = None
     similar = None
     champion = None
@@ -232,7 +245,9 @@ def run(ctx: StepContext) -> StepResult:
     summary = [
         f"model: {registry.ALS_MODEL} v{version} (champion: {champion.weights.family}, "
         f"{champion.weights})" if champion is not None else
-        f"model: none ({registry.ALS_MODEL} has no champion yet): popularity for everyone",
+        (f"model: none ({registry.ALS_MODEL}'s champion is another lake's): popularity for "
+         "everyone" if foreign else
+         f"model: none ({registry.ALS_MODEL} has no champion yet): popularity for everyone"),
         f"{GOLD_RECOMMENDATIONS} v{rec_version}: {totals['rows']} rows for "
         f"{totals['users']} of {n_users} customers, k={cfg.k}; by source "
         + ", ".join(f"{s}={n}" for s, n in sorted(by_source.items())),
@@ -252,4 +267,5 @@ def run(ctx: StepContext) -> StepResult:
                  + f"; {suppressed:,} opted out, suppressed")
     return StepResult(rows_in=n_users, rows_out=int(totals["rows"]),
                       versions_read=inputs.versions, versions_written=written, summary=summary,
-                      highlights=[highlight], customers_suppressed=suppressed)
+                      highlights=[highlight], warnings=warnings,
+                      customers_suppressed=suppressed)

@@ -51,10 +51,13 @@ from lakerec.recs.training import (
     EXPERIMENT,
     candidates_on,
     evaluation_holdout,
+    foreign_to,
+    lake_binding,
     make_fitter,
     measure_champion,
     measure_recs,
     read_inputs,
+    trained_on,
     write_indices,
 )
 from lakerec.recs.tuning import choose_blend, choose_settings, validation_split
@@ -90,7 +93,13 @@ def run(ctx: StepContext) -> StepResult:
     client = registry.tracking(ctx.config.mlflow)
     champion_version = registry.alias_version(client, registry.ALS_MODEL, registry.CHAMPION)
     champion = None
-    if champion_version is not None:
+    warnings = []
+    foreign = (foreign_to(trained_on(client, champion_version).binding, ctx.lake)
+               if champion_version is not None else None)
+    if foreign:
+        warnings.append(f"{registry.ALS_MODEL} v{champion_version} (champion) is not compared "
+                        f"and keeps its alias: {foreign}")
+    elif champion_version is not None:
         champion = measure_champion(ctx, client, champion_version, holdout, inputs, fitter,
                                     candidates)
     candidates.unpersist()
@@ -103,6 +112,7 @@ def run(ctx: StepContext) -> StepResult:
 
     until = midnight(ctx.run_date)
     served, pairs = fitter.on_everything(until, best)
+    written = write_indices(ctx, inputs)  # before registering: the version is bound to them
     evidence = {"model": new, "popularity": popularity,
                 **{str(name): ev for name, ev in families.items() if name != Source.POPULAR}}
     if champion is not None:
@@ -112,16 +122,15 @@ def run(ctx: StepContext) -> StepResult:
                                        trained_until=until, training_pairs=pairs)
     alias = registry.CHAMPION if promote else registry.CHALLENGER
     registry.set_alias(client, registry.ALS_MODEL, alias, version)
-    warnings = []
     if weak:
         served_now = f", champion {champion.primary:.4f}" if champion is not None else ""
         warnings.append(
             f"no recommender beats popularity's {PRIMARY_METRIC} {popularity.primary:.4f} by "
             f"{lift:.0%} (new model {new.primary:.4f}{served_now}): `recommend` serves the "
             "popularity fallback until one does")
-        registry.remove_alias(client, registry.ALS_MODEL, registry.CHAMPION)
-        client.set_tag(run_id, "warning", warnings[0])
-    written = write_indices(ctx, inputs)
+        if not foreign:  # another lake's champion is that lake's to keep
+            registry.remove_alias(client, registry.ALS_MODEL, registry.CHAMPION)
+        client.set_tag(run_id, "warning", warnings[-1])
 
     def line(ev: Evidence) -> str:
         figures = [f"{m}@10={ev.metrics[f'{m}@10']:.4f}" for m in ("ndcg", "precision",
@@ -176,8 +185,6 @@ def log_and_register(ctx: StepContext, client: MlflowClient, model: ALSModel, be
     search trial, the blend weightings tried, and the served ALS model; registered with its
     family as a tag."""
     import mlflow
-    import mlflow.spark
-    import pyspark
 
     cfg = ctx.config.recommend
     experiment = registry.ensure_experiment(ctx.config.mlflow, EXPERIMENT)
@@ -221,11 +228,11 @@ def log_and_register(ctx: StepContext, client: MlflowClient, model: ALSModel, be
         unique = list({ev.name: ev for ev in evidence.values()}.values())
         plot = plot_metrics_vs_k(unique, cfg.metrics_ks, artifacts / "metrics_vs_k.png")
         mlflow.log_artifact(str(plot), "evaluation")
-        info = mlflow.spark.log_model(model, artifact_path="model",
-                                      pip_requirements=[f"pyspark=={pyspark.__version__}"])
+        info = registry.log_spark_model(model)
         run_id = run.info.run_id
     version = registry.register(client, info.model_uri, registry.ALS_MODEL, run_id=run_id,
-                                tags={"run_date": ctx.run_date.isoformat(),
+                                tags={**lake_binding(ctx.lake),
+                                      "run_date": ctx.run_date.isoformat(),
                                       "family": weights.family,
                                       "ndcg_at_10": f"{evidence['model'].primary:.6f}"})
     return version, run_id

@@ -15,6 +15,7 @@ from pyspark.sql import functions as F
 from lakerec.core import registry
 from lakerec.core.dates import midnight
 from lakerec.core.errors import InputError
+from lakerec.core.lake import Lake
 from lakerec.core.schemas import (
     CATEGORY,
     EVENT_TS,
@@ -36,6 +37,7 @@ from lakerec.core.tables import (
     GOLD_USER_INDEX,
     SILVER_EVENTS,
     SILVER_ITEMS,
+    Table,
 )
 from lakerec.recs.als import fit_als, prepare_ratings, top_k
 from lakerec.recs.baselines import popularity_top_k
@@ -286,13 +288,52 @@ def load_version(mlflow_config: MlflowConfig, version: int) -> ALSModel:
     return pipeline.stages[0]
 
 
+# The version tags that bind a registered model to the lake whose index tables its factor
+# ids refer to.
+BOUND_INDEXES = (GOLD_USER_INDEX, GOLD_ITEM_INDEX)
+LAKE_ROOT_TAG = "lake.root"
+
+
+def _id_tag(table: Table) -> str:
+    return f"lake.{table.name}.id"
+
+
+def lake_binding(lake: Lake) -> dict[str, str]:
+    """Version tags tying a model to ``lake``: its root, and the Delta ids and versions of
+    the index tables its factor ids refer to (write them before calling this)."""
+    tags = {LAKE_ROOT_TAG: lake.root}
+    for table in BOUND_INDEXES:
+        tags[_id_tag(table)] = str(lake.table_id(table))
+        tags[f"lake.{table.name}.version"] = str(lake.version(table))
+    return tags
+
+
+def foreign_to(binding: dict[str, str], lake: Lake) -> str | None:
+    """Why a version with the tags ``binding`` cannot score ``lake``, or None when it can.
+
+    Index tables are only ever extended, so a model serves its lake at any later index
+    version; another lake's index tables have other Delta ids, whatever their versions.
+    Versions registered before models were bound carry no tags and are not checked.
+    """
+    if LAKE_ROOT_TAG not in binding:
+        return None
+    for table in BOUND_INDEXES:
+        theirs, ours = binding.get(_id_tag(table)), lake.table_id(table)
+        if theirs != str(ours):
+            return (f"it was trained on the lake at {binding[LAKE_ROOT_TAG]} "
+                    f"({table.qualified_name} id {theirs}), not this one at {lake.root} "
+                    f"({table.qualified_name} id {ours})")
+    return None
+
+
 @dataclass(frozen=True)
 class TrainedOn:
-    """What a registered version was trained on, from its MLflow run."""
+    """What a registered version was trained on, from its MLflow run and version tags."""
 
     params: AlsParams
     weights: BlendWeights
     trained_until: datetime | None    # None for versions logged before it was recorded
+    binding: dict[str, str]           # lake_binding() tags; empty for older versions
 
     def fair_on(self, holdout: Holdout) -> bool:
         """True when this version cannot have seen ``holdout``'s held-out events: its
@@ -303,14 +344,17 @@ class TrainedOn:
 
 def trained_on(client: MlflowClient, version: int) -> TrainedOn:
     """Hyperparameters, blend weights and training data of registered version ``version``."""
-    run_id = client.get_model_version(registry.ALS_MODEL, str(version)).run_id
+    model_version = client.get_model_version(registry.ALS_MODEL, str(version))
+    run_id = model_version.run_id
     if run_id is None:
         raise InputError(f"{registry.ALS_MODEL} v{version} is not linked to an MLflow run")
     params = client.get_run(run_id).data.params
     until = params.get("trained_until")
     return TrainedOn(params=AlsParams.from_logged(params),
                      weights=BlendWeights.from_logged(params),
-                     trained_until=datetime.fromisoformat(until) if until else None)
+                     trained_until=datetime.fromisoformat(until) if until else None,
+                     binding={key: value for key, value in (model_version.tags or {}).items()
+                              if key.startswith("lake.")})
 
 
 def measure_version(name: str, model: ALSModel, weights: BlendWeights, holdout: Holdout,

@@ -153,7 +153,10 @@ def select_k(prepared: DataFrame, *, k_values: Sequence[int], seeds: Sequence[in
         agreeing = near_best(models, cost_tolerance)
         best = agreeing[0]
         best_models[k] = best
-        silhouette = evaluator.evaluate(best.transform(prepared))
+        # ClusteringEvaluator refuses a single cluster (all customers alike, or one customer):
+        # such a fit scores the worst silhouette, -1, and never passes the champion checks.
+        silhouette = (evaluator.evaluate(best.transform(prepared))
+                      if clusters_found(best) > 1 else -1.0)
         columns = [f"_seed_{i}" for i in range(len(agreeing))]
         joint = prepared
         for model, column in zip(agreeing, columns, strict=True):
@@ -169,6 +172,28 @@ def select_k(prepared: DataFrame, *, k_values: Sequence[int], seeds: Sequence[in
     chosen = max(pool, key=lambda c: (c.silhouette, -c.k))
     return Selection(candidates=candidates, k=chosen.k, stable=bool(stable),
                      model=best_models[chosen.k])
+
+
+def clusters_found(model: KMeansModel) -> int:
+    """Clusters of a fitted KMeans model that hold customers (fewer than k when the data has
+    fewer distinct points)."""
+    return sum(1 for size in model.summary.clusterSizes if size > 0)
+
+
+def silhouette_of(model: PipelineModel, buyers: DataFrame, space: PipelineModel) -> float:
+    """Silhouette of ``model``'s clusters of ``buyers``, measured in the feature space that
+    ``space`` (a fitted preprocessing pipeline) maps them to: two models compared with the
+    same ``space`` on the same customers are compared on the same evaluation. -1 for a
+    single cluster."""
+    predicted = cluster_assignments(model, buyers).select(*buyers.columns, SEGMENT_ID)
+    prepared = space.transform(predicted).select(SCALED_FEATURES, SEGMENT_ID).cache()
+    try:
+        if prepared.select(SEGMENT_ID).distinct().limit(2).count() < 2:
+            return -1.0
+        return float(ClusteringEvaluator(featuresCol=SCALED_FEATURES, predictionCol=SEGMENT_ID)
+                     .evaluate(prepared))
+    finally:
+        prepared.unpersist()
 
 
 def with_distance_to_centroid(df: DataFrame, centers: Sequence[Sequence[float]], *,

@@ -2,15 +2,21 @@
 
 Fits the segmentation model on the run date's features (choosing k unless
 ``segment.k`` is set), logs it to the experiment ``<prefix>-segmentation`` with its
-silhouette per k, profile table and plots, registers it as ``lakerec-segmentation`` and
-aliases it ``champion`` when it is the first version or passes the checks
-(``segment.min_silhouette``, ``segment.min_segment_share``), else ``challenger``.
+silhouette per k, profile table and plots, and registers it as ``lakerec-segmentation``.
+The first version becomes ``champion``; a later one only when it passes the checks
+(``segment.min_silhouette``, ``segment.min_segment_share``) and beats the champion's
+silhouette on the same customers by ``segment.promotion_margin``, else ``challenger``.
 Customers are then segmented by the champion and MERGEd into ``gold.customer_segments``
 (one row per customer, the latest run's segment).
+
+``--score-only`` (the daily DAG) segments with the champion without fitting; the weekly
+retrain DAG fits. Fewer than two customers with a purchase skip the step with the reason;
+customers who do not differ at all get one segment, with a warning.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 from dataclasses import dataclass
 from datetime import date
@@ -22,7 +28,6 @@ from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from lakerec.core.errors import InputError
 from lakerec.core.registry import (
     CHALLENGER,
     CHAMPION,
@@ -30,6 +35,7 @@ from lakerec.core.registry import (
     alias_version,
     champion_uri,
     ensure_experiment,
+    log_spark_model,
     register,
     set_alias,
     tracking,
@@ -54,7 +60,9 @@ from lakerec.segments.model import (
     Candidate,
     Selection,
     assign_segments,
+    clusters_found,
     fit_segmentation,
+    silhouette_of,
 )
 from lakerec.segments.profiles import (
     CUSTOMER_SHARE,
@@ -68,6 +76,8 @@ from lakerec.segments.profiles import (
 log = logging.getLogger("lakerec.segment")
 
 EXPERIMENT = "segmentation"
+# KMeans needs two customers (Spark's fails on one, with k >= 2).
+MIN_BUYERS = 2
 
 
 @dataclass
@@ -152,9 +162,13 @@ def _stability(candidate: Candidate) -> str:
             "near-best seeds")
 
 
-def run(ctx: StepContext) -> StepResult:
-    import mlflow
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--score-only", action="store_true",
+                        help="segment customers with the champion model without fitting a new "
+                        "one (the daily DAG); fits one only when there is no champion yet")
 
+
+def run(ctx: StepContext) -> StepResult:
     settings = ctx.config.segment
     if not settings.enabled:
         return StepResult(status="skipped", summary=["segment disabled (segment.enabled)"])
@@ -165,11 +179,69 @@ def run(ctx: StepContext) -> StepResult:
     counts = features.agg(F.count(F.lit(1)).alias("all"),
                           F.count(F.when(F.col(HAS_PURCHASE), 1)).alias("buyers")).collect()[0]
     customers, buyers_n = int(counts["all"]), int(counts["buyers"])
+    read = {GOLD_USER_FEATURES.qualified_name: features_version}
+    if buyers_n < MIN_BUYERS:
+        features.unpersist()
+        reason = (f"{buyers_n} customer(s) of {GOLD_USER_FEATURES} with a purchase on "
+                  f"{run_date}: too few to cluster (at least {MIN_BUYERS}), segmentation skipped")
+        return StepResult(status="skipped", rows_in=customers, versions_read=read,
+                          summary=[reason], warnings=[reason])
+    client = tracking(ctx.config.mlflow)
+    champion = alias_version(client, SEGMENTATION_MODEL, CHAMPION)
+    try:
+        if ctx.options.get("score_only") and champion is not None:
+            return _score_with_champion(ctx, features, champion, read, customers)
+        return _fit_and_score(ctx, features, champion, read, customers, buyers_n)
+    finally:
+        features.unpersist()
+
+
+def _score_with_champion(ctx: StepContext, features: DataFrame, champion: int,
+                         read: dict[str, int], customers: int) -> StepResult:
+    """Segment with the champion as it is: no fit, no new version (``--score-only``)."""
+    import mlflow.spark
+
+    settings = ctx.config.segment
+    model = mlflow.spark.load_model(champion_uri(SEGMENTATION_MODEL))
+    scored = score(model, features, settings)
+    changed, written = _publish(ctx, scored, champion)
+    scored.assignments.unpersist()
+    return StepResult(
+        rows_in=customers, rows_out=customers, versions_read=read,
+        versions_written={GOLD_CUSTOMER_SEGMENTS.qualified_name: written},
+        summary=[f"score only: segments by {SEGMENTATION_MODEL} champion v{champion} "
+                 "(no model fitted; `lakerec_retrain` fits and promotes)",
+                 f"segments: {_sizes(scored)}",
+                 f"{GOLD_CUSTOMER_SEGMENTS} v{written}: {customers} customers, "
+                 f"{changed} changed segment since the previous run"])
+
+
+def _publish(ctx: StepContext, scored: Scored, version: int) -> tuple[int, int]:
+    """MERGE the customers' segments by model ``version`` into the gold table; the number
+    who changed segment, and the version written."""
+    gold = gold_rows(scored, version, ctx.run_date)
+    changed = count_changes(ctx.lake.read_if_exists(GOLD_CUSTOMER_SEGMENTS), gold)
+    log.info("%d customers changed segment since the previous run", changed)
+    return changed, ctx.lake.upsert(gold, GOLD_CUSTOMER_SEGMENTS, keys=[USER_ID])
+
+
+def _sizes(scored: Scored) -> str:
+    return ", ".join(f"{row[SEGMENT_LABEL]} {row[CUSTOMERS]}"
+                     for row in scored.profile.to_dict("records"))
+
+
+def _fit_and_score(ctx: StepContext, features: DataFrame, champion: int | None,
+                   read: dict[str, int], customers: int, buyers_n: int) -> StepResult:
+    """Fit a model, register it, promote it when it passes the checks and beats the champion
+    on the same customers, and segment with the champion."""
+    import mlflow
+    import mlflow.spark
+
+    settings = ctx.config.segment
+    run_date = ctx.run_date
     k_values = [settings.k] if settings.k else list(range(settings.k_min, settings.k_max + 1))
-    k_values = [k for k in k_values if k < buyers_n]
-    if not k_values:
-        raise InputError(f"{GOLD_USER_FEATURES} has {buyers_n} customers with purchases on "
-                         f"{run_date}: too few to cluster (run `lakerec features` first?)")
+    # KMeans needs k >= 2; with fewer customers than k it finds as many clusters as points
+    k_values = [k for k in k_values if k <= buyers_n] or [2]
     buyers = features.where(F.col(HAS_PURCHASE))
     if buyers_n > settings.fit_sample:
         buyers = buyers.sample(fraction=settings.fit_sample / buyers_n, seed=settings.seeds[0])
@@ -182,12 +254,19 @@ def run(ctx: StepContext) -> StepResult:
         min_stability=settings.min_stability,
         cost_tolerance=settings.stability_cost_tolerance)
     chosen = next(c for c in selection.candidates if c.k == selection.k)
+    single = clusters_found(selection.model) < 2
     fresh = score(model, features, settings)
     min_share = smallest_cluster_share(fresh.profile)
     points = (fresh.assignments.where(F.col(HAS_PURCHASE))
               .sample(fraction=min(1.0, settings.plot_sample / max(buyers_n, 1)), seed=1)
               .transform(lambda df: with_segment_labels(df, fresh.labels))
               .select(RECENCY_DAYS, MONETARY, SEGMENT_LABEL).toPandas())
+    champion_model = (mlflow.spark.load_model(champion_uri(SEGMENTATION_MODEL))
+                      if champion is not None else None)
+    space = PipelineModel(stages=model.stages[:-1])
+    new_silhouette = silhouette_of(model, buyers, space)
+    champion_silhouette = (silhouette_of(champion_model, buyers, space)
+                           if champion_model is not None else None)
 
     client = tracking(ctx.config.mlflow)
     experiment_id = ensure_experiment(ctx.config.mlflow, EXPERIMENT)
@@ -196,7 +275,8 @@ def run(ctx: StepContext) -> StepResult:
         run_id = mlflow_run.info.run_id
         mlflow.log_params(_params(settings, run_date, fit_rows))
         mlflow.set_tags({"lakerec.run_id": ctx.run_id, "lakerec.features_version":
-                         str(features_version), "k_stable": str(selection.stable)})
+                         str(read[GOLD_USER_FEATURES.qualified_name]),
+                         "k_stable": str(selection.stable)})
         for candidate in selection.candidates:
             mlflow.log_metric("silhouette", candidate.silhouette, step=candidate.k)
             mlflow.log_metric("training_cost", candidate.training_cost, step=candidate.k)
@@ -204,49 +284,67 @@ def run(ctx: StepContext) -> StepResult:
                 mlflow.log_metric("stability_ari", candidate.stability, step=candidate.k)
         mlflow.log_metrics({"chosen_k": selection.k, "chosen_silhouette": chosen.silhouette,
                             "min_segment_share": min_share, "customers": customers,
-                            "customers_with_purchases": buyers_n})
+                            "customers_with_purchases": buyers_n,
+                            "compared.silhouette": new_silhouette,
+                            **({"compared.champion_silhouette": champion_silhouette}
+                               if champion_silhouette is not None else {})})
         artifacts = write_artifacts(
             Path(ctx.config.paths.artifacts) / "segment" / ctx.run_id, selection, fresh, points)
         mlflow.log_artifacts(str(artifacts), artifact_path="report")
-        info = mlflow.spark.log_model(model, artifact_path="model")
+        info = log_spark_model(model)
         version = register(client, info.model_uri, SEGMENTATION_MODEL, run_id=run_id,
                            tags={"run_date": run_date.isoformat(), "k": str(selection.k),
                                  "silhouette": f"{chosen.silhouette:.4f}"})
-        passes = (chosen.silhouette >= settings.min_silhouette
-                  and min_share >= settings.min_segment_share)
-        champion = alias_version(client, SEGMENTATION_MODEL, CHAMPION)
-        promoted = champion is None or passes
+        promoted, why = segmentation_promotion(
+            chosen.silhouette, min_share, new_silhouette, champion_silhouette, settings)
         set_alias(client, SEGMENTATION_MODEL, CHAMPION if promoted else CHALLENGER, version)
-        mlflow.set_tag("alias", CHAMPION if promoted else CHALLENGER)
+        mlflow.set_tags({"alias": CHAMPION if promoted else CHALLENGER, "promotion_reason": why})
         scored, scoring_version = fresh, version
-        if champion is not None and not promoted:
-            log.warning("version %d failed the checks (silhouette %.3f, smallest segment "
-                        "%.3f): segmenting with champion version %s", version,
-                        chosen.silhouette, min_share, champion)
-            champion_model = mlflow.spark.load_model(champion_uri(SEGMENTATION_MODEL))
+        if champion_model is not None and champion is not None and not promoted:
+            log.info("version %d stays challenger (%s): segmenting with champion version %s",
+                     version, why, champion)
             scored, scoring_version = score(champion_model, features, settings), champion
-        gold = gold_rows(scored, scoring_version, run_date)
-        changed = count_changes(lake.read_if_exists(GOLD_CUSTOMER_SEGMENTS), gold)
+        changed, written = _publish(ctx, scored, scoring_version)
         mlflow.log_metric("customers_changed_segment", changed)
-        written = lake.upsert(gold, GOLD_CUSTOMER_SEGMENTS, keys=[USER_ID])
-    log.info("%d customers changed segment since the previous run", changed)
-    sizes = ", ".join(f"{row[SEGMENT_LABEL]} {row[CUSTOMERS]}"
-                      for row in scored.profile.to_dict("records"))
-    features.unpersist()
     fresh.assignments.unpersist()
     scored.assignments.unpersist()
+    warnings = []
+    if single:
+        warnings.append(f"the {buyers_n} customers with purchases do not differ in "
+                        f"{', '.join(settings.model_features)}: one segment for all of them")
     return StepResult(
-        rows_in=customers, rows_out=customers,
-        versions_read={GOLD_USER_FEATURES.qualified_name: features_version},
+        rows_in=customers, rows_out=customers, versions_read=read,
         versions_written={GOLD_CUSTOMER_SEGMENTS.qualified_name: written},
         summary=[
             f"k = {selection.k} (silhouette {chosen.silhouette:.3f}, {_stability(chosen)}) over "
             f"{fit_rows} customers with purchases",
             f"{SEGMENTATION_MODEL} version {version} -> "
-            f"{CHAMPION if promoted else CHALLENGER}; segments by version {scoring_version}",
-            f"segments: {sizes}",
+            f"{CHAMPION if promoted else CHALLENGER} ({why}); segments by version "
+            f"{scoring_version}",
+            f"segments: {_sizes(scored)}",
             f"{GOLD_CUSTOMER_SEGMENTS} v{written}: {customers} customers, "
             f"{changed} changed segment since the previous run",
             f"MLflow run {run_id} in experiment {ctx.config.mlflow.experiment_prefix}-"
             f"{EXPERIMENT}",
-        ])
+        ], warnings=warnings)
+
+
+def segmentation_promotion(silhouette: float, min_share: float, compared: float,
+                           champion: float | None, settings: SegmentConfig) -> tuple[bool, str]:
+    """Whether a new segmentation model becomes champion, and why.
+
+    The first version always does. Later ones must pass the fixed checks and beat the
+    champion's silhouette, both measured on the same customers in the new model's feature
+    space (``compared``, ``champion``), by ``segment.promotion_margin``: the same clusters
+    found again keep the champion, so segment labels do not churn.
+    """
+    if champion is None:
+        return True, "first version"
+    if silhouette < settings.min_silhouette:
+        return False, f"silhouette {silhouette:.3f} < {settings.min_silhouette}"
+    if min_share < settings.min_segment_share:
+        return False, f"smallest segment {min_share:.3f} < {settings.min_segment_share}"
+    if compared < champion + settings.promotion_margin:
+        return False, (f"silhouette {compared:.3f} does not beat the champion's {champion:.3f} "
+                       f"on the same customers by {settings.promotion_margin}")
+    return True, f"silhouette {compared:.3f} beats the champion's {champion:.3f}"
