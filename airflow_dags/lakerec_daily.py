@@ -28,8 +28,8 @@ A failed quality gate fails the run: nothing downstream of it runs, and quality 
 not retried (bad data stays bad). Other tasks retry with exponential back-off. Every job is
 idempotent for its run date, so reruns and backfills
 (`airflow backfill create --dag-id lakerec_daily --from-date ... --to-date ...`) process
-each date once. No model is trained here: `lakerec_retrain` fits both weekly, and this DAG's `segment` and
-`recommend` score with the current champions.
+each date once. No model is trained here: `lakerec_retrain` fits both weekly, and this
+DAG's `segment` and `recommend` score with the current champions.
 """
 
 from __future__ import annotations
