@@ -33,7 +33,7 @@ def base_config_text() -> str:
     return resources.files("lakerec.core").joinpath("base.yaml").read_text(encoding="utf-8")
 
 
-def _read_yaml(text: str, source: str) -> dict[str, Any]:
+def read_yaml(text: str, source: str) -> dict[str, Any]:
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
@@ -79,7 +79,8 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
-def _describe(exc: ValidationError, source: str) -> str:
+def describe_errors(exc: ValidationError, source: str) -> str:
+    """One line naming every problem pydantic found in ``source``."""
     problems = []
     for err in exc.errors():
         key = ".".join(str(p) for p in err["loc"])
@@ -108,13 +109,13 @@ def load_config(
     environ
         Environment to read ``LAKEREC__SECTION__KEY`` variables from; ``os.environ`` if None.
     """
-    data = _read_yaml(base_config_text(), "base.yaml")
+    data = read_yaml(base_config_text(), "base.yaml")
     sources = ["base.yaml"]
     if conf_file is not None:
         path = Path(conf_file)
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist")
-        data = _merge(data, _read_yaml(path.read_text(encoding="utf-8"), str(path)))
+        data = _merge(data, read_yaml(path.read_text(encoding="utf-8"), str(path)))
         sources.append(str(path))
     env = os.environ if environ is None else environ
     for name, raw in sorted(env.items()):
@@ -129,7 +130,7 @@ def load_config(
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, " + ".join(sources))) from exc
+        raise ConfigError(describe_errors(exc, " + ".join(sources))) from exc
 
 
 def with_overrides(config: Config, overrides: Iterable[str]) -> Config:
@@ -141,4 +142,4 @@ def with_overrides(config: Config, overrides: Iterable[str]) -> Config:
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, "overrides " + " ".join(overrides))) from exc
+        raise ConfigError(describe_errors(exc, "overrides " + " ".join(overrides))) from exc
