@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
-from airflow.sdk import Param
+from airflow.sdk import Param, dag
 
 # The checkout (or unpacked release) holding jobs/, conf/, dist/ and .jars/: by default the
 # folder above this DAG folder; set LAKEREC_HOME where the DAG files are deployed elsewhere.
@@ -71,6 +71,17 @@ def jars_in(folder: str) -> str:
 
 # Jinja macros of both DAGs (user_defined_macros).
 MACROS = {"project_path": project_path, "jars_in": jars_in}
+
+
+def lakerec_dag(dag_id: str, *, schedule: str | None, start_date: datetime, doc_md: str,
+                extra_params: dict[str, Param] | None = None,
+                tags: Sequence[str] = ("lakerec",)) -> Any:
+    """The ``@dag`` decorator of every lakerec DAG: no catch-up, one run at a time, the
+    shared retries, params and macros; ``doc_md`` is the DAG file's docstring."""
+    return dag(dag_id=dag_id, schedule=schedule, start_date=start_date, catchup=False,
+               max_active_runs=1, default_args=DEFAULT_ARGS,
+               params={**lakerec_params(), **(extra_params or {})},
+               user_defined_macros=MACROS, doc_md=doc_md, tags=list(tags))
 
 
 class LakerecJobOperator(SparkSubmitOperator):

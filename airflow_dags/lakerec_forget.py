@@ -21,24 +21,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from airflow.sdk import Param, dag
-from lakerec_airflow import DEFAULT_ARGS, MACROS, lakerec_job, lakerec_params
+from airflow.sdk import Param
+from lakerec_airflow import lakerec_dag, lakerec_job
 
 
-@dag(
-    dag_id="lakerec_forget",
+@lakerec_dag(
+    "lakerec_forget",
     schedule=None,
     start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    params={**lakerec_params(),
-            "users_file": Param("", type="string", minLength=1,
-                                description="text file of the customer ids to erase, one per "
-                                            "line, as the Spark driver sees it")},
-    user_defined_macros=MACROS,
     doc_md=__doc__,
-    tags=["lakerec", "privacy"],
+    extra_params={"users_file": Param("", type="string", minLength=1,
+                                      description="text file of the customer ids to erase, "
+                                                  "one per line, as the Spark driver sees it")},
+    tags=("lakerec", "privacy"),
 )
 def lakerec_forget() -> None:
     lakerec_job("forget", "--users-file", "{{ params.users_file }}", retries=0)

@@ -26,21 +26,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from airflow.sdk import chain, dag
-from lakerec_airflow import DEFAULT_ARGS, MACROS, lakerec_job, lakerec_params, quality_gate
+from airflow.sdk import chain
+from lakerec_airflow import lakerec_dag, lakerec_job, quality_gate
 
 
-@dag(
-    dag_id="lakerec_retrain",
+@lakerec_dag(
+    "lakerec_retrain",
     schedule="0 5 * * 0",  # Sundays, after the daily run
     start_date=datetime(2026, 1, 4, tzinfo=UTC),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    params=lakerec_params(),
-    user_defined_macros=MACROS,
     doc_md=__doc__,
-    tags=["lakerec"],
 )
 def lakerec_retrain() -> None:
     chain(

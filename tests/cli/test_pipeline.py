@@ -119,7 +119,7 @@ def test_lakerec_run_end_to_end_on_purchase_events_only(spark, tmp_path, capsys)
     # The closing report: every step with its time, the gold tables written, where to look.
     report = out[out.index("What it produced:"):]
     for step in ("ingest", "quality layer=bronze", "conform", "segment", "train", "recommend",
-                 "dp_report"):
+                 "dp_report", "maintain"):
         assert f"\n  {step} " in report, report
     assert "\n  dp_report: DP report: " in report, report  # its result line, under Results
     assert "gold.recommendations v0" in report and "silver.events v0" in report, report

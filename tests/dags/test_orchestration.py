@@ -129,7 +129,11 @@ def test_dag_files_load_without_errors_and_have_the_pipeline_order(tmp_path: Pat
 
     assert result["import_errors"] == {}
     dags = result["dags"]
-    assert set(dags) == {"lakerec_daily", "lakerec_retrain", "lakerec_forget"}
+    assert set(dags) == {"lakerec_daily", "lakerec_retrain", "lakerec_forget",
+                         "lakerec_maintenance"}
+    maintenance = dags["lakerec_maintenance"]
+    assert maintenance["downstream"] == {"maintain": []}
+    assert maintenance["applications"]["maintain"].endswith("'jobs/maintain.py') }}")
     forget = dags["lakerec_forget"]
     assert forget["downstream"] == {"forget": []} and forget["retries"] == {"forget": 0}
     assert forget["args"]["forget"][-2:] == ["--users-file", "{{ params.users_file }}"]
@@ -288,7 +292,7 @@ def test_standalone_cluster_matches_the_local_dag_run_and_is_always_stopped(
     env = clean_env(
         CLUSTER_DIR=str(processes), DEMO_DIR=str(tmp_path / "cluster"),
         CONF=str(job_config(tmp_path / "cluster")), RUN_DATE=RUN_DATE.isoformat(),
-        STEPS="run no_such_step", RUN_ARGS="--skip generate --skip train",
+        STEPS="run no_such_step", RUN_ARGS="--skip generate --skip train --skip maintain",
         LAKEREC_ZIP=str(zip_path), PYSPARK_PYTHON=str(python),
         MASTER_PORT=str(MASTER_PORT), MASTER_WEBUI_PORT=str(WEBUI_PORT),
         WORKER_MEMORY="2g", EXECUTOR_MEMORY="1g", DRIVER_MEMORY="2g")
@@ -298,7 +302,7 @@ def test_standalone_cluster_matches_the_local_dag_run_and_is_always_stopped(
                                 cwd=tmp_path, timeout=DAG_RUN_TIMEOUT_S)
         output = log.read_text(errors="replace")
         assert "with 2 workers" in output, output[-4000:]
-        assert "skipping generate, train" in output, output[-4000:]
+        assert "skipping generate, maintain, train" in output, output[-4000:]
         assert "What it produced:" in output, output[-4000:]  # the run got to its end
         assert returncode != 0 and "no job jobs/no_such_step.py" in output
         # Both workers ran executors of the application.

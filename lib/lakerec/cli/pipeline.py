@@ -23,7 +23,9 @@ PIPELINE: tuple[tuple[str, dict[str, Any]], ...] = (
     # differentially private reports for partners (docs/privacy.md), only from gold that
     # passed its checks: a failed gate spends no privacy budget
     ("dp_report", {}),
+    # compaction, constraints and old files of every table (weekly on its own in Airflow)
+    ("maintain", {}),
 )
 
 STEPS: tuple[str, ...] = ("generate", "ingest", "conform", "quality", "features", "segment",
-                          "train", "evaluate", "recommend", "dp_report", "forget")
+                          "train", "evaluate", "recommend", "dp_report", "forget", "maintain")

@@ -37,6 +37,7 @@ STEP_MODULES: dict[str, str] = {
     "recommend": "lakerec.recs.recommend_step",
     "dp_report": "lakerec.privacy.dp_report_step",
     "forget": "lakerec.privacy.forget_step",
+    "maintain": "lakerec.maintenance.maintain_step",
 }
 
 

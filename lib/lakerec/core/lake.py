@@ -163,14 +163,37 @@ class Lake:
         committed, as Delta reports it to this session; the table's current version when it
         committed nothing (a MERGE that changes no row)."""
         conf = self.spark.conf
+        created = bool(table.checks) and not self.exists(table)
         conf.unset(_LAST_COMMIT)
         write()
         committed = conf.get(_LAST_COMMIT, None)
+        if created:  # older tables get them from `lakerec maintain`
+            self.ensure_checks(table)
         if committed is None:
             current = self.version(table)
             assert current is not None, f"{table} exists after a write"
             return current
         return int(committed)
+
+    def checks(self, table: Table) -> dict[str, str]:
+        """The table's Delta CHECK constraints, ``{name: condition}``."""
+        detail = DeltaTable.forPath(self.spark, self.path(table)).detail().first()
+        properties = dict(detail["properties"] or {}) if detail else {}
+        prefix = "delta.constraints."
+        return {k[len(prefix):]: v for k, v in properties.items() if k.startswith(prefix)}
+
+    def ensure_checks(self, table: Table) -> list[str]:
+        """Add the constraints of ``table.checks`` the table lacks (Delta verifies the rows
+        already there); the names added. Tables get them when a write creates them, and
+        tables created by an older lakerec from ``lakerec maintain``."""
+        present = self.checks(table)
+        added = []
+        for name, condition in table.checks:
+            if name.lower() not in present:
+                self.spark.sql(f"ALTER TABLE delta.`{self.path(table)}` "
+                               f"ADD CONSTRAINT {name} CHECK ({condition})")
+                added.append(name)
+        return added
 
     def _save(self, df: DataFrame, table: Table, mode: str, *, merge_schema: bool,
               partition_by: Sequence[str], options: Mapping[str, str]) -> int:
@@ -273,16 +296,29 @@ class Lake:
         After this, versions older than ``retention_hours`` can no longer be read (time
         travel); with 0, only the latest version remains.
         """
-        path = self.path(table)
-        self.spark.sql(f"REORG TABLE delta.`{path}` APPLY (PURGE)")
-        # Retentions under Delta's 7-day safety check are the point here. VACUUM lists files
-        # in as many tasks as partition discovery's parallelism (10,000 by default): one
-        # per core is plenty.
+        self.spark.sql(f"REORG TABLE delta.`{self.path(table)}` APPLY (PURGE)")
+        self.vacuum(table, retention_hours)
+
+    def vacuum(self, table: Table, retention_hours: float) -> None:
+        """Delete the files no version younger than ``retention_hours`` needs: versions older
+        than that can no longer be read (time travel)."""
+        # Retentions under Delta's 7-day safety check are allowed (erasure needs them).
+        # VACUUM lists files in as many tasks as partition discovery's parallelism (10,000
+        # by default): one per core is plenty.
         with _session_conf(self.spark, {
                 "spark.databricks.delta.retentionDurationCheck.enabled": "false",
                 "spark.sql.sources.parallelPartitionDiscovery.parallelism":
                     str(max(1, self.spark.sparkContext.defaultParallelism))}):
-            DeltaTable.forPath(self.spark, path).vacuum(float(retention_hours))
+            DeltaTable.forPath(self.spark, self.path(table)).vacuum(float(retention_hours))
+
+    def compact(self, table: Table) -> None:
+        """OPTIMIZE: rewrite small files into fewer, larger ones (rows unchanged)."""
+        DeltaTable.forPath(self.spark, self.path(table)).optimize().executeCompaction()
+
+    def file_count(self, table: Table) -> int:
+        """Data files of the table's current version."""
+        detail = DeltaTable.forPath(self.spark, self.path(table)).detail().first()
+        return int(detail["numFiles"]) if detail else 0
 
     def tables(self) -> list[Table]:
         """Every Delta table under the root, whether or not :mod:`lakerec.core.tables` names

@@ -321,6 +321,12 @@ class PrivacyConfig(Section):
     consent: ConsentConfig
 
 
+class MaintenanceConfig(Section):
+    """``lakerec maintain``: compaction and old-file clean-up of every table."""
+
+    vacuum_retention_hours: float = Field(ge=0)
+
+
 class LeaseConfig(Section):
     """One run at a time per lake (:mod:`lakerec.core.lease`)."""
 
@@ -348,6 +354,7 @@ class Config(Section):
     spark: SparkConfig
     mlflow: MlflowConfig
     lease: LeaseConfig
+    maintenance: MaintenanceConfig
     generate: GenerateConfig
     privacy: PrivacyConfig
     ingest: IngestConfig

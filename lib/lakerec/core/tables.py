@@ -28,11 +28,14 @@ class Layer(StrEnum):
 
 @dataclass(frozen=True)
 class Table:
-    """One Delta table: ``layer.name``, with its schema where the lake fixes one."""
+    """One Delta table: ``layer.name``, with its schema where the lake fixes one, and the
+    Delta CHECK constraints ``(name, SQL condition)`` every row must meet (added to existing
+    tables at their next write; Delta then refuses any write that breaks one)."""
 
     layer: Layer
     name: str
     schema: T.StructType | None = None
+    checks: tuple[tuple[str, str], ...] = ()
 
     @property
     def qualified_name(self) -> str:
@@ -43,13 +46,29 @@ class Table:
         return self.qualified_name
 
 
+def keys_present(*columns: str) -> tuple[str, str]:
+    """One CHECK constraint that ``columns`` are never null (one commit, not one each)."""
+    return "keys_present", " AND ".join(f"{column} IS NOT NULL" for column in columns)
+
+
+_EVENT_TYPES = ", ".join(f"'{t}'" for t in S.EVENT_TYPES)
+SILVER_EVENTS_CHECKS = (
+    keys_present(S.EVENT_ID, S.USER_ID, S.ITEM_ID, S.EVENT_TYPE, S.EVENT_TS),
+    ("values_in_range", f"{S.EVENT_TYPE} IN ({_EVENT_TYPES}) "
+                        f"AND ({S.QUANTITY} IS NULL OR {S.QUANTITY} > 0) "
+                        f"AND ({S.PRICE} IS NULL OR {S.PRICE} >= 0) "
+                        f"AND ({S.RATING} IS NULL OR {S.RATING} BETWEEN 1 AND 5)"),
+)
+
 # --- bronze, silver and quarantine: one table per landing entity -------------------------
 BRONZE_EVENTS = Table(Layer.BRONZE, S.EVENTS)
 BRONZE_CUSTOMERS = Table(Layer.BRONZE, S.CUSTOMERS)
 BRONZE_ITEMS = Table(Layer.BRONZE, S.ITEMS)
-SILVER_EVENTS = Table(Layer.SILVER, S.EVENTS, S.SILVER_EVENTS_SCHEMA)
-SILVER_CUSTOMERS = Table(Layer.SILVER, S.CUSTOMERS, S.SILVER_CUSTOMERS_SCHEMA)
-SILVER_ITEMS = Table(Layer.SILVER, S.ITEMS, S.SILVER_ITEMS_SCHEMA)
+SILVER_EVENTS = Table(Layer.SILVER, S.EVENTS, S.SILVER_EVENTS_SCHEMA, SILVER_EVENTS_CHECKS)
+SILVER_CUSTOMERS = Table(Layer.SILVER, S.CUSTOMERS, S.SILVER_CUSTOMERS_SCHEMA,
+                         (keys_present(S.USER_ID),))
+SILVER_ITEMS = Table(Layer.SILVER, S.ITEMS, S.SILVER_ITEMS_SCHEMA, (
+    keys_present(S.ITEM_ID), ("values_in_range", f"{S.PRICE} IS NULL OR {S.PRICE} >= 0")))
 QUARANTINE_EVENTS = Table(Layer.QUARANTINE, S.EVENTS)
 QUARANTINE_CUSTOMERS = Table(Layer.QUARANTINE, S.CUSTOMERS)
 QUARANTINE_ITEMS = Table(Layer.QUARANTINE, S.ITEMS)
@@ -61,10 +80,14 @@ QUARANTINE: Final = {S.EVENTS: QUARANTINE_EVENTS, S.CUSTOMERS: QUARANTINE_CUSTOM
 
 # --- gold ------------------------------------------------------------------------------------
 GOLD_USER_FEATURES = Table(Layer.GOLD, "user_features", S.USER_FEATURES_SCHEMA)
-GOLD_CUSTOMER_SEGMENTS = Table(Layer.GOLD, "customer_segments", S.CUSTOMER_SEGMENTS_SCHEMA)
-GOLD_USER_INDEX = Table(Layer.GOLD, "user_index")
-GOLD_ITEM_INDEX = Table(Layer.GOLD, "item_index")
-GOLD_RECOMMENDATIONS = Table(Layer.GOLD, "recommendations", S.RECOMMENDATIONS_SCHEMA)
+GOLD_CUSTOMER_SEGMENTS = Table(Layer.GOLD, "customer_segments", S.CUSTOMER_SEGMENTS_SCHEMA,
+                               (keys_present(S.USER_ID, S.SEGMENT_ID),))
+GOLD_USER_INDEX = Table(Layer.GOLD, "user_index",
+                        checks=(keys_present(S.USER_ID, S.USER_IDX),))
+GOLD_ITEM_INDEX = Table(Layer.GOLD, "item_index",
+                        checks=(keys_present(S.ITEM_ID, S.ITEM_IDX),))
+GOLD_RECOMMENDATIONS = Table(Layer.GOLD, "recommendations", S.RECOMMENDATIONS_SCHEMA, (
+    keys_present(S.USER_ID, S.ITEM_ID, S.RANK), ("values_in_range", f"{S.RANK} >= 1")))
 GOLD_SIMILAR_ITEMS = Table(Layer.GOLD, "similar_items")
 GOLD_RECOMMENDATION_GAPS = Table(Layer.GOLD, "recommendation_gaps")
 
@@ -80,3 +103,7 @@ GOLD_SEGMENT_PROFILES_DP = Table(Layer.GOLD, "segment_profiles_dp", S.SEGMENT_PR
 GOLD_SEGMENT_CATEGORY_REVENUE_DP = Table(Layer.GOLD, "segment_category_revenue_dp",
                                          S.SEGMENT_CATEGORY_REVENUE_DP_SCHEMA)
 OPS_PRIVACY_BUDGET = Table(Layer.OPS, "privacy_budget", S.PRIVACY_BUDGET_SCHEMA)
+
+# Every table above, by ``layer.name``: what a table found on disk is declared as.
+DECLARED: Final = {table.qualified_name: table for table in list(globals().values())
+                   if isinstance(table, Table)}

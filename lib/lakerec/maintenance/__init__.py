@@ -1,0 +1,1 @@
+"""Upkeep of the lake: compaction, old files, constraints (``lakerec maintain``)."""
