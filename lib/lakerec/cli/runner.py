@@ -92,7 +92,7 @@ def run_step(step: str, config: Config, run_date: date, *, spark: SparkSession |
             finished_at=finished, rows_in=res.rows_in, rows_out=res.rows_out,
             rows_quarantined=res.rows_quarantined, versions_read=res.versions_read,
             versions_written=res.versions_written, message=res.message,
-            customers_suppressed=res.customers_suppressed)
+            customers_suppressed=res.customers_suppressed, versions_before=res.versions_before)
         try:
             lake.append(run_record_frame(spark, record), OPS_PIPELINE_RUNS, merge_schema=True)
         except Exception as exc:  # never hide the step's own error behind the log's

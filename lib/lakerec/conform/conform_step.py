@@ -21,9 +21,11 @@ from lakerec.conform.pending import pending_bronze
 from lakerec.core import schemas as S
 from lakerec.core.errors import LakerecError, TableNotFoundError
 from lakerec.core.lake import Lake
+from lakerec.core.runlog import ABSENT_VERSION
 from lakerec.core.step import StepContext, StepResult
 from lakerec.core.tables import (
     BRONZE,
+    CONFORM_WRITES,
     OPS_CONFORMED_BATCHES,
     QUARANTINE,
     SILVER,
@@ -100,6 +102,11 @@ def _conform_entity(ctx: StepContext, result: StepResult, entity: str,
     return batches
 
 
+def _version_or_absent(lake: Lake, table: Table) -> int:
+    version = lake.version(table)
+    return ABSENT_VERSION if version is None else version
+
+
 def _rows_committed(lake: Lake, table: Table, version: int, before: int | None) -> int:
     """Rows the commit at ``version`` wrote (inserted or updated by a MERGE, written by an
     overwrite), from Delta's operation metrics; 0 when nothing was committed."""
@@ -142,6 +149,9 @@ def run(ctx: StepContext) -> StepResult:
         raise TableNotFoundError(BRONZE[S.EVENTS].qualified_name, lake.path(BRONZE[S.EVENTS]),
                                  "run `lakerec ingest` first")
     result = StepResult(rows_in=0, rows_out=0, rows_quarantined=0)
+    # what the silver gate puts back if the new silver fails it (write, audit, publish)
+    result.versions_before = {table.qualified_name: _version_or_absent(lake, table)
+                              for table in CONFORM_WRITES}
     known = None
     if lake.exists(SILVER_EVENTS):
         known, silver_events_version = lake.snapshot(SILVER_EVENTS)

@@ -311,6 +311,14 @@ class Lake:
                     str(max(1, self.spark.sparkContext.defaultParallelism))}):
             DeltaTable.forPath(self.spark, self.path(table)).vacuum(float(retention_hours))
 
+    def restore(self, table: Table, version: int) -> None:
+        """Make ``version`` the table's content again (a new commit; history is kept)."""
+        DeltaTable.forPath(self.spark, self.path(table)).restoreToVersion(version)
+
+    def clear(self, table: Table) -> None:
+        """Delete every row (a new, empty version; history is kept)."""
+        DeltaTable.forPath(self.spark, self.path(table)).delete()
+
     def compact(self, table: Table) -> None:
         """OPTIMIZE: rewrite small files into fewer, larger ones (rows unchanged)."""
         DeltaTable.forPath(self.spark, self.path(table)).optimize().executeCompaction()

@@ -42,3 +42,4 @@ class StepResult:
     warnings: list[str] = field(default_factory=list)  # repeated in `lakerec run`'s report
     highlights: list[str] = field(default_factory=list)  # the result in a line, ditto
     customers_suppressed: int | None = None  # opted out of marketing, left out
+    versions_before: dict[str, int] = field(default_factory=dict)  # see ops.pipeline_runs

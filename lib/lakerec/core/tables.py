@@ -95,6 +95,9 @@ GOLD_RECOMMENDATION_GAPS = Table(Layer.GOLD, "recommendation_gaps")
 OPS_PIPELINE_RUNS = Table(Layer.OPS, "pipeline_runs", PIPELINE_RUNS_SCHEMA)
 OPS_DQ_RESULTS = Table(Layer.OPS, "dq_results", S.DQ_RESULTS_SCHEMA)
 OPS_CONFORMED_BATCHES = Table(Layer.OPS, "conformed_batches")
+# Every table conform writes: silver, quarantine and the batches it marks conformed (what a
+# failed silver gate puts back as it was).
+CONFORM_WRITES: Final = (*SILVER.values(), *QUARANTINE.values(), OPS_CONFORMED_BATCHES)
 OPS_LAKE_LEASE = Table(Layer.OPS, "lake_lease", S.LEASE_SCHEMA)  # one run at a time
 OPS_ERASURES = Table(Layer.OPS, "erasures", S.ERASURES_SCHEMA)  # one row per erased customer
 

@@ -5,6 +5,12 @@ run date's rows), appends one row per expectation to ``ops.dq_results``, builds 
 under ``paths.data_docs/<run date>/<layer>-<run id>/index.html`` and prints warnings. A failed
 error-level check raises :class:`~lakerec.core.errors.QualityError` (exit code 3), so ``lakerec
 run`` stops before anything downstream reads the layer.
+
+Write, audit, publish for silver: when the silver gate fails, the tables the latest
+successful ``conform`` of the run date wrote (silver, quarantine, the conformed-batch marks)
+are put back to their versions before it (``versions_before`` of its ``ops.pipeline_runs``
+row; emptied where conform created them), so downstream readers and the next run see silver
+exactly as it was, and the next run conforms those batches again.
 """
 
 from __future__ import annotations
@@ -15,10 +21,13 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+from pyspark.sql import functions as F
+
 from lakerec.core.dates import midnight
 from lakerec.core.errors import QualityError
+from lakerec.core.runlog import ABSENT_VERSION
 from lakerec.core.step import StepContext, StepResult
-from lakerec.core.tables import OPS_DQ_RESULTS, Layer
+from lakerec.core.tables import DECLARED, OPS_DQ_RESULTS, OPS_PIPELINE_RUNS, Layer
 from lakerec.quality.docs import docs_dir, index_html
 from lakerec.quality.history import history_from_results
 from lakerec.quality.targets import (
@@ -70,6 +79,35 @@ def _summary(results: list[CheckResult], notes: list[str], index: str | None,
     return lines
 
 
+def _unpublish_conform(ctx: StepContext) -> str:
+    """Put the tables of the run date's latest successful conform back as they were before
+    it; what was done, as the end of the error message."""
+    runs = ctx.lake.read_if_exists(OPS_PIPELINE_RUNS)
+    last = None if runs is None else (
+        runs.where((F.col("step") == "conform") & (F.col("status") == "succeeded")
+                   & (F.col("run_date") == F.lit(ctx.run_date)))
+        .orderBy(F.col("started_at").desc()).first())
+    if last is None or not last.asDict().get("versions_before"):
+        return "; no conform run to undo was found"
+    before = last["versions_before"]
+    done = []
+    for name, version in sorted(before.items()):
+        table = DECLARED[name]
+        current = ctx.lake.version(table)
+        if current is None or current == version:
+            continue
+        if version == ABSENT_VERSION:
+            ctx.lake.clear(table)
+            done.append(f"{name} emptied")
+        else:
+            ctx.lake.restore(table, version)
+            done.append(f"{name} back to v{version}")
+    log.error("silver gate failed: conform run %s undone (%s)", last["run_id"],
+              ", ".join(done) or "nothing had changed")
+    return (f"; conform run {last['run_id']} undone: " + (", ".join(done) or "nothing to undo")
+            + " (fix the data or the rules, then run conform again)")
+
+
 def run(ctx: StepContext) -> StepResult:
     layer = ctx.options.get("layer")
     if layer not in LAYERS:
@@ -101,7 +139,8 @@ def run(ctx: StepContext) -> StepResult:
             log.error(line)
         first = errors[0]
         more = f" (+{len(errors) - 1} more error-level failures)" if len(errors) > 1 else ""
+        put_back = _unpublish_conform(ctx) if layer == Layer.SILVER else ""
         raise QualityError(f"{first.table}: check {first.expectation} failed, observed "
-                           f"{first.observed_value}{more}; Data Docs: {index}")
+                           f"{first.observed_value}{more}; Data Docs: {index}{put_back}")
     return StepResult(rows_out=len(results), versions_read=plan.versions_read,
                       versions_written=plan.versions_written, summary=summary)
