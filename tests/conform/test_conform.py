@@ -56,6 +56,10 @@ def with_field(index: int, value: str | None, event_id: str = "E2") -> tuple:
     ("user_id", None, S.MISSING_USER_ID),
     ("user_id", "   ", S.MISSING_USER_ID),
     ("item_id", "", S.MISSING_ITEM_ID),
+    ("user_id", '{"id": "U000028"}', S.NON_SCALAR_ID),
+    ("item_id", '["I1", "I2"]', S.NON_SCALAR_ID),
+    ("user_id", "U" * 10_000, S.ID_TOO_LONG),
+    ("user_id", "🙂 émilie", None),  # any scalar text is an id
     ("event_type", "click", S.UNKNOWN_EVENT_TYPE),
     ("event_type", None, S.MISSING_EVENT_TYPE),
     ("event_ts", None, S.MISSING_TIMESTAMP),

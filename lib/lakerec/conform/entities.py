@@ -23,6 +23,7 @@ from lakerec.conform.parsing import (
     data_columns,
     first_reason,
     flag_repeats,
+    id_rules,
     parse_timestamp,
     raw,
     row_hash,
@@ -62,6 +63,7 @@ def classify_customers(df: DataFrame) -> DataFrame:
     rules = [
         (raw(df, S.CORRUPT_RECORD).isNotNull(), S.MALFORMED_RECORD),
         (c(T_USER).isNull(), S.MISSING_USER_ID),
+        *id_rules(c(T_USER)),
         (raw(df, S.EMAIL_VALID).cast("boolean") == F.lit(False), S.INVALID_EMAIL),
         (signup_text.isNotNull() & c("__signup_ts").isNull(), S.INVALID_SIGNUP_TS),
         (consent_text.isNotNull() & c("__consent").isNull(), S.INVALID_CONSENT_FLAG),
@@ -102,6 +104,7 @@ def classify_items(*, max_price: float) -> Transform:
         rules = [
             (raw(df, S.CORRUPT_RECORD).isNotNull(), S.MALFORMED_RECORD),
             (c(T_ITEM).isNull(), S.MISSING_ITEM_ID),
+            *id_rules(c(T_ITEM)),
             (price_text.isNotNull() & (c(T_PRICE).isNull() | (c(T_PRICE) < 0)
                                        | (c(T_PRICE) > max_price)), S.INVALID_PRICE),
             (c("__in_stock").isNull(), S.INVALID_STOCK_FLAG),

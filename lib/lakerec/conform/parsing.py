@@ -45,6 +45,22 @@ def text(df: DataFrame, name: str) -> Column:
     return F.when(trimmed == "", None).otherwise(trimmed)
 
 
+def non_scalar(value: Column) -> Column:
+    """True for text that is a JSON object or array (a nested field landed as an id)."""
+    return value.rlike(r"^[\[{]")
+
+
+def id_rules(*ids: Column) -> list[tuple[Column, str]]:
+    """The reject rules every id (already trimmed text, null when blank) must pass after its
+    presence: scalar, and at most ``MAX_ID_LENGTH`` characters."""
+    return [
+        (F.greatest(*[F.coalesce(non_scalar(i), F.lit(False)) for i in ids], F.lit(False)),
+         S.NON_SCALAR_ID),
+        (F.greatest(*[F.coalesce(F.length(i) > S.MAX_ID_LENGTH, F.lit(False)) for i in ids],
+                    F.lit(False)), S.ID_TOO_LONG),
+    ]
+
+
 def raw(df: DataFrame, name: str) -> Column:
     return F.col(f"`{name}`") if name in df.columns else F.lit(None).cast("string")
 
