@@ -4,11 +4,14 @@ for jobs run by spark-submit, and the row counts of every Delta table of a lake.
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import signal
 import subprocess
 import sys
 import sysconfig
+import tempfile
 from datetime import date
 from pathlib import Path
 
@@ -22,6 +25,11 @@ from lakerec.core.tables import Layer, Table
 from tests.conftest import REPO, make_config
 
 RUN_DATE = date(2026, 11, 20)
+DAGS = REPO / "airflow_dags"
+DAILY = ["ingest", "quality_bronze", "conform", "quality_silver", "features", "segment",
+         "recommend", "quality_gold", "dp_report"]
+# A generous bound for one dag.test() run (about 5 minutes on an idle 2-core machine).
+DAG_RUN_TIMEOUT_S = 3600
 VENV_BIN = Path(sys.executable).parent
 # 200 customers, 50 items, ~5,000 events: enough for every step, small enough for CI.
 TINY = {"customers": 200, "items": 50, "events": 5000, "files": 2}
@@ -45,10 +53,13 @@ JOB_SPARK = {
 def build_dist(out: Path) -> Path:
     """``make dist DIST=out`` (once per folder); the path of ``lakerec.zip``."""
     zip_path = out / "lakerec.zip"
-    if not zip_path.exists():
-        done = subprocess.run(["make", "--no-print-directory", "dist", f"DIST={out}"],
-                              cwd=REPO, capture_output=True, text=True, check=False)
-        assert done.returncode == 0, f"make dist failed:\n{done.stdout}\n{done.stderr}"
+    # `make dist` clears the checkout's build/ folder: two test workers must not run it at once
+    with (Path(tempfile.gettempdir()) / "lakerec-make-dist.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not zip_path.exists():
+            done = subprocess.run(["make", "--no-print-directory", "dist", f"DIST={out}"],
+                                  cwd=REPO, capture_output=True, text=True, check=False)
+            assert done.returncode == 0, f"make dist failed:\n{done.stdout}\n{done.stderr}"
     return zip_path
 
 
@@ -172,3 +183,44 @@ def run_logged(command: list[str], env: dict[str, str], log: Path, *, cwd: Path,
 def tail(path: Path, lines: int = 60) -> str:
     text = path.read_text(errors="replace") if path.exists() else ""
     return "\n".join(text.splitlines()[-lines:])
+
+
+# One dag.test() run; prints the run's and every task's final state.
+RUN_DAG = r"""
+import json, sys
+from datetime import datetime, timezone
+from pathlib import Path
+from airflow.dag_processing.dagbag import BundleDagBag
+
+folder, dag_id, day, conf, mark = sys.argv[1:6]
+bag = BundleDagBag(dag_folder=Path(folder), bundle_path=Path(folder), bundle_name="lakerec")
+run = bag.dags[dag_id].test(
+    logical_date=datetime.fromisoformat(day).replace(tzinfo=timezone.utc),
+    run_conf=json.loads(conf), mark_success_pattern=mark or None)
+print("RESULT " + json.dumps({
+    "state": str(run.state),
+    "tasks": {ti.task_id: str(ti.state) for ti in run.get_task_instances()}}))
+"""
+
+
+def run_script(script: str, args: list[str], env: dict[str, str], log: Path) -> dict:
+    """Run ``script`` with this venv's Python; its RESULT line as a dict."""
+    run_logged([sys.executable, "-c", script, *args], env, log, cwd=log.parent,
+               timeout=DAG_RUN_TIMEOUT_S)
+    lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.startswith("RESULT ")]
+    assert lines, f"no result from the Airflow subprocess; its output ends with:\n{tail(log)}"
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+def run_daily(root: Path, airflow_home: Path, packaged: tuple[Path, Path], *,
+              mark_success: str = "", log_name: str = "daily.log") -> dict:
+    """``lakerec_daily`` under dag.test() for RUN_DATE on the lake under ``root``."""
+    zip_path, python = packaged
+    env = clean_env(
+        AIRFLOW_HOME=str(airflow_home), AIRFLOW__CORE__DAGS_FOLDER=str(DAGS),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW_CONN_LAKEREC_SPARK=json.dumps({"conn_type": "spark", "host": "local[2]"}),
+        PYSPARK_PYTHON=str(python), PYSPARK_DRIVER_PYTHON=str(python))
+    params = {"conf_file": str(job_config(root)), "py_files": str(zip_path)}
+    return run_script(RUN_DAG, [str(DAGS), "lakerec_daily", RUN_DATE.isoformat(),
+                                json.dumps(params), mark_success], env, root / log_name)

@@ -1,7 +1,8 @@
 """Orchestration: the Airflow DAGs in airflow_dags/ load cleanly and have the pipeline's
 order; ``lakerec_daily`` runs end to end under ``dag.test()`` through real spark-submit
-subprocesses of the packaged jobs, and again for the same date without changing a count; a
-corrupted landing file stops it at the bronze gate; and a real Spark standalone cluster
+subprocesses of the packaged jobs, and its writing steps run again for the same date without
+changing a count (test_dag_failures.py: a corrupted landing file stops it at the bronze
+gate); and a real Spark standalone cluster
 (master + two workers on 127.0.0.1, tools/cluster.sh) runs the same steps to the same row
 counts as the DAG's local run, and is stopped afterwards, also when a step fails.
 
@@ -17,39 +18,35 @@ The jobs run on a Python where lakerec is not installed, from ``make dist``'s zi
 from __future__ import annotations
 
 import itertools
-import json
 import shutil
 import socket
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
 
+from lakerec.cli.runner import run_step
+from lakerec.core.config import load_config
 from lakerec.core.lake import Lake
 from lakerec.core.tables import OPS_PIPELINE_RUNS
 from tests.conftest import REPO
 from tests.dags.orchestration_support import (
+    DAG_RUN_TIMEOUT_S,
+    DAGS,
+    DAILY,
     RUN_DATE,
-    build_dist,
     clean_env,
-    generate_tiny,
     job_config,
-    lakerec_importable,
-    python_without_lakerec,
+    run_daily,
     run_logged,
+    run_script,
     table_counts,
     tail,
 )
 
-DAGS = REPO / "airflow_dags"
-DAILY = ["ingest", "quality_bronze", "conform", "quality_silver", "features", "segment",
-         "recommend", "quality_gold", "dp_report"]
 RETRAIN = ["quality_silver", "features", "segment", "train"]
-# A generous bound for one dag.test() run (about 5 minutes on an idle 2-core machine).
-DAG_RUN_TIMEOUT_S = 3600
 GOLD = ["gold.user_features", "gold.customer_segments", "gold.recommendations"]
 # Not the defaults (7077, 8080): a developer's own `make cluster-demo` may be running.
 MASTER_PORT, WEBUI_PORT = 17077, 18080
@@ -89,37 +86,12 @@ print("RESULT " + json.dumps({
 }))
 """
 
-# One dag.test() run; prints the run's and every task's final state.
-RUN_DAG = r"""
-import json, sys
-from datetime import datetime, timezone
-from pathlib import Path
-from airflow.dag_processing.dagbag import BundleDagBag
-
-folder, dag_id, day, conf, mark = sys.argv[1:6]
-bag = BundleDagBag(dag_folder=Path(folder), bundle_path=Path(folder), bundle_name="lakerec")
-run = bag.dags[dag_id].test(
-    logical_date=datetime.fromisoformat(day).replace(tzinfo=timezone.utc),
-    run_conf=json.loads(conf), mark_success_pattern=mark or None)
-print("RESULT " + json.dumps({
-    "state": str(run.state),
-    "tasks": {ti.task_id: str(ti.state) for ti in run.get_task_instances()}}))
-"""
 
 
 def without_dp(counts: dict[str, int]) -> dict[str, int]:
     """Row counts but those of the differentially private reports (``gold.*_dp``): their
     groups are chosen at random on every run, by design, so their number may differ."""
     return {table: rows for table, rows in counts.items() if not table.endswith("_dp")}
-
-
-def run_script(script: str, args: list[str], env: dict[str, str], log: Path) -> dict:
-    """Run ``script`` with this venv's Python; its RESULT line as a dict."""
-    run_logged([sys.executable, "-c", script, *args], env, log, cwd=log.parent,
-               timeout=DAG_RUN_TIMEOUT_S)
-    lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.startswith("RESULT ")]
-    assert lines, f"no result from the Airflow subprocess; its output ends with:\n{tail(log)}"
-    return json.loads(lines[-1][len("RESULT "):])
 
 
 def test_dag_files_load_without_errors_and_have_the_pipeline_order(tmp_path: Path) -> None:
@@ -163,46 +135,6 @@ def test_dag_files_load_without_errors_and_have_the_pipeline_order(tmp_path: Pat
     assert "champion" in dags["lakerec_retrain"]["doc_md"]
 
 
-@pytest.fixture(scope="module")
-def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An AIRFLOW_HOME whose SQLite metadata DB is migrated, as ``dag.test()`` needs."""
-    home = tmp_path_factory.mktemp("airflow")
-    done = subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
-                          env=clean_env(AIRFLOW_HOME=str(home)), capture_output=True,
-                          text=True, check=False, timeout=600)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return home
-
-
-@pytest.fixture(scope="module")
-def packaged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """``make dist``'s zip, and a Python without lakerec to run the jobs on."""
-    base = tmp_path_factory.getbasetemp()
-    zip_path = build_dist(base / "dist")
-    python = python_without_lakerec(base / "python-without-lakerec")
-    assert not lakerec_importable(python)
-    return zip_path, python
-
-
-@pytest.fixture(scope="module")
-def tiny_landing(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return generate_tiny(spark, tmp_path_factory.mktemp("generated"))
-
-
-def run_daily(root: Path, airflow_home: Path, packaged: tuple[Path, Path], *,
-              mark_success: str = "", log_name: str = "daily.log") -> dict:
-    """``lakerec_daily`` under dag.test() for RUN_DATE on the lake under ``root``."""
-    zip_path, python = packaged
-    env = clean_env(
-        AIRFLOW_HOME=str(airflow_home), AIRFLOW__CORE__DAGS_FOLDER=str(DAGS),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW_CONN_LAKEREC_SPARK=json.dumps({"conn_type": "spark", "host": "local[2]"}),
-        PYSPARK_PYTHON=str(python), PYSPARK_DRIVER_PYTHON=str(python))
-    params = {"conf_file": str(job_config(root)), "py_files": str(zip_path)}
-    return run_script(RUN_DAG, [str(DAGS), "lakerec_daily", RUN_DATE.isoformat(),
-                                json.dumps(params), mark_success], env, root / log_name)
-
-
 @dataclass(frozen=True)
 class DailyRun:
     root: Path              # job.yaml, landing/, lake/, logs of the run
@@ -234,22 +166,23 @@ def test_daily_dag_runs_end_to_end_through_spark_submit(daily_run: DailyRun) -> 
 
 @pytest.mark.slow
 @pytest.mark.orchestration
-def test_a_rerun_of_the_daily_dag_for_the_same_date_changes_no_counts(
-        spark: SparkSession, daily_run: DailyRun, airflow_home: Path,
-        packaged: tuple[Path, Path]) -> None:
+def test_a_rerun_of_the_daily_steps_for_the_same_date_changes_no_counts(
+        spark: SparkSession, daily_run: DailyRun) -> None:
+    """Every writing task of the daily DAG again, on the DAG run's lake and registry, as a
+    retry or a backfill reruns them. In this process (a spark-submit per step costs a minute
+    of JVM and imports each, and idempotency is the steps', not Airflow's, to keep)."""
     assert daily_run.result["state"] == "success", "the first run failed"
-    # The quality gates only read (and log to ops): marked done, not rerun (dag.test matches
-    # the pattern against the whole task id).
-    second = run_daily(daily_run.root, airflow_home, packaged, mark_success="quality_.*",
-                       log_name="second.log")
+    config = load_config(daily_run.root / "job.yaml", ["spark.master=local[2]"], environ={})
+    for step, options in (("ingest", {}), ("conform", {}), ("features", {}),
+                          ("segment", {"score_only": True}), ("recommend", {}),
+                          ("dp_report", {})):
+        run_step(step, config, RUN_DATE, spark=spark, options=options, out=lambda _: None)
 
-    assert second["state"] == "success", tail(daily_run.root / "second.log")
-    assert second["tasks"] == dict.fromkeys(DAILY, "success")
     after = without_dp(table_counts(spark, daily_run.root / "lake", skip_layers=("ops",)))
     before = without_dp({table: rows for table, rows in daily_run.counts.items()
                          if not table.startswith("ops.")})
     assert after == before
-    # The six writing tasks ran again (each logged a run), the gates did not.
+    # The six writing steps ran again (each logged a run), the gates did not.
     reruns = (Lake(spark, str(daily_run.root / "lake")).read(OPS_PIPELINE_RUNS)
               .groupBy("step").count().collect())
     assert {row["step"]: row["count"] for row in reruns} == {
@@ -321,24 +254,3 @@ def test_standalone_cluster_matches_the_local_dag_run_and_is_always_stopped(
     # has the row count of the DAG's local run on the same inputs.
     assert (without_dp(table_counts(spark, tmp_path / "cluster" / "lake"))
             == without_dp(daily_run.counts))
-
-
-@pytest.mark.slow
-def test_a_corrupted_landing_file_fails_the_bronze_gate_and_nothing_downstream_runs(
-        spark: SparkSession, tmp_path: Path, airflow_home: Path,
-        packaged: tuple[Path, Path], tiny_landing: Path) -> None:
-    shutil.copytree(tiny_landing, tmp_path / "landing")
-    # A file of events without users, of unknown types, at unreadable times: ingest keeps
-    # raw rows as landed, the bronze suite must refuse them.
-    header = "event_id,user_id,item_id,event_type,event_ts,quantity,price,rating,order_id\n"
-    rows = "".join(f"bad-{i},,item_{i % 7},teleport,yesterday-ish,-3,,,\n" for i in range(3000))
-    (tmp_path / "landing" / "events" / "corrupted.csv").write_text(header + rows)
-
-    result = run_daily(tmp_path, airflow_home, packaged, log_name="corrupted.log")
-
-    assert result["state"] == "failed"
-    assert result["tasks"]["ingest"] == "success", tail(tmp_path / "corrupted.log")
-    assert result["tasks"]["quality_bronze"] == "failed", tail(tmp_path / "corrupted.log")
-    assert {result["tasks"][task] for task in DAILY[2:]} == {"upstream_failed"}
-    assert not (tmp_path / "lake" / "silver").exists()
-    assert not (tmp_path / "lake" / "gold").exists()
