@@ -56,4 +56,3 @@ def test_a_failed_silver_gate_leaves_silver_as_it_was_and_the_batch_to_conform_a
     # the second day's batch is conformed again by the next run
     run_step("conform", config, RUN_DATE, spark=spark, **QUIET)
     assert lake.read(SILVER_EVENTS).count() == 25
-    run_step("quality", config, RUN_DATE, spark=spark, options={"layer": "silver"}, **QUIET)
