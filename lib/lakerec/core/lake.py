@@ -78,14 +78,19 @@ def _session_conf(spark: SparkSession, settings: Mapping[str, str]) -> Iterator[
                 spark.conf.set(key, earlier)
 
 
-def path_exists(spark: SparkSession, path: str) -> bool:
-    """Whether a file or folder exists, through Hadoop's file system (local, HDFS, object
-    storage), without a Spark read that would log a stack trace when it does not."""
+def _hadoop(spark: SparkSession, path: str) -> tuple[Any, Any]:
+    """Hadoop's file system for ``path`` (local, HDFS, object storage), and the path."""
     jvm = spark.sparkContext._jvm
     assert jvm is not None
     hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
-    return bool(hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-                .exists(hadoop_path))
+    return hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), hadoop_path
+
+
+def path_exists(spark: SparkSession, path: str) -> bool:
+    """Whether a file or folder exists, without a Spark read that would log a stack trace
+    when it does not."""
+    fs, hadoop_path = _hadoop(spark, path)
+    return bool(fs.exists(hadoop_path))
 
 
 def _resolve_root(root: str) -> str:
@@ -122,13 +127,15 @@ class Lake:
         row = DeltaTable.forPath(self.spark, self.path(table)).history(1).first()
         return int(row["version"]) if row else None
 
+    def _detail(self, table: Table) -> dict[str, Any]:
+        """``DESCRIBE DETAIL`` of the table (id, numFiles, properties, ...)."""
+        row = DeltaTable.forPath(self.spark, self.path(table)).detail().first()
+        return row.asDict() if row else {}
+
     def table_id(self, table: Table) -> str | None:
         """The table's Delta id (a UUID fixed at creation), or None where it does not exist:
         unlike its path or version, it tells two lakes' tables apart."""
-        if not self.exists(table):
-            return None
-        detail = DeltaTable.forPath(self.spark, self.path(table)).detail().first()
-        return str(detail["id"]) if detail else None
+        return str(self._detail(table)["id"]) if self.exists(table) else None
 
     def read(self, table: Table, *, version: int | None = None, hint: str = "") -> DataFrame:
         """Read a table, at ``version`` (time travel) when given."""
@@ -177,8 +184,7 @@ class Lake:
 
     def checks(self, table: Table) -> dict[str, str]:
         """The table's Delta CHECK constraints, ``{name: condition}``."""
-        detail = DeltaTable.forPath(self.spark, self.path(table)).detail().first()
-        properties = dict(detail["properties"] or {}) if detail else {}
+        properties = self._detail(table).get("properties") or {}
         prefix = "delta.constraints."
         return {k[len(prefix):]: v for k, v in properties.items() if k.startswith(prefix)}
 
@@ -325,21 +331,16 @@ class Lake:
 
     def file_count(self, table: Table) -> int:
         """Data files of the table's current version."""
-        detail = DeltaTable.forPath(self.spark, self.path(table)).detail().first()
-        return int(detail["numFiles"]) if detail else 0
+        return int(self._detail(table).get("numFiles") or 0)
 
     def tables(self) -> list[Table]:
         """Every Delta table under the root, whether or not :mod:`lakerec.core.tables` names
         it, layer by layer."""
-        jvm = self.spark.sparkContext._jvm
-        assert jvm is not None
-        hadoop_conf = self.spark.sparkContext._jsc.hadoopConfiguration()
         found = []
         for layer in Layer:
-            if not path_exists(self.spark, f"{self.root}/{layer}"):
+            fs, folder = _hadoop(self.spark, f"{self.root}/{layer}")
+            if not fs.exists(folder):
                 continue
-            folder = jvm.org.apache.hadoop.fs.Path(f"{self.root}/{layer}")
-            fs = folder.getFileSystem(hadoop_conf)
             names = sorted(status.getPath().getName() for status in fs.listStatus(folder)
                            if status.isDirectory())
             found += [Table(layer, name) for name in names

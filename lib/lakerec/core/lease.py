@@ -52,7 +52,6 @@ def _claim(lake: Lake, holder: str, hours: float) -> Row | None:
     return None if current is not None and current["holder"] == holder else current
 
 
-
 @contextmanager
 def lake_lease(lake: Lake, config: LeaseConfig, holder: str) -> Iterator[None]:
     """Hold the lake's lease for the body; wait for it up to ``config.wait_seconds``.

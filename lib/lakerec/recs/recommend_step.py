@@ -159,8 +159,8 @@ def run(ctx: StepContext) -> StepResult:
     client = registry.tracking(ctx.config.mlflow)
     version = registry.alias_version(client, registry.ALS_MODEL, registry.CHAMPION)
     warnings = []
-    foreign = (foreign_to(trained_on(client, version).binding, ctx.lake)
-               if version is not None else None)
+    champion = trained_on(client, version) if version is not None else None
+    foreign = foreign_to(champion.binding, ctx.lake) if champion is not None else None
     if foreign:
         message = f"{registry.ALS_MODEL} v{version} (champion) cannot score this lake: {foreign}"
         if cfg.foreign_champion == "refuse":
@@ -168,12 +168,10 @@ def run(ctx: StepContext) -> StepResult:
                              "(mlflow.tracking_uri), or set recommend.foreign_champion="
                              "popularity to serve popularity to everyone meanwhile")
         warnings.append(f"{message}: popularity for everyone (recommend.foreign_champion)")
-        version = None
+        version, champion = None, None
     factors_by_id = None
     similar = None
-    champion = None
-    if version is not None:
-        champion = trained_on(client, version)
+    if version is not None and champion is not None:
         model = load_version(ctx.config.mlflow, version)
         factors, new_items = item_factors_with_content(model, items, inputs.item_index,
                                                        cfg.content_neighbours)

@@ -263,10 +263,12 @@ def _fit_and_score(ctx: StepContext, features: DataFrame, champion: int | None,
               .select(RECENCY_DAYS, MONETARY, SEGMENT_LABEL).toPandas())
     champion_model = (mlflow.spark.load_model(champion_uri(SEGMENTATION_MODEL))
                       if champion is not None else None)
-    space = PipelineModel(stages=model.stages[:-1])
-    new_silhouette = silhouette_of(model, buyers, space)
-    champion_silhouette = (silhouette_of(champion_model, buyers, space)
-                           if champion_model is not None else None)
+    # the new model and the champion on the same customers, in the new model's feature space
+    compared: tuple[float, float] | None = None
+    if champion_model is not None:
+        space = PipelineModel(stages=model.stages[:-1])
+        compared = (silhouette_of(model, buyers, space),
+                    silhouette_of(champion_model, buyers, space))
 
     client = tracking(ctx.config.mlflow)
     experiment_id = ensure_experiment(ctx.config.mlflow, EXPERIMENT)
@@ -285,9 +287,9 @@ def _fit_and_score(ctx: StepContext, features: DataFrame, champion: int | None,
         mlflow.log_metrics({"chosen_k": selection.k, "chosen_silhouette": chosen.silhouette,
                             "min_segment_share": min_share, "customers": customers,
                             "customers_with_purchases": buyers_n,
-                            "compared.silhouette": new_silhouette,
-                            **({"compared.champion_silhouette": champion_silhouette}
-                               if champion_silhouette is not None else {})})
+                            **({"compared.silhouette": compared[0],
+                                "compared.champion_silhouette": compared[1]}
+                               if compared is not None else {})})
         artifacts = write_artifacts(
             Path(ctx.config.paths.artifacts) / "segment" / ctx.run_id, selection, fresh, points)
         mlflow.log_artifacts(str(artifacts), artifact_path="report")
@@ -296,7 +298,7 @@ def _fit_and_score(ctx: StepContext, features: DataFrame, champion: int | None,
                            tags={"run_date": run_date.isoformat(), "k": str(selection.k),
                                  "silhouette": f"{chosen.silhouette:.4f}"})
         promoted, why = segmentation_promotion(
-            chosen.silhouette, min_share, new_silhouette, champion_silhouette, settings)
+            chosen.silhouette, min_share, compared, settings)
         set_alias(client, SEGMENTATION_MODEL, CHAMPION if promoted else CHALLENGER, version)
         mlflow.set_tags({"alias": CHAMPION if promoted else CHALLENGER, "promotion_reason": why})
         scored, scoring_version = fresh, version
@@ -329,22 +331,25 @@ def _fit_and_score(ctx: StepContext, features: DataFrame, champion: int | None,
         ], warnings=warnings)
 
 
-def segmentation_promotion(silhouette: float, min_share: float, compared: float,
-                           champion: float | None, settings: SegmentConfig) -> tuple[bool, str]:
+def segmentation_promotion(silhouette: float, min_share: float,
+                           compared: tuple[float, float] | None,
+                           settings: SegmentConfig) -> tuple[bool, str]:
     """Whether a new segmentation model becomes champion, and why.
 
-    The first version always does. Later ones must pass the fixed checks and beat the
-    champion's silhouette, both measured on the same customers in the new model's feature
-    space (``compared``, ``champion``), by ``segment.promotion_margin``: the same clusters
-    found again keep the champion, so segment labels do not churn.
+    The first version (``compared`` None: no champion) always does. Later ones must pass
+    the fixed checks and beat the champion's silhouette, ``compared`` = (new, champion) both
+    measured on the same customers in the new model's feature space, by
+    ``segment.promotion_margin``: the same clusters found again keep the champion, so segment
+    labels do not churn.
     """
-    if champion is None:
+    if compared is None:
         return True, "first version"
     if silhouette < settings.min_silhouette:
         return False, f"silhouette {silhouette:.3f} < {settings.min_silhouette}"
     if min_share < settings.min_segment_share:
         return False, f"smallest segment {min_share:.3f} < {settings.min_segment_share}"
-    if compared < champion + settings.promotion_margin:
-        return False, (f"silhouette {compared:.3f} does not beat the champion's {champion:.3f} "
+    new, champion = compared
+    if new < champion + settings.promotion_margin:
+        return False, (f"silhouette {new:.3f} does not beat the champion's {champion:.3f} "
                        f"on the same customers by {settings.promotion_margin}")
-    return True, f"silhouette {compared:.3f} beats the champion's {champion:.3f}"
+    return True, f"silhouette {new:.3f} beats the champion's {champion:.3f}"
