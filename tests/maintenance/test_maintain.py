@@ -53,5 +53,5 @@ def test_a_table_created_now_has_its_constraints_from_its_first_write(
     lake = Lake(spark, config.paths.root)
     version = lake.append(spark.createDataFrame([event("e1", 1)], SILVER_EVENTS_SCHEMA),
                           SILVER_EVENTS)
-    assert version == 0  # the write's own commit, not the constraints' commits after it
+    assert version == 0 == lake.version(SILVER_EVENTS)  # rows and constraints: one commit
     assert set(lake.checks(SILVER_EVENTS)) == {name for name, _ in SILVER_EVENTS.checks}

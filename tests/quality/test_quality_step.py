@@ -33,24 +33,27 @@ BRONZE = ["event_id", "user_id", "item_id", "event_type", "event_ts", "quantity"
           "rating", "order_id"]
 
 
-def write_silver(spark: SparkSession, lake: Lake, price_factor: float) -> None:
+def write_silver(spark: SparkSession, lake: Lake, price_factor: float) -> int:
+    """Write the three silver tables; the version of silver.events written."""
     events = [(f"e{i}", f"u{i % 5}", f"i{i % 4}", "purchase", datetime(2026, 11, 1 + i % 25),
                1 + i % 3, (5.0 + i % 7) * price_factor, None, f"o{i // 3}", None, "NL",
                f"k{i}", "b1") for i in range(60)]
     customers = [(f"u{i}", None, None, None, "NL", None, None, None, None, "b1")
                  for i in range(5)]
     items = [(f"i{i}", f"t{i}", "c", 5.0, True, None, None, "b1") for i in range(4)]
-    lake.overwrite(spark.createDataFrame(events, SILVER_EVENTS_SCHEMA), SILVER_EVENTS)
+    version = lake.overwrite(spark.createDataFrame(events, SILVER_EVENTS_SCHEMA), SILVER_EVENTS)
     lake.overwrite(spark.createDataFrame(customers, SILVER_CUSTOMERS_SCHEMA), SILVER_CUSTOMERS)
     lake.overwrite(spark.createDataFrame(items, SILVER_ITEMS_SCHEMA), SILVER_ITEMS)
+    return version
 
 
 def test_two_runs_write_two_result_sets_and_drift_compares_with_the_earlier_run(
         spark: SparkSession, config: Config, lake: Lake) -> None:
-    write_silver(spark, lake, price_factor=1.0)
+    first_version = write_silver(spark, lake, price_factor=1.0)
     first = run_step("quality", config, RUN_DATE, spark=spark, options={"layer": "silver"},
                      out=lambda _: None)
-    write_silver(spark, lake, price_factor=3.0)  # prices triple: drift warns, run goes on
+    # prices triple: drift warns, run goes on
+    second_version = write_silver(spark, lake, price_factor=3.0)
     lines: list[str] = []
     second = run_step("quality", config, RUN_DATE, spark=spark, options={"layer": "silver"},
                       out=lines.append)
@@ -63,8 +66,9 @@ def test_two_runs_write_two_result_sets_and_drift_compares_with_the_earlier_run(
     runs = sorted(mean.values(), key=lambda r: r["checked_at"])
     assert [r["success"] for r in runs] == [True, False]
     assert float(runs[1]["observed_value"]) == pytest.approx(3 * float(runs[0]["observed_value"]))
-    assert runs[1]["severity"] == "warn" and runs[1]["delta_version"] == 1
-    assert first.versions_read["silver.events"] == 0
+    assert runs[1]["severity"] == "warn" and runs[1]["delta_version"] == second_version
+    assert first.versions_read["silver.events"] == first_version == lake.version(
+        SILVER_EVENTS) - 1
     assert any("WARNING [warn] silver.events: expect_column_mean_to_be_between(price)" in line
                for line in second.summary)
     docs = [line for line in lines if "Data Docs:" in line]

@@ -39,6 +39,7 @@ CONCURRENT_WRITE_ERRORS = (
 # a write made, even when another writer commits to the same table at the same time (the
 # table's latest version may then be the other writer's).
 _LAST_COMMIT = "spark.databricks.delta.lastCommitVersionInSession"
+_CONSTRAINT_PREFIX = "delta.constraints."
 
 # Delta collects min/max statistics of these column types only; others are left out of the
 # statistics-column list rather than named in it.
@@ -46,20 +47,25 @@ _STATS_TYPES = ("string", "int", "bigint", "smallint", "tinyint", "double", "flo
                 "timestamp", "timestamp_ntz", "decimal")
 
 
-def _creation_options(df: DataFrame, partition_by: Sequence[str] = ()) -> dict[str, str]:
-    """Table properties for a new table: no min/max statistics of identifying columns.
+def _creation_options(df: DataFrame, table: Table,
+                      partition_by: Sequence[str] = ()) -> dict[str, str]:
+    """Table properties for a new table: its CHECK constraints, and no min/max statistics of
+    identifying columns.
 
+    Constraints given as properties of the creating write land in the same commit as the
+    first rows (and Delta checks those rows), so a new table's first version holds both.
     Delta keeps each file's column minima and maxima in ``_delta_log`` JSON, checkpoints and
     ``.crc`` files, which outlive the data (an erased customer's id would stay in the log as
     some file's minimum). Tables holding customer ids or pseudonyms therefore collect
     statistics of their other columns only.
     """
+    options = {f"{_CONSTRAINT_PREFIX}{name}": condition for name, condition in table.checks}
     if not set(df.columns) & set(IDENTIFYING_COLUMNS):
-        return {}
+        return options
     kept = [name for name, kind in df.dtypes
             if name not in (*IDENTIFYING_COLUMNS, *partition_by)
             and kind.split("(")[0] in _STATS_TYPES]
-    return {"delta.dataSkippingStatsColumns": ",".join(f"`{c}`" for c in kept)}
+    return {**options, "delta.dataSkippingStatsColumns": ",".join(f"`{c}`" for c in kept)}
 
 
 @contextmanager
@@ -170,12 +176,9 @@ class Lake:
         committed, as Delta reports it to this session; the table's current version when it
         committed nothing (a MERGE that changes no row)."""
         conf = self.spark.conf
-        created = bool(table.checks) and not self.exists(table)
         conf.unset(_LAST_COMMIT)
         write()
         committed = conf.get(_LAST_COMMIT, None)
-        if created:  # older tables get them from `lakerec maintain`
-            self.ensure_checks(table)
         if committed is None:
             current = self.version(table)
             assert current is not None, f"{table} exists after a write"
@@ -185,13 +188,13 @@ class Lake:
     def checks(self, table: Table) -> dict[str, str]:
         """The table's Delta CHECK constraints, ``{name: condition}``."""
         properties = self._detail(table).get("properties") or {}
-        prefix = "delta.constraints."
-        return {k[len(prefix):]: v for k, v in properties.items() if k.startswith(prefix)}
+        return {k[len(_CONSTRAINT_PREFIX):]: v for k, v in properties.items()
+                if k.startswith(_CONSTRAINT_PREFIX)}
 
     def ensure_checks(self, table: Table) -> list[str]:
         """Add the constraints of ``table.checks`` the table lacks (Delta verifies the rows
-        already there); the names added. Tables get them when a write creates them, and
-        tables created by an older lakerec from ``lakerec maintain``."""
+        already there); the names added. Tables get them from the write that creates them,
+        and tables created by an older lakerec from ``lakerec maintain``."""
         present = self.checks(table)
         added = []
         for name, condition in table.checks:
@@ -207,7 +210,7 @@ class Lake:
         if merge_schema:
             writer = writer.option("mergeSchema", "true")
         if not self.exists(table):
-            writer = writer.options(**_creation_options(df, partition_by))
+            writer = writer.options(**_creation_options(df, table, partition_by))
             if partition_by:
                 writer = writer.partitionBy(*partition_by)
         return self._commit(table, lambda: writer.save(self.path(table)))
@@ -219,7 +222,7 @@ class Lake:
 
     def overwrite(self, df: DataFrame, table: Table) -> int:
         writer = (df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
-                  .options(**_creation_options(df)))
+                  .options(**_creation_options(df, table)))
         return self._commit(table, lambda: writer.save(self.path(table)))
 
     def replace_where(self, df: DataFrame, table: Table, predicate: str, *,
@@ -239,8 +242,11 @@ class Lake:
         create it: the one that loses finds it created)."""
         assert table.schema is not None, f"{table} has no declared schema"
         try:
-            (DeltaTable.createIfNotExists(self.spark).location(self.path(table))
-             .addColumns(table.schema).execute())
+            builder = (DeltaTable.createIfNotExists(self.spark).location(self.path(table))
+                       .addColumns(table.schema))
+            for name, condition in table.checks:
+                builder = builder.property(f"{_CONSTRAINT_PREFIX}{name}", condition)
+            builder.execute()
         except CONCURRENT_WRITE_ERRORS:
             if not self.exists(table):
                 raise
