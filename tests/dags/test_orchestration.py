@@ -102,7 +102,12 @@ def test_dag_files_load_without_errors_and_have_the_pipeline_order(tmp_path: Pat
     assert result["import_errors"] == {}
     dags = result["dags"]
     assert set(dags) == {"lakerec_daily", "lakerec_retrain", "lakerec_forget",
-                         "lakerec_maintenance"}
+                         "lakerec_maintenance", "lakerec_campaigns"}
+    campaigns = dags["lakerec_campaigns"]
+    assert campaigns["downstream"] == {"plan": []}
+    assert campaigns["applications"]["plan"].endswith("'jobs/campaign.py') }}")
+    assert campaigns["args"]["plan"][-2:] == ["plan", "{{ params.campaign }}"]
+    assert "campaign" in campaigns["params"]
     maintenance = dags["lakerec_maintenance"]
     assert maintenance["downstream"] == {"maintain": []}
     assert maintenance["applications"]["maintain"].endswith("'jobs/maintain.py') }}")

@@ -24,6 +24,7 @@ from lakerec.core.tables import (
     SILVER_ITEMS,
     Table,
 )
+from tests.conftest import make_config
 
 RUN_DATE = date(2026, 1, 5)
 EVENTS_CSV = """event_id,user_id,item_id,event_type,event_ts,quantity,price,rating,order_id
@@ -69,10 +70,11 @@ def test_ingest_reads_every_format_and_skips_known_files(spark, config, lake, tm
     assert lake.read(BRONZE_EVENTS).count() == 7
 
 
-def test_a_corrupt_file_is_reported_and_the_others_are_ingested(spark, config, lake, tmp_path):
+def test_a_partial_load_reports_the_corrupt_files_and_ingests_the_others(spark, lake, tmp_path):
     land(tmp_path, "events", "a.csv", EVENTS_CSV)
     land(tmp_path, "events", "broken.parquet", "this is no parquet")
     land(tmp_path, "events", "no_user.csv", "item_id,event_type,event_ts\nI1,view,2026-01-01\n")
+    config = make_config(tmp_path, "ingest.allow_partial_loads=true")
     result = run_step("ingest", config, RUN_DATE, spark=spark, out=lambda _: None)
     assert result.status == "partial"
     assert "broken.parquet cannot be read as parquet" in result.message

@@ -48,6 +48,10 @@ def test_cooccurrence_and_similarity_metrics(spark: SparkSession) -> None:
     assert lift[("c", "b")] == pytest.approx(1 / 3)
     supported = similarities(item_similarity(co, metric="jaccard", min_cooccurrence=2))
     assert ("a", "c") not in supported and ("a", "b") in supported
+    # one neighbour each: b's nearest other item is a (2/3, ties broken by id), c's is b
+    nearest = similarities(item_similarity(co, metric="jaccard", neighbours=1))
+    assert nearest == {("a", "b"): pytest.approx(2 / 3), ("b", "a"): pytest.approx(2 / 3),
+                       ("c", "b"): pytest.approx(2 / 3)}
     with pytest.raises(ValueError, match="metric"):
         item_similarity(co, metric="cosine")
 

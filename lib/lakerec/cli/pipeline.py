@@ -28,4 +28,5 @@ PIPELINE: tuple[tuple[str, dict[str, Any]], ...] = (
 )
 
 STEPS: tuple[str, ...] = ("generate", "ingest", "conform", "quality", "features", "segment",
-                          "train", "evaluate", "recommend", "dp_report", "forget", "maintain")
+                          "train", "evaluate", "recommend", "dp_report", "forget", "maintain",
+                          "campaign")

@@ -38,6 +38,7 @@ STEP_MODULES: dict[str, str] = {
     "dp_report": "lakerec.privacy.dp_report_step",
     "forget": "lakerec.privacy.forget_step",
     "maintain": "lakerec.maintenance.maintain_step",
+    "campaign": "lakerec.campaigns.plan_step",
 }
 
 
@@ -83,7 +84,9 @@ def run_step(step: str, config: Config, run_date: date, *, spark: SparkSession |
         raise
     finally:
         finished = datetime.now(UTC).replace(tzinfo=None)
-        res = result or StepResult(status="failed", message=f"{type(error).__name__}: {error}")
+        so_far = getattr(error, "result", None)  # what a step that stopped had counted
+        shown = result or (so_far if isinstance(so_far, StepResult) else None)
+        res = shown or StepResult(status="failed", message=f"{type(error).__name__}: {error}")
         if error is not None and not isinstance(error, LakerecError):
             res.message = f"{type(error).__name__}: {error}"
         record = RunRecord(
@@ -97,10 +100,10 @@ def run_step(step: str, config: Config, run_date: date, *, spark: SparkSession |
             lake.append(run_record_frame(spark, record), OPS_PIPELINE_RUNS, merge_schema=True)
         except Exception as exc:  # never hide the step's own error behind the log's
             log.warning("could not record the run in ops.pipeline_runs: %s", exc)
-        if result is not None:
-            for line in result.summary:
+        if shown is not None:
+            for line in shown.summary:
                 out(f"  {line}")
-            for line in result.warnings:
+            for line in shown.warnings:
                 out(f"  WARNING: {line}")
         out(f"  {record.status} in {record.duration_s:.1f} s")
         sys.stdout.flush()

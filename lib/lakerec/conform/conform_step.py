@@ -197,7 +197,7 @@ def run(ctx: StepContext) -> StepResult:
         now = datetime.now(UTC).replace(tzinfo=None)
         marks = ctx.spark.createDataFrame(
             [(e, b, ctx.run_id, now) for e, b in done],
-            f"entity string, {S.BATCH_ID} string, run_id string, conformed_at timestamp")
+            f"{S.ENTITY} string, {S.BATCH_ID} string, run_id string, conformed_at timestamp")
         lake.append(marks, OPS_CONFORMED_BATCHES)
     for entity in S.ENTITIES:
         if lake.exists(SILVER[entity]):

@@ -22,9 +22,14 @@ TIMESTAMP_FORMATS = (
     "yyyy-MM-dd'T'HH:mm:ss.SSSSSS",
     "yyyy-MM-dd'T'HH:mm:ssXXX",
     "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX",
+    "yyyy-MM-dd HH:mm:ssXXX",
     "yyyy-MM-dd HH:mm",
     "yyyy-MM-dd",
+    "yyyy/MM/dd HH:mm:ss",
+    "yyyy/MM/dd HH:mm",
+    "yyyy/MM/dd",
 )
+EPOCH_SECONDS = r"^[0-9]{9,10}$"  # 2001-09-09 .. 2286: seconds since 1970-01-01 UTC
 TRUE_WORDS = ("true", "t", "1", "yes", "y")
 FALSE_WORDS = ("false", "f", "0", "no", "n")
 SEP = "\u001f"
@@ -66,8 +71,11 @@ def raw(df: DataFrame, name: str) -> Column:
 
 
 def parse_timestamp(value: Column) -> Column:
-    """The first of :data:`TIMESTAMP_FORMATS` that parses, else null."""
-    return F.coalesce(*[F.try_to_timestamp(value, F.lit(fmt)) for fmt in TIMESTAMP_FORMATS])
+    """The first of :data:`TIMESTAMP_FORMATS` that parses, or epoch seconds (9 or 10
+    digits), else null. Offsets are converted to UTC, the session's time zone."""
+    epoch = F.when(value.rlike(EPOCH_SECONDS), F.timestamp_seconds(value.cast("long")))
+    return F.coalesce(*[F.try_to_timestamp(value, F.lit(fmt)) for fmt in TIMESTAMP_FORMATS],
+                      epoch)
 
 
 def data_columns(df: DataFrame) -> list[str]:

@@ -179,7 +179,7 @@ def not_conformed(conformed_batches: DataFrame | None, entity: str) -> Transform
     def transform(bronze: DataFrame) -> DataFrame:
         if conformed_batches is None:
             return bronze
-        done = (conformed_batches.where(F.col("entity") == entity)
+        done = (conformed_batches.where(F.col(S.ENTITY) == entity)
                 .select(S.BATCH_ID).distinct())
         return bronze.join(done, on=S.BATCH_ID, how="left_anti")
 

@@ -9,9 +9,14 @@ from __future__ import annotations
 
 
 class LakerecError(Exception):
-    """Base class of the errors a user can cause and fix."""
+    """Base class of the errors a user can cause and fix.
+
+    A step that stops with one may set ``result`` (its :class:`~lakerec.core.step.StepResult`
+    so far: rows read and refused) for the runner to record in ``ops.pipeline_runs``.
+    """
 
     exit_code = 2
+    result: object | None = None
 
 
 class ConfigError(LakerecError):

@@ -99,6 +99,23 @@ def path_exists(spark: SparkSession, path: str) -> bool:
     return bool(fs.exists(hadoop_path))
 
 
+def list_tree(spark: SparkSession, folder: str) -> list[tuple[str, int]]:
+    """``(path, bytes)`` of every file under ``folder``, at any depth, through Hadoop's file
+    system (local, HDFS, object storage); empty files included (Spark's file sources skip
+    them), files and folders whose names start with ``.`` or ``_`` left out."""
+    fs, root = _hadoop(spark, folder)
+    found = []
+    files = fs.listFiles(root, True)
+    prefix = len(str(fs.makeQualified(root)).rstrip("/")) + 1
+    while files.hasNext():
+        status = files.next()
+        path = str(status.getPath().toString())
+        if any(part.startswith((".", "_")) for part in path[prefix:].split("/")):
+            continue
+        found.append((path, int(status.getLen())))
+    return sorted(found)
+
+
 def _resolve_root(root: str) -> str:
     if "://" in root:
         return root.rstrip("/")

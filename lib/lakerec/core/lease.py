@@ -5,8 +5,10 @@ steps) holds the lease while it runs. Taking it is one MERGE on the table's sing
 insert it when absent, or take it over when it was released or has expired. Delta's
 optimistic concurrency decides between two runs that try at once: one commits, the other's
 MERGE conflicts (or finds the lease held) and it waits ``lease.wait_seconds``, then refuses
-with one line naming the holder. A run killed before it releases the lease blocks the lake
-until the lease expires (``lease.hours``).
+with one line naming the holder. A run killed before it releases the lease (``kill -9``, a
+lost node) blocks the lake until the lease expires (``lease.hours``), unless it ran on this
+host: a holder whose process no longer exists here is dead, and its lease is taken over at
+once (a compare-and-set on its run id, so two runs cannot both take it).
 """
 
 from __future__ import annotations
@@ -37,6 +39,19 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def _died_here(lease: Row) -> bool:
+    """Whether the lease's holder ran on this host and its process is gone."""
+    if lease["released"] or lease["host"] != socket.gethostname():
+        return False
+    try:
+        os.kill(int(lease["pid"]), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
 def _claim(lake: Lake, holder: str, hours: float) -> Row | None:
     """Try once to take the lease: None when taken, else the row of the run holding it."""
     lake.create_if_absent(OPS_LAKE_LEASE)
@@ -44,8 +59,14 @@ def _claim(lake: Lake, holder: str, hours: float) -> Row | None:
     claim = lake.spark.createDataFrame(
         [("lake", holder, socket.gethostname(), os.getpid(), now,
           now + timedelta(hours=hours), False)], OPS_LAKE_LEASE.schema)
+    free = _FREE
+    current = lake.read(OPS_LAKE_LEASE).first()
+    if current is not None and current["holder"] != holder and _died_here(current):
+        log.warning("run %s (pid %s on this host) died holding the lake's lease since %s: "
+                    "taking it over", current["holder"], current["pid"], current["acquired_at"])
+        free = f"{_FREE} OR t.holder = '{current['holder'].replace(chr(39), '')}'"
     try:
-        lake.upsert(claim, OPS_LAKE_LEASE, _KEY, when=_FREE)
+        lake.upsert(claim, OPS_LAKE_LEASE, _KEY, when=free)
     except CONCURRENT_WRITE_ERRORS:
         log.info("another run took the lease at the same moment")
     current = lake.read(OPS_LAKE_LEASE).first()

@@ -42,10 +42,11 @@ RUN_DATE = "run_date"
 # --- lineage columns --------------------------------------------------------------------
 INGEST_TS = "_ingest_ts"
 SOURCE_FILE = "_source_file"
+SOURCE_CHECKSUM = "_source_checksum"  # SHA-256 of the landed file: a copy under a new name
 BATCH_ID = "_batch_id"
 CORRUPT_RECORD = "_corrupt_record"
 REJECT_REASON = "_reject_reason"
-LINEAGE_COLUMNS = (INGEST_TS, SOURCE_FILE, BATCH_ID)
+LINEAGE_COLUMNS = (INGEST_TS, SOURCE_FILE, SOURCE_CHECKSUM, BATCH_ID)
 
 # --- event contract ---------------------------------------------------------------------
 class EventType(StrEnum):
@@ -71,6 +72,7 @@ PII_COLUMNS = (EMAIL, NAME, PHONE)  # stored only as keyed pseudonyms, from bron
 IDENTIFYING_COLUMNS = (USER_ID, *PII_COLUMNS, CORRUPT_RECORD)
 
 # The landing entities: each has a landing folder and a bronze, silver and quarantine table.
+ENTITY = "entity"  # the column naming one of them
 EVENTS = "events"
 CUSTOMERS = "customers"
 ITEMS = "items"
@@ -297,6 +299,31 @@ ERASURES_SCHEMA = T.StructType([
     T.StructField("rows_deleted", T.LongType(), False),
     T.StructField("tables_touched", T.MapType(T.StringType(), T.LongType()), False),
     T.StructField("vacuum_retention_hours", T.IntegerType(), False),
+])
+# --- campaigns --------------------------------------------------------------------------
+CAMPAIGN_ID = "campaign_id"
+CAMPAIGN_GROUP = "group"              # treatment | control
+OFFERED_ITEMS = "offered_items"
+SEND_DATE = "send_date"
+CAMPAIGN_AUDIENCES_SCHEMA = T.StructType([   # gold.campaign_audiences: one row per customer
+    T.StructField(CAMPAIGN_ID, T.StringType(), False),
+    T.StructField(USER_ID, T.StringType(), False),
+    T.StructField(CAMPAIGN_GROUP, T.StringType(), False),
+    T.StructField(SEGMENT_LABEL, T.StringType(), True),
+    T.StructField(OFFERED_ITEMS, T.ArrayType(T.StringType()), True),  # control: the same
+    T.StructField("model_versions", T.MapType(T.StringType(), T.LongType()), True),
+    T.StructField(SEND_DATE, T.DateType(), False),
+    T.StructField("planned_at", T.TimestampType(), False),
+])
+REJECTED_FILES_SCHEMA = T.StructType([   # quarantine.landing_files: files ingest refused
+    T.StructField(ENTITY, T.StringType(), False),           # events | customers | items
+    T.StructField(SOURCE_FILE, T.StringType(), False),
+    T.StructField(SOURCE_CHECKSUM, T.StringType(), True),   # null: unreadable
+    T.StructField("size_bytes", T.LongType(), False),
+    T.StructField("rows", T.LongType(), False),             # data lines (header excluded)
+    T.StructField(REJECT_REASON, T.StringType(), False),
+    T.StructField(BATCH_ID, T.StringType(), False),
+    T.StructField(INGEST_TS, T.TimestampType(), False),
 ])
 LEASE_SCHEMA = T.StructType([                          # ops.lake_lease: one row, the lease
     T.StructField("lease", T.StringType(), False),         # always "lake": the MERGE key

@@ -28,6 +28,7 @@ class PathsConfig(Section):
     checkpoint: str
     data_docs: str
     artifacts: str
+    campaigns: str
 
 
 class SparkConfig(Section):
@@ -96,6 +97,7 @@ class IngestConfig(Section):
     events_adapter: Literal["auto", "none", "online_retail"]
     online_retail: OnlineRetailColumns
     csv_delimiter: str
+    allow_partial_loads: bool  # ingest the readable files when others are rejected
 
 
 class ConformConfig(Section):
@@ -267,6 +269,7 @@ class ItemItemConfig(Section):
     similarity: SimilarityMetric
     min_cooccurrence: int = Field(ge=1)
     max_items_per_user: int = Field(gt=0)
+    neighbours: int | None = Field(gt=0)  # each item's most similar items kept; null: all
 
 
 class BlendConfig(Section):

@@ -48,7 +48,7 @@ class Table:
 
 def keys_present(*columns: str) -> tuple[str, str]:
     """One CHECK constraint that ``columns`` are never null (one commit, not one each)."""
-    return "keys_present", " AND ".join(f"{column} IS NOT NULL" for column in columns)
+    return "keys_present", " AND ".join(f"`{column}` IS NOT NULL" for column in columns)
 
 
 _EVENT_TYPES = ", ".join(f"'{t}'" for t in S.EVENT_TYPES)
@@ -75,6 +75,8 @@ QUARANTINE_ITEMS = Table(Layer.QUARANTINE, S.ITEMS)
 
 BRONZE: Final = {S.EVENTS: BRONZE_EVENTS, S.CUSTOMERS: BRONZE_CUSTOMERS, S.ITEMS: BRONZE_ITEMS}
 SILVER: Final = {S.EVENTS: SILVER_EVENTS, S.CUSTOMERS: SILVER_CUSTOMERS, S.ITEMS: SILVER_ITEMS}
+# landing files ingest refused (partial loads only): path, checksum, rows, reason; never content
+QUARANTINE_LANDING_FILES = Table(Layer.QUARANTINE, "landing_files", S.REJECTED_FILES_SCHEMA)
 QUARANTINE: Final = {S.EVENTS: QUARANTINE_EVENTS, S.CUSTOMERS: QUARANTINE_CUSTOMERS,
                      S.ITEMS: QUARANTINE_ITEMS}
 
@@ -89,6 +91,8 @@ GOLD_ITEM_INDEX = Table(Layer.GOLD, "item_index",
 GOLD_RECOMMENDATIONS = Table(Layer.GOLD, "recommendations", S.RECOMMENDATIONS_SCHEMA, (
     keys_present(S.USER_ID, S.ITEM_ID, S.RANK), ("values_in_range", f"{S.RANK} >= 1")))
 GOLD_SIMILAR_ITEMS = Table(Layer.GOLD, "similar_items")
+GOLD_CAMPAIGN_AUDIENCES = Table(Layer.GOLD, "campaign_audiences", S.CAMPAIGN_AUDIENCES_SCHEMA,
+                                (keys_present(S.CAMPAIGN_ID, S.USER_ID, S.CAMPAIGN_GROUP),))
 GOLD_RECOMMENDATION_GAPS = Table(Layer.GOLD, "recommendation_gaps")
 
 # --- ops -------------------------------------------------------------------------------------

@@ -9,7 +9,14 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from lakerec.core.errors import MissingColumnError
-from lakerec.core.schemas import BATCH_ID, INGEST_TS, REQUIRED_COLUMNS, SOURCE_FILE
+from lakerec.core.schemas import (
+    BATCH_ID,
+    INGEST_TS,
+    LINEAGE_COLUMNS,
+    REQUIRED_COLUMNS,
+    SOURCE_CHECKSUM,
+    SOURCE_FILE,
+)
 from lakerec.core.settings import IngestConfig
 from lakerec.ingest.adapters import looks_like_online_retail, online_retail_to_events
 
@@ -32,15 +39,16 @@ def check_columns(entity: str, columns: list[str], where: str) -> None:
             raise MissingColumnError(f"{entity} file {where}", column)
 
 
-def with_lineage(*, source_file: str, batch_id: str, ingest_ts: datetime
+def with_lineage(*, source_file: str, checksum: str, batch_id: str, ingest_ts: datetime
                  ) -> Callable[[DataFrame], DataFrame]:
-    """Add ``_ingest_ts``, ``_source_file`` and ``_batch_id``."""
+    """Add ``_ingest_ts``, ``_source_file``, ``_source_checksum`` and ``_batch_id``."""
 
     def transform(df: DataFrame) -> DataFrame:
         return df.select(
-            *[F.col(f"`{c}`") for c in df.columns if c not in (INGEST_TS, SOURCE_FILE, BATCH_ID)],
+            *[F.col(f"`{c}`") for c in df.columns if c not in LINEAGE_COLUMNS],
             F.lit(ingest_ts).cast("timestamp").alias(INGEST_TS),
             F.lit(source_file).alias(SOURCE_FILE),
+            F.lit(checksum).alias(SOURCE_CHECKSUM),
             F.lit(batch_id).alias(BATCH_ID),
         )
 

@@ -3,12 +3,15 @@
 Landing folders ``<landing>/events|customers|items`` hold CSV (with a header), JSON lines or
 Parquet files, at any depth. Every value is read as text: bronze keeps what landed, and
 ``conform`` does the typing, so a value that does not parse is quarantined rather than
-silently turned into null by a reader. Malformed lines of CSV and JSON files are kept in
-``_corrupt_record``; a file that cannot be read at all is reported by name and skipped.
+silently turned into null by a reader: typed Parquet columns are rendered as text without
+loss (timestamps to the microsecond, nested values as JSON). Malformed lines of CSV and JSON
+files are kept in ``_corrupt_record``; a file that cannot be read at all is rejected by name
+(:mod:`lakerec.ingest.ingest_step` decides what a rejection means for the run).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,7 +21,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakerec.core.errors import InputError
-from lakerec.core.lake import path_exists
+from lakerec.core.lake import list_tree, path_exists
 from lakerec.core.schemas import CORRUPT_RECORD
 
 log = logging.getLogger(__name__)
@@ -53,32 +56,33 @@ def format_of(path: str) -> str | None:
 def list_files(spark: SparkSession, folder: str) -> tuple[list[LandingFile], list[str]]:
     """Data files under ``folder`` (recursively) and the paths of other files found.
 
-    Uses Spark's ``binaryFile`` source for the listing (no content is read), so the same code
-    lists a local folder, HDFS or object storage.
+    Lists through Hadoop's file system (no content is read), so the same code lists a local
+    folder, HDFS or object storage, and sees zero-byte files, which Spark's sources skip.
     """
     if not path_exists(spark, folder):
         raise InputError(f"landing folder {folder} does not exist")
-    listing = (spark.read.format("binaryFile").option("recursiveFileLookup", "true")
-               .load(folder).select("path", "length").collect())
     files, ignored = [], []
-    for row in sorted(listing, key=lambda r: r["path"]):
-        fmt = format_of(row["path"])
+    for path, size in list_tree(spark, folder):
+        fmt = format_of(path)
         if fmt:
-            files.append(LandingFile(row["path"], fmt, int(row["length"])))
-        elif not row["path"].rsplit("/", 1)[-1].startswith((".", "_")):
-            ignored.append(row["path"])
+            files.append(LandingFile(path, fmt, size))
+        else:
+            ignored.append(path)
     return files, ignored
 
 
 def _as_text(df: DataFrame) -> DataFrame:
-    """Every column as text; timestamps rendered the way CSV files write them."""
+    """Every column as text, without loss: timestamps to the microsecond (in the session's
+    time zone, UTC), nested values as JSON (so conform sees an object, not an id)."""
     cols = []
     for field in df.schema.fields:
         if isinstance(field.dataType, T.StringType):
             cols.append(F.col(f"`{field.name}`"))
         elif isinstance(field.dataType, (T.TimestampType, T.TimestampNTZType)):
-            cols.append(F.date_format(f"`{field.name}`", "yyyy-MM-dd HH:mm:ss")
+            cols.append(F.date_format(f"`{field.name}`", "yyyy-MM-dd HH:mm:ss.SSSSSS")
                         .alias(field.name))
+        elif isinstance(field.dataType, (T.StructType, T.ArrayType, T.MapType)):
+            cols.append(F.to_json(f"`{field.name}`").alias(field.name))
         else:
             cols.append(F.col(f"`{field.name}`").cast("string").alias(field.name))
     return df.select(*cols)
@@ -102,6 +106,8 @@ def read_file(spark: SparkSession, file: LandingFile, *, csv_delimiter: str = ",
     InputError
         When the file cannot be parsed at all (not CSV/JSON/Parquet, empty header, ...).
     """
+    if file.size == 0:
+        raise InputError(f"{file.path} is empty (0 bytes)")
     try:
         if file.format == "csv":
             reader = spark.read.option("header", "true").option("sep", csv_delimiter)
@@ -123,9 +129,49 @@ def read_file(spark: SparkSession, file: LandingFile, *, csv_delimiter: str = ",
     except InputError:
         raise
     except Exception as exc:  # Spark raises many kinds for unreadable files
-        raise InputError(f"{file.path} cannot be read as {file.format}: {root_cause(exc)}"
+        cause = root_cause(exc)
+        hint = ("; Spark reads no nanosecond timestamps: write them in micro- or milliseconds "
+                "(pandas: to_parquet(..., coerce_timestamps='us'))"
+                if "TIMESTAMP(NANOS" in cause else "")
+        raise InputError(f"{file.path} cannot be read as {file.format}: {cause}{hint}"
                          ) from None
     return df
+
+
+def checksums(spark: SparkSession, files: Sequence[LandingFile]) -> dict[str, str]:
+    """SHA-256 of each file's bytes, computed by the executors (only the digests reach the
+    driver): the same content landed under another name is recognised by it."""
+    sums = {f.path: hashlib.sha256(b"").hexdigest() for f in files if f.size == 0}
+    content = [f.path for f in files if f.size > 0]  # Spark's sources skip empty files
+    if content:
+        rows = (spark.read.format("binaryFile").load(content)
+                .select("path", F.sha2("content", 256).alias("sha")).collect())
+        sums.update({r["path"]: r["sha"] for r in rows})
+    return sums
+
+
+def data_lines(spark: SparkSession, file: LandingFile) -> int:
+    """Lines of a CSV or JSON-lines file that would be rows (a CSV header excluded), for the
+    accounting of a rejected file; 0 for an unreadable Parquet file, which has no lines."""
+    if file.format == "parquet" or file.size == 0:
+        return 0
+    lines = spark.read.text(file.path).where(F.trim("value") != "").count()
+    return max(lines - (1 if file.format == "csv" else 0), 0)
+
+
+def delimiter_hint(columns: Sequence[str], delimiter: str, required: Sequence[str]
+                   ) -> str | None:
+    """A hint when a CSV header read as one column splits, on another common delimiter,
+    into names that include a ``required`` column."""
+    columns = [c for c in columns if c != CORRUPT_RECORD]
+    if len(columns) != 1:
+        return None
+    for candidate in (";", "\t", "|", ","):
+        names = {name.strip().strip('"') for name in columns[0].split(candidate)}
+        if candidate != delimiter and names & set(required):
+            return (f"the header looks {candidate!r}-delimited: set ingest.csv_delimiter "
+                    f"to {candidate!r}")
+    return None
 
 
 def read_files(spark: SparkSession, files: Sequence[LandingFile], *, csv_delimiter: str = ","

@@ -59,9 +59,14 @@ def item_cooccurrence(interactions: DataFrame, *,
 
 
 def item_similarity(cooccurrence: DataFrame, *, metric: str = "jaccard",
-                    min_cooccurrence: int = 1) -> DataFrame:
+                    min_cooccurrence: int = 1, neighbours: int | None = None) -> DataFrame:
     """``(item_id, similar_item_id, similarity)`` from :func:`item_cooccurrence` (see the
     module docstring for the metrics).
+
+    ``neighbours`` keeps each item's most similar other items only (item-kNN): scoring then
+    joins each affinity with at most that many rows, instead of every co-occurring item.
+    The diagonal goes with it (an item's similarity to itself only scores items the
+    customer has, which are never recommended).
 
     Raises
     ------
@@ -72,6 +77,8 @@ def item_similarity(cooccurrence: DataFrame, *, metric: str = "jaccard",
         raise ValueError(f"similarity metric must be one of {SIMILARITY_METRICS}, got {metric!r}")
     if min_cooccurrence < 1:
         raise ValueError(f"min_cooccurrence must be at least 1, got {min_cooccurrence}")
+    if neighbours is not None and neighbours < 1:
+        raise ValueError(f"neighbours must be at least 1, got {neighbours}")
     own = cooccurrence.where(F.col(ITEM_ID) == F.col(SIMILAR_ITEM_ID)).select(
         F.col(ITEM_ID).alias("_item"), F.col(COOCCURRENCE).alias("_own"))
     together = F.col(COOCCURRENCE)
@@ -85,7 +92,14 @@ def item_similarity(cooccurrence: DataFrame, *, metric: str = "jaccard",
         "lift": together / (F.col("_own_i") * F.col("_own_j")),
         "cooccurrence": together,
     }[metric]
-    return with_counts.select(ITEM_ID, SIMILAR_ITEM_ID, similarity.alias(SIMILARITY))
+    similar = with_counts.select(ITEM_ID, SIMILAR_ITEM_ID, similarity.alias(SIMILARITY))
+    if neighbours is None:
+        return similar
+    nearest = Window.partitionBy(ITEM_ID).orderBy(F.col(SIMILARITY).desc(),
+                                                  F.col(SIMILAR_ITEM_ID))
+    return (similar.where(F.col(ITEM_ID) != F.col(SIMILAR_ITEM_ID))
+            .withColumn("_n", F.row_number().over(nearest))
+            .where(F.col("_n") <= neighbours).drop("_n"))
 
 
 def item_similarity_top_k(interactions: DataFrame, similarity: DataFrame, k: int, *,
@@ -111,11 +125,12 @@ def item_similarity_top_k(interactions: DataFrame, similarity: DataFrame, k: int
 
 def item_item_top_k(interactions: DataFrame, k: int, *, users: DataFrame | None = None,
                     metric: str = "jaccard", min_cooccurrence: int = 1,
-                    max_items_per_user: int | None = None) -> DataFrame:
+                    max_items_per_user: int | None = None,
+                    neighbours: int | None = None) -> DataFrame:
     """Item-item recommendations from ``interactions`` ``(user_id, item_id, confidence)``
     alone: :func:`item_cooccurrence`, then :func:`item_similarity`, then
     :func:`item_similarity_top_k` (see each for the arguments)."""
     similarity = item_similarity(
         item_cooccurrence(interactions, max_items_per_user=max_items_per_user),
-        metric=metric, min_cooccurrence=min_cooccurrence)
+        metric=metric, min_cooccurrence=min_cooccurrence, neighbours=neighbours)
     return item_similarity_top_k(interactions, similarity, k, users=users)

@@ -120,7 +120,8 @@ def compare_systems(ctx: StepContext, *, exhaustive_trials: int,
         item_cfg = cfg.item_item
         return item_item_top_k(holdout.train_with(fitter.spec), k, users=users, metric=metric,
                                min_cooccurrence=item_cfg.min_cooccurrence,
-                               max_items_per_user=item_cfg.max_items_per_user)
+                               max_items_per_user=item_cfg.max_items_per_user,
+                               neighbours=item_cfg.neighbours)
 
     def searched() -> tuple[DataFrame, str]:
         best = tuning()[1]

@@ -258,7 +258,8 @@ def component_lists(als: DataFrame, interactions: DataFrame, users: DataFrame, d
             Source.ITEM_ITEM: item_item_top_k(
                 interactions, depth, users=users, metric=item_item.similarity,
                 min_cooccurrence=item_item.min_cooccurrence,
-                max_items_per_user=item_item.max_items_per_user),
+                max_items_per_user=item_item.max_items_per_user,
+                neighbours=item_item.neighbours),
             Source.POPULAR: popularity_top_k(interactions, users, depth)}
 
 
