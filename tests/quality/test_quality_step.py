@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import html
-import re
-import shutil
-import subprocess
 from datetime import date, datetime
 from pathlib import Path
 
@@ -26,6 +22,7 @@ from lakerec.core.tables import (
     SILVER_EVENTS,
     SILVER_ITEMS,
 )
+from tests.browser import chromium, dump_dom, visible_text
 from tests.conftest import make_config
 
 RUN_DATE = date(2026, 11, 27)
@@ -113,24 +110,6 @@ def test_an_error_level_failure_stops_with_table_check_and_observed_value(
     failed = lake.read(OPS_DQ_RESULTS).where("not success").collect()
     assert [(r["table"], r["severity"], r["unexpected_count"]) for r in failed] == [
         ("bronze.events", "error", 15)]
-
-
-def chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def dump_dom(browser: str, page: Path, profile: Path) -> str:
-    """The DOM of ``page`` after Chromium has loaded it."""
-    return subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--no-first-run", f"--user-data-dir={profile}", "--dump-dom", page.as_uri()],
-        capture_output=True, text=True, timeout=120, check=True).stdout
-
-
-def visible_text(dom: str) -> str:
-    body = re.sub(r"<(script|style)\b.*?</\1>", " ", dom, flags=re.S)
-    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", body)))
 
 
 def test_data_docs_render_suites_and_the_failed_expectation_in_chromium(

@@ -38,7 +38,7 @@ STEP_MODULES: dict[str, str] = {
     "dp_report": "lakerec.privacy.dp_report_step",
     "forget": "lakerec.privacy.forget_step",
     "maintain": "lakerec.maintenance.maintain_step",
-    "campaign": "lakerec.campaigns.plan_step",
+    "campaign": "lakerec.campaigns.campaign_step",
 }
 
 

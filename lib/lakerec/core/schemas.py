@@ -315,6 +315,25 @@ CAMPAIGN_AUDIENCES_SCHEMA = T.StructType([   # gold.campaign_audiences: one row 
     T.StructField(SEND_DATE, T.DateType(), False),
     T.StructField("planned_at", T.TimestampType(), False),
 ])
+_GROUP_FIGURES = [T.StructField(f"{group}_{figure}", kind, True)
+                  for group in ("treatment", "control")
+                  for figure, kind in (("customers", T.LongType()), ("converters", T.LongType()),
+                                       ("conversion_rate", T.DoubleType()),
+                                       ("revenue_per_customer", T.DoubleType()))]
+_LIFT_FIGURES = [T.StructField(f"{metric}_{figure}", T.DoubleType(), True)
+                 for metric in ("conversion", "revenue")
+                 for figure in ("lift", "lift_low", "lift_high", "relative_lift", "p_value")]
+CAMPAIGN_RESULTS_SCHEMA = T.StructType([   # gold.campaign_results: one row per segment
+    T.StructField(CAMPAIGN_ID, T.StringType(), False),
+    T.StructField(SEGMENT_LABEL, T.StringType(), False),   # "(all)": the whole audience
+    *_GROUP_FIGURES, *_LIFT_FIGURES,
+    T.StructField("p_value_adjusted", T.DoubleType(), True),  # Holm across segments
+    T.StructField("incremental_conversions", T.DoubleType(), True),
+    T.StructField("incremental_revenue", T.DoubleType(), True),
+    T.StructField("verdict", T.StringType(), False),          # won | lost | inconclusive
+    T.StructField("sample_ratio_p_value", T.DoubleType(), False),
+    T.StructField(RUN_DATE, T.DateType(), False),
+])
 REJECTED_FILES_SCHEMA = T.StructType([   # quarantine.landing_files: files ingest refused
     T.StructField(ENTITY, T.StringType(), False),           # events | customers | items
     T.StructField(SOURCE_FILE, T.StringType(), False),

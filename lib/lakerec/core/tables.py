@@ -93,6 +93,7 @@ GOLD_RECOMMENDATIONS = Table(Layer.GOLD, "recommendations", S.RECOMMENDATIONS_SC
 GOLD_SIMILAR_ITEMS = Table(Layer.GOLD, "similar_items")
 GOLD_CAMPAIGN_AUDIENCES = Table(Layer.GOLD, "campaign_audiences", S.CAMPAIGN_AUDIENCES_SCHEMA,
                                 (keys_present(S.CAMPAIGN_ID, S.USER_ID, S.CAMPAIGN_GROUP),))
+GOLD_CAMPAIGN_RESULTS = Table(Layer.GOLD, "campaign_results", S.CAMPAIGN_RESULTS_SCHEMA)
 GOLD_RECOMMENDATION_GAPS = Table(Layer.GOLD, "recommendation_gaps")
 
 # --- ops -------------------------------------------------------------------------------------

@@ -172,7 +172,9 @@ def compare_systems(ctx: StepContext, *, exhaustive_trials: int,
     timed("popularity", lambda: (popularity_top_k(holdout.train, users, k), ""))
     timed("als_default", lambda: (als(default), str(default.as_dict())))
     timed("als_searched", searched, uses_search=True)
-    timed("item_item", lambda: (item_item(cfg.item_item.similarity), cfg.item_item.similarity))
+    timed("item_item", lambda: (item_item(cfg.item_item.similarity),
+                                f"{cfg.item_item.similarity}, "
+                                f"{cfg.item_item.neighbours or 'all'} neighbours"))
     timed("pipeline", pipeline, uses_search=True)
     timed("exhaustive", exhaustive)
     users.unpersist()

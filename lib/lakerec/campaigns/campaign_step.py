@@ -1,5 +1,6 @@
 """Step ``campaign``: ``lakerec campaign plan NAME`` plans the campaign of
-``<paths.campaigns>/NAME.yaml``.
+``<paths.campaigns>/NAME.yaml``; ``lakerec campaign measure NAME`` measures it once its
+attribution window has closed (:mod:`lakerec.campaigns.measure`).
 
 Planning writes ``gold.campaign_audiences`` (one row per customer: group, segment, offered
 items, the model versions used, the send date, the planned time), replacing the campaign's
@@ -21,19 +22,24 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-from datetime import UTC, datetime, timedelta
+import re
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from lakerec.campaigns import audience as A
+from lakerec.campaigns import measure as M
 from lakerec.campaigns.definition import Campaign, find_campaign
-from lakerec.campaigns.stats import minimum_detectable_effect
+from lakerec.campaigns.report import write_report
+from lakerec.campaigns.stats import Lift, minimum_detectable_effect, sample_ratio_p_value
 from lakerec.conform.consent import opted_out
-from lakerec.core.errors import ConfigError, InputError
+from lakerec.core import registry
+from lakerec.core.errors import ConfigError, InputError, QualityError
 from lakerec.core.schemas import (
     CAMPAIGN_ID,
+    CAMPAIGN_RESULTS_SCHEMA,
     CATEGORY,
     EVENT_TS,
     EVENT_TYPE,
@@ -50,6 +56,7 @@ from lakerec.core.schemas import (
 from lakerec.core.step import StepContext, StepResult
 from lakerec.core.tables import (
     GOLD_CAMPAIGN_AUDIENCES,
+    GOLD_CAMPAIGN_RESULTS,
     GOLD_CUSTOMER_SEGMENTS,
     GOLD_RECOMMENDATIONS,
     SILVER_EVENTS,
@@ -58,11 +65,17 @@ from lakerec.core.tables import (
 from lakerec.privacy.dp_reports import latest_segments
 
 log = logging.getLogger("lakerec.campaigns")
-OVERALL = "(all)"
+EXPERIMENT = "campaigns"  # MLflow experiment of the measurements
+OVERALL = M.OVERALL
+
+
+SRM_ALPHA = 0.001  # a sample-ratio-mismatch p-value below it stops the measurement
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=["plan"], help="plan: write the audience and export")
+    parser.add_argument("action", choices=["plan", "measure"],
+                        help="plan: write the audience and export; measure: the lift, after "
+                             "the attribution window")
     parser.add_argument("name", help="the campaign: <paths.campaigns>/<name>.yaml")
 
 
@@ -170,8 +183,142 @@ def _export(planned: DataFrame, campaign: Campaign, folder: Path) -> Path:
 
 
 def run(ctx: StepContext) -> StepResult:
-    name = ctx.options["name"]
-    campaign = find_campaign(ctx.config.paths.campaigns, name)
+    campaign = find_campaign(ctx.config.paths.campaigns, ctx.options["name"])
+    if ctx.options.get("action") == "measure":
+        return _measure(ctx, campaign)
+    return _plan(ctx, campaign)
+
+
+def _windows(folder: str, names: list[str]) -> dict[str, int]:
+    """Attribution windows of the campaigns named, from their definitions where they exist."""
+    windows = {}
+    for name in names:
+        try:
+            windows[name] = find_campaign(folder, name).objective.window_days
+        except ConfigError:
+            log.warning("campaign %s has no definition in %s: its purchases are attributed "
+                        "to the others", name, folder)
+    return windows
+
+
+def _fmt(value: float | None, scale: float = 100.0, digits: int = 1) -> str:
+    return "n/a" if value is None or math.isnan(value) else f"{scale * value:+.{digits}f}"
+
+
+def _measure(ctx: StepContext, campaign: Campaign) -> StepResult:
+    name, lake = campaign.name, ctx.lake
+    closes = M.window_closes(campaign)
+    if ctx.run_date < closes:
+        raise InputError(f"campaign {name}: its attribution window closes on {closes}; "
+                         f"measure on or after it (--run-date), not on {ctx.run_date}")
+    result = StepResult()
+    audiences, audiences_version = lake.snapshot(
+        GOLD_CAMPAIGN_AUDIENCES, hint=f"run `lakerec campaign plan {name}` first")
+    events, events_version = lake.snapshot(SILVER_EVENTS, hint="run `lakerec conform` first")
+    result.versions_read = {GOLD_CAMPAIGN_AUDIENCES.qualified_name: audiences_version,
+                            SILVER_EVENTS.qualified_name: events_version}
+    mine = audiences.where(F.col(CAMPAIGN_ID) == F.lit(name)).cache()
+    sizes = {r[A.GROUP]: int(r["count"]) for r in mine.groupBy(A.GROUP).count().collect()}
+    treated, control = sizes.get(A.TREATMENT, 0), sizes.get(A.CONTROL, 0)
+    if treated == 0 or control == 0:
+        raise InputError(f"campaign {name}: gold.campaign_audiences holds {treated} treatment "
+                         f"and {control} control customers; plan it first (`lakerec campaign "
+                         f"plan {name}`)")
+    srm = sample_ratio_p_value(treated, control, 1 - campaign.holdout_share)
+    if srm < SRM_ALPHA:
+        raise QualityError(
+            f"campaign {name}: sample ratio mismatch: {treated:,} treatment and {control:,} "
+            f"control for a planned {1 - campaign.holdout_share:.0%}/"
+            f"{campaign.holdout_share:.0%} split (chi-square p = {srm:.2g} < {SRM_ALPHA}); the "
+            "assignment or the audience table is broken, so no result was written")
+    others = [r[0] for r in audiences.select(CAMPAIGN_ID).distinct().collect()]
+    windows = _windows(ctx.config.paths.campaigns, others) | {
+        name: campaign.objective.window_days}
+    attributed = M.attributed_purchases(events, audiences, windows)
+    per_customer = M.outcomes(mine, attributed, campaign)
+    results = M.segment_results(M.group_figures(per_customer), campaign)
+    rows = [_result_row(name, r, srm, ctx.run_date) for r in results]
+    frame = ctx.spark.createDataFrame(rows, CAMPAIGN_RESULTS_SCHEMA)
+    version = lake.replace_where(frame, GOLD_CAMPAIGN_RESULTS, f"{CAMPAIGN_ID} = '{name}'")
+    result.versions_written[GOLD_CAMPAIGN_RESULTS.qualified_name] = version
+    result.rows_in, result.rows_out = treated + control, len(rows)
+    folder = (Path(ctx.config.paths.artifacts) / "campaigns" / name
+              / f"measured-{ctx.run_date.isoformat()}")
+    html, png = write_report(campaign, results, srm, folder)
+    run_id = _log_to_mlflow(ctx, campaign, results, srm, html, png, result.versions_read)
+    correction = "Holm across segments"
+    result.summary.append(f"campaign {name}: {treated:,} treatment, {control:,} control, "
+                          f"window {campaign.send_date} + {campaign.objective.window_days} "
+                          f"days; sample ratio p = {srm:.2f} -> {GOLD_CAMPAIGN_RESULTS} "
+                          f"v{version}")
+    for r in results:
+        conv = r.conversion
+        result.summary.append(
+            f"  {r.segment}: conversion {100 * conv.treatment:.1f}% vs {100 * conv.control:.1f}%"
+            f", lift {_fmt(conv.absolute)} points [{_fmt(conv.low)}, {_fmt(conv.high)}], "
+            f"p {conv.p_value:.3g}" + ("" if r.segment == M.OVERALL
+                                       else f" ({correction}: {r.p_adjusted:.3g})")
+            + f"; {r.verdict}")
+    result.summary.append(f"report: {html} (lift by segment: {png}); MLflow run {run_id} "
+                          f"of experiment {ctx.config.mlflow.experiment_prefix}-{EXPERIMENT}")
+    overall = results[0]
+    result.highlights.append(
+        f"campaign {name}: {overall.verdict}, conversion lift "
+        f"{_fmt(overall.conversion.absolute)} points [{_fmt(overall.conversion.low)}, "
+        f"{_fmt(overall.conversion.high)}], {overall.incremental_conversions:+.1f} "
+        "incremental conversions")
+    mine.unpersist()
+    return result
+
+
+def _log_to_mlflow(ctx: StepContext, campaign: Campaign, results: list[M.SegmentResult],
+                   srm: float, html: Path, png: Path, versions: dict[str, int]) -> str:
+    """One run of experiment ``lakerec-campaigns``: figures, the report and the plot."""
+    import mlflow
+
+    registry.tracking(ctx.config.mlflow)
+    experiment = registry.ensure_experiment(ctx.config.mlflow, EXPERIMENT)
+    with mlflow.start_run(experiment_id=experiment, run_name=f"measure {campaign.name} "
+                          f"{ctx.run_date.isoformat()}") as run:
+        mlflow.set_tags({"step": "campaign measure", "campaign": campaign.name,
+                         "verdict": results[0].verdict,
+                         **{f"delta.{n}.version": str(v) for n, v in versions.items()}})
+        mlflow.log_params({"send_date": campaign.send_date.isoformat(),
+                           "holdout_share": campaign.holdout_share,
+                           "window_days": campaign.objective.window_days,
+                           "objective": campaign.objective.kind})
+        metrics = {"sample_ratio_p_value": srm}
+        for r in results:
+            key = ("overall" if r.segment == M.OVERALL
+                   else "segment." + re.sub(r"[^\w\-. /]", "_", r.segment))
+            metrics |= {f"{key}.conversion_lift": r.conversion.absolute,
+                        f"{key}.conversion_p_value": r.conversion.p_value,
+                        f"{key}.incremental_conversions": r.incremental_conversions}
+        mlflow.log_metrics({k: v for k, v in metrics.items() if math.isfinite(v)})
+        mlflow.log_artifact(str(html), "report")
+        mlflow.log_artifact(str(png), "report")
+        return str(run.info.run_id)
+
+
+def _result_row(name: str, r: M.SegmentResult, srm: float, run_date: date) -> tuple:
+    def group(g: M.GroupFigures) -> list[object]:
+        return [g.customers, g.converters, g.converters / g.customers if g.customers else None,
+                g.revenue_mean]
+
+    def lift(x: Lift | None) -> list[object]:
+        if x is None:
+            return [None] * 5
+        return [x.absolute, x.low, x.high, None if math.isnan(x.relative) else x.relative,
+                x.p_value]
+
+    revenue = r.incremental_revenue
+    return (name, r.segment, *group(r.treatment), *group(r.control), *lift(r.conversion),
+            *lift(r.revenue), r.p_adjusted, r.incremental_conversions,
+            None if math.isnan(revenue) else revenue, r.verdict, srm, run_date)
+
+
+def _plan(ctx: StepContext, campaign: Campaign) -> StepResult:
+    name = campaign.name
     if campaign.selection == "uplift":
         raise ConfigError(f"campaign {name}: selection 'uplift' needs an uplift model, which "
                           "lakerec does not train yet; use 'random'")
