@@ -15,7 +15,7 @@ from pyspark.sql import SparkSession
 
 from lakerec.core.config import Config
 from lakerec.core.errors import LakerecError
-from lakerec.core.lake import Lake
+from lakerec.core.lake import Lake, java_message
 from lakerec.core.runlog import RunRecord, run_record_frame
 from lakerec.core.session import build_spark
 from lakerec.core.step import StepContext, StepResult
@@ -94,12 +94,15 @@ def run_step(step: str, config: Config, run_date: date, *, spark: SparkSession |
             status=res.status if error is None else "failed", started_at=started,
             finished_at=finished, rows_in=res.rows_in, rows_out=res.rows_out,
             rows_quarantined=res.rows_quarantined, versions_read=res.versions_read,
-            versions_written=res.versions_written, message=res.message,
+            versions_written=res.versions_written,
+            # a step's warnings are its reasons (one segment, popularity only, skipped: why)
+            message=res.message or "; ".join(res.warnings),
             customers_suppressed=res.customers_suppressed, versions_before=res.versions_before)
         try:
             lake.append(run_record_frame(spark, record), OPS_PIPELINE_RUNS, merge_schema=True)
         except Exception as exc:  # never hide the step's own error behind the log's
-            log.warning("could not record the run in ops.pipeline_runs: %s", exc)
+            print(f"lakerec {label}: this run could not be recorded in ops.pipeline_runs: "
+                  f"{java_message(exc)}", file=sys.stderr)
         if shown is not None:
             for line in shown.summary:
                 out(f"  {line}")

@@ -65,6 +65,10 @@ def run(ctx: StepContext) -> StepResult:
     if not settings.enabled:
         return StepResult(status="skipped", summary=["DP reports disabled (dp_reports.enabled)"])
     lake, run_date = ctx.lake, ctx.run_date
+    if not lake.exists(GOLD_CUSTOMER_SEGMENTS):  # segment skipped: too few buyers to cluster
+        reason = (f"skipped: {GOLD_CUSTOMER_SEGMENTS} does not exist (segment skipped or not "
+                  "run yet): no segments to report on")
+        return StepResult(status="skipped", message=reason, summary=[reason], warnings=[reason])
     segments_all, segments_version = lake.snapshot(GOLD_CUSTOMER_SEGMENTS,
                                                    hint="run `lakerec segment` first")
     events, events_version = lake.snapshot(SILVER[EVENTS], hint="run `lakerec conform` first")

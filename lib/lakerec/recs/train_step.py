@@ -49,6 +49,7 @@ from lakerec.recs.search import AlsParams, Trial
 from lakerec.recs.training import (
     EVENTS_VERSION,
     EXPERIMENT,
+    NothingToEvaluateError,
     candidates_on,
     evaluation_holdout,
     foreign_to,
@@ -74,7 +75,14 @@ def run(ctx: StepContext) -> StepResult:
         return StepResult(status="skipped", summary=["recommendations disabled"])
     ks = cfg.metrics_ks
     inputs = read_inputs(ctx)
-    holdout = evaluation_holdout(ctx, inputs.events)
+    try:
+        holdout = evaluation_holdout(ctx, inputs.events)
+    except NothingToEvaluateError as exc:
+        # tiny or degenerate data: no evidence for any model, so none is registered
+        reason = (f"popularity only: {exc}; no model trained, `recommend` serves the champion "
+                  "if there is one, else popularity")
+        return StepResult(status="skipped", versions_read=inputs.versions, message=reason,
+                          summary=[reason], warnings=[reason])
     fitter = make_fitter(ctx, inputs)
     validation = validation_split(ctx, holdout, fitter.spec)
     best, trials = choose_settings(ctx, validation, inputs, fitter)

@@ -174,6 +174,11 @@ def make_fitter(ctx: StepContext, inputs: Inputs) -> Fitter:
                    "implicit": not cfg.explicit_ratings}, blocks)
 
 
+class NothingToEvaluateError(InputError):
+    """The split holds out nothing to measure a model on (tiny or degenerate data: every
+    purchase on one side of the split, or none at all); ``train`` then trains nothing."""
+
+
 def evaluation_holdout(ctx: StepContext, events: DataFrame) -> Holdout:
     cfg = ctx.config.recommend
     holdout = make_holdout(events, confidence_spec(ctx), protocol=cfg.split.protocol,
@@ -183,7 +188,8 @@ def evaluation_holdout(ctx: StepContext, events: DataFrame) -> Holdout:
     holdout.train = holdout.train.cache()
     holdout.relevant = holdout.relevant.cache()
     if holdout.relevant.limit(1).count() == 0:
-        raise InputError(
+        holdout.unpersist()
+        raise NothingToEvaluateError(
             f"the {cfg.split.protocol} split holds out no relevant "
             f"{'/'.join(cfg.relevant_event_types)} events of known customers before "
             f"{ctx.run_date}: nothing to evaluate a model on (check --run-date, "
