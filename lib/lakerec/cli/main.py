@@ -2,8 +2,9 @@
 
 ``lakerec run`` runs the whole pipeline in order (see :mod:`lakerec.cli.pipeline`). Errors the
 user can fix print one line and exit non-zero (2 for bad input or config, 3 for failed data
-quality, 4 when another run holds the lake); ``jobs/<step>.py`` calls :func:`main` with its
-step name. Every command but ``bench`` holds the lake's lease (:mod:`lakerec.core.lease`).
+quality, 4 when another run holds the lake, 5 when the lake cannot be written);
+``jobs/<step>.py`` calls :func:`main` with its step name. Every command but ``bench`` holds
+the lake's lease (:mod:`lakerec.core.lease`).
 """
 
 from __future__ import annotations
@@ -98,7 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             module.add_arguments(step_parser)
         options = vars(step_parser.parse_args(rest))
         spark = spark_for(config)
-        with lake_lease(Lake(spark, config.paths.root), config.lease, new_run_id()):
+        lake = Lake(spark, config.paths.root)
+        lake.ensure_writable()
+        with lake_lease(lake, config.lease, new_run_id()):
             run_step(args.command, config, run_date, spark=spark, options=options)
         return 0
     except LakerecError as exc:
@@ -126,7 +129,9 @@ def run_pipeline(config: Config, run_date: date, *, skip: frozenset[str] = froze
     pii_key(config)
     pipeline_run_id = new_run_id()
     spark = spark_for(config)
-    with lake_lease(Lake(spark, config.paths.root), config.lease, pipeline_run_id):
+    lake = Lake(spark, config.paths.root)
+    lake.ensure_writable()
+    with lake_lease(lake, config.lease, pipeline_run_id):
         return _run_steps(config, run_date, spark, pipeline_run_id, skip)
 
 

@@ -54,3 +54,10 @@ class LakeBusyError(LakerecError):
     """Another run holds the lake's lease (:mod:`lakerec.core.lease`)."""
 
     exit_code = 4
+
+
+class LakeNotWritableError(LakerecError):
+    """The lake's files cannot be written (a read-only mount, wrong owner or permissions):
+    nothing can be changed, and the run cannot be recorded in ``ops.pipeline_runs``."""
+
+    exit_code = 5

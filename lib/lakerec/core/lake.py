@@ -7,6 +7,7 @@ record what they wrote.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,7 +26,7 @@ from delta.exceptions import (
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 
-from lakerec.core.errors import TableNotFoundError
+from lakerec.core.errors import LakeNotWritableError, TableNotFoundError
 from lakerec.core.schemas import IDENTIFYING_COLUMNS
 from lakerec.core.tables import Layer, Table
 
@@ -116,6 +117,29 @@ def list_tree(spark: SparkSession, folder: str) -> list[tuple[str, int]]:
     return sorted(found)
 
 
+def java_message(exc: BaseException) -> str:
+    """The first line of an error, without the Java stack trace a Py4J error carries."""
+    java = getattr(exc, "java_exception", None)
+    text = str(java.toString()) if java is not None else str(exc)
+    return (text.strip().splitlines() or [type(exc).__name__])[0]
+
+
+def unwritable_reason(spark: SparkSession, folder: str) -> str | None:
+    """Why no file can be written under ``folder`` (created when missing), or None when a
+    probe file can be created and deleted there."""
+    fs, hadoop_folder = _hadoop(spark, folder)
+    probe = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(  # type: ignore[union-attr]
+        hadoop_folder, f"_lakerec_write_probe-{os.getpid()}")
+    try:
+        if not fs.mkdirs(hadoop_folder):
+            return f"cannot create {folder}"
+        fs.create(probe, True).close()
+        fs.delete(probe, False)
+    except Exception as exc:  # Py4J: AccessDeniedException, IOException ("Mkdirs failed")
+        return java_message(exc)
+    return None
+
+
 def _resolve_root(root: str) -> str:
     if "://" in root:
         return root.rstrip("/")
@@ -136,6 +160,17 @@ class Lake:
     def __init__(self, spark: SparkSession, root: str) -> None:
         self.spark = spark
         self.root = _resolve_root(root)
+
+    def ensure_writable(self) -> None:
+        """Raise :class:`LakeNotWritableError` when no file can be written to the lake's
+        ``ops`` folder (its run log and lease): before a run changes or records anything."""
+        folder = f"{self.root}/{Layer.OPS}"
+        reason = unwritable_reason(self.spark, folder)
+        if reason is not None:
+            raise LakeNotWritableError(
+                f"the lake at {self.root} cannot be written ({reason}): nothing was run, and "
+                f"this run could not be recorded in ops.pipeline_runs; make {folder} and the "
+                "tables writable by this user, or point paths.root at a writable lake")
 
     def path(self, table: Table) -> str:
         return f"{self.root}/{table.layer}/{table.name}"
