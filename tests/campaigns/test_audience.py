@@ -19,7 +19,7 @@ from lakerec.campaigns.audience import (
     group_counts,
     last_purchases,
 )
-from lakerec.campaigns.definition import find_campaign
+from lakerec.core.campaigns import find_campaign
 from lakerec.core.schemas import SEGMENT_LABEL, USER_ID
 from tests.conftest import REPO
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import pytest
 import yaml
 
-from lakerec.campaigns.definition import find_campaign, load_campaign
+from lakerec.core.campaigns import find_campaign, load_campaign
 from lakerec.core.errors import ConfigError
 from tests.conftest import REPO
 
@@ -21,7 +20,7 @@ def test_every_example_campaign_is_valid() -> None:
     for path in files:
         assert load_campaign(path).name == path.stem
     winback = find_campaign(EXAMPLES, "winback")
-    assert winback.send_date == date(2026, 11, 20) and winback.holdout_share == 0.2
+    assert winback.send_date is None and winback.holdout_share == 0.2
     assert winback.offer.kind == "recommendations" and winback.decision.min_lift == 0.01
 
 

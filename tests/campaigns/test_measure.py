@@ -13,10 +13,10 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from lakerec.campaigns.audience import CONTROL, GROUP, TREATMENT, assign_groups
-from lakerec.campaigns.definition import load_campaign
 from lakerec.cli.runner import run_step
 from lakerec.core import registry
 from lakerec.core import schemas as S
+from lakerec.core.campaigns import load_campaign
 from lakerec.core.config import Config
 from lakerec.core.errors import InputError, QualityError
 from lakerec.core.lake import Lake

@@ -23,7 +23,7 @@ from lakerec.core.tables import (
 )
 from tests.conftest import REPO, make_config
 
-SEND = date(2026, 11, 20)  # winback.yaml's send date
+SEND = date(2026, 11, 20)  # the run date winback (no send date of its own) is planned on
 N = 400
 
 

@@ -31,11 +31,24 @@ def test_conversion_lift_matches_a_worked_two_proportion_test() -> None:
     assert lift.absolute == pytest.approx(0.02)
     assert lift.relative == pytest.approx(0.2)
     assert lift.p_value == pytest.approx(0.1529, abs=1e-4)
-    se = math.sqrt(0.12 * 0.88 / 1000 + 0.1 * 0.9 / 1000)
-    assert (lift.low, lift.high) == pytest.approx((0.02 - 1.959964 * se, 0.02 + 1.959964 * se))
     assert lift.verdict(alpha=0.05) == "inconclusive"
     assert conversion_lift(200, 1000, 100, 1000).verdict(alpha=0.05) == "won"
     assert conversion_lift(50, 1000, 100, 1000).verdict(alpha=0.05) == "lost"
+
+
+def test_the_conversion_interval_is_newcombes_on_his_worked_examples() -> None:
+    # Newcombe (1998), Statistics in Medicine 17:873-890, Table II, method 10
+    examples = {(56, 70, 48, 80): (0.0524, 0.3339), (9, 10, 3, 10): (0.1705, 0.8090),
+                (5, 56, 0, 29): (-0.0381, 0.1926),
+                (0, 10, 0, 20): (-0.1611, 0.2775)}
+    for (a, m, b, n), interval in examples.items():
+        lift = conversion_lift(a, m, b, n)
+        assert (lift.low, lift.high) == pytest.approx(interval, abs=1e-4), (a, m, b, n)
+
+
+def test_no_converters_in_either_group_still_gives_an_interval_around_zero() -> None:
+    lift = conversion_lift(0, 40, 0, 40)
+    assert lift.low < 0 < lift.high and lift.verdict(alpha=0.05) == "inconclusive"
 
 
 def test_the_conversion_interval_covers_the_true_lift_95_times_in_100() -> None:

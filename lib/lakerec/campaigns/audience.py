@@ -21,7 +21,7 @@ from datetime import date
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from lakerec.campaigns.definition import Audience, Campaign
+from lakerec.core.campaigns import Audience, Campaign
 from lakerec.core.schemas import (
     CAMPAIGN_GROUP,
     EVENT_TS,

@@ -1,6 +1,8 @@
 """Step ``campaign``: ``lakerec campaign plan NAME`` plans the campaign of
 ``<paths.campaigns>/NAME.yaml``; ``lakerec campaign measure NAME`` measures it once its
-attribution window has closed (:mod:`lakerec.campaigns.measure`).
+attribution window has closed (:mod:`lakerec.campaigns.measure`), a campaign lakerec planned
+from its audience, one a channel sent from its contact log; ``lakerec campaign due`` does
+both for every campaign whose day it is (``lakerec run`` runs it after ``recommend``).
 
 Planning writes ``gold.campaign_audiences`` (one row per customer: group, segment, offered
 items, the model versions used, the send date, the planned time), replacing the campaign's
@@ -26,24 +28,29 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from lakerec.campaigns import audience as A
 from lakerec.campaigns import measure as M
-from lakerec.campaigns.definition import Campaign, find_campaign
 from lakerec.campaigns.report import write_report
 from lakerec.campaigns.stats import Lift, minimum_detectable_effect, sample_ratio_p_value
 from lakerec.conform.consent import opted_out
 from lakerec.core import registry
+from lakerec.core.campaigns import Campaign, find_campaign
 from lakerec.core.errors import ConfigError, InputError, QualityError
 from lakerec.core.schemas import (
     CAMPAIGN_ID,
     CAMPAIGN_RESULTS_SCHEMA,
     CATEGORY,
+    CONTACT_TS,
+    CONTACTS,
+    CUSTOMERS,
     EVENT_TS,
     EVENT_TYPE,
+    EVENTS,
     ITEM_ID,
+    ITEMS,
     MODEL_VERSION,
     OFFERED_ITEMS,
     RANK,
@@ -59,10 +66,15 @@ from lakerec.core.tables import (
     GOLD_CAMPAIGN_RESULTS,
     GOLD_CUSTOMER_SEGMENTS,
     GOLD_RECOMMENDATIONS,
+    SILVER,
     SILVER_EVENTS,
     SILVER_ITEMS,
+    Table,
 )
 from lakerec.privacy.dp_reports import latest_segments
+from lakerec.segments.features import user_features
+from lakerec.segments.scoring import score
+from lakerec.synthetic.campaigns import planted_lifts
 
 log = logging.getLogger("lakerec.campaigns")
 EXPERIMENT = "campaigns"  # MLflow experiment of the measurements
@@ -73,10 +85,12 @@ SRM_ALPHA = 0.001  # a sample-ratio-mismatch p-value below it stops the measurem
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=["plan", "measure"],
+    parser.add_argument("action", choices=["plan", "measure", "due"],
                         help="plan: write the audience and export; measure: the lift, after "
-                             "the attribution window")
-    parser.add_argument("name", help="the campaign: <paths.campaigns>/<name>.yaml")
+                             "the attribution window; due: plan and measure every campaign "
+                             "whose day it is")
+    parser.add_argument("name", nargs="?",
+                        help="the campaign: <paths.campaigns>/<name>.yaml (plan, measure)")
 
 
 def _contacted(ctx: StepContext, campaign: Campaign) -> DataFrame:
@@ -85,10 +99,10 @@ def _contacted(ctx: StepContext, campaign: Campaign) -> DataFrame:
     empty = ctx.spark.createDataFrame([], f"{USER_ID} string")
     if earlier is None or campaign.audience.contact_cooldown_days == 0:
         return empty
-    since = campaign.send_date - timedelta(days=campaign.audience.contact_cooldown_days)
+    since = campaign.sent_on - timedelta(days=campaign.audience.contact_cooldown_days)
     return (earlier.where((F.col(CAMPAIGN_ID) != campaign.name)
                           & (F.col(A.GROUP) == A.TREATMENT)
-                          & F.col(SEND_DATE).between(F.lit(since), F.lit(campaign.send_date)))
+                          & F.col(SEND_DATE).between(F.lit(since), F.lit(campaign.sent_on)))
             .select(USER_ID).distinct())
 
 
@@ -111,11 +125,11 @@ def _offers(ctx: StepContext, campaign: Campaign, events: DataFrame
                              f"'{offer.category}' in silver.items")
         return None, [r[ITEM_ID] for r in top], {}
     recs = ctx.lake.read(GOLD_RECOMMENDATIONS, hint="run `lakerec recommend` first")
-    upto = recs.where(F.col(RUN_DATE) <= F.lit(campaign.send_date))
+    upto = recs.where(F.col(RUN_DATE) <= F.lit(campaign.sent_on))
     latest = upto.agg(F.max(RUN_DATE)).first()
     if latest is None or latest[0] is None:
         raise InputError(f"campaign {campaign.name}: gold.recommendations has no run on or "
-                         f"before the send date {campaign.send_date}")
+                         f"before the send date {campaign.sent_on}")
     today = upto.where(F.col(RUN_DATE) == F.lit(latest[0]))
     version = today.agg(F.max(MODEL_VERSION)).first()
     per_user = (today.where(F.col(RANK) <= offer.top_n)
@@ -131,13 +145,13 @@ def _baseline(events: DataFrame, segments: DataFrame, opted: DataFrame,
     """Per segment (and :data:`OVERALL`): customers the rule admitted one window before the
     send, and the share of them who bought within that window."""
     window = campaign.objective.window_days
-    before = campaign.send_date - timedelta(days=window)
+    before = campaign.sent_on - timedelta(days=window)
     empty = segments.sparkSession.createDataFrame([], f"{USER_ID} string")
     then = A.eligible(segments, A.last_purchases(events, before), opted, empty,
                       campaign.audience)
     bought = (events.where((F.col(EVENT_TYPE) == EventType.PURCHASE.value)
                            & (F.to_date(EVENT_TS) > F.lit(before))
-                           & (F.to_date(EVENT_TS) <= F.lit(campaign.send_date)))
+                           & (F.to_date(EVENT_TS) <= F.lit(campaign.sent_on)))
               .select(USER_ID).distinct().withColumn("_bought", F.lit(1)))
     rows = (then.join(bought, USER_ID, "left")
             .groupBy(F.coalesce(F.col(SEGMENT_LABEL), F.lit("?")).alias(SEGMENT_LABEL))
@@ -183,10 +197,152 @@ def _export(planned: DataFrame, campaign: Campaign, folder: Path) -> Path:
 
 
 def run(ctx: StepContext) -> StepResult:
+    if ctx.options.get("action") == "due":
+        return _due(ctx)
+    if not ctx.options.get("name"):
+        raise ConfigError(f"campaign {ctx.options.get('action')} needs the campaign's name")
     campaign = find_campaign(ctx.config.paths.campaigns, ctx.options["name"])
     if ctx.options.get("action") == "measure":
         return _measure(ctx, campaign)
+    if campaign.audience_source == "contacts":
+        raise ConfigError(f"campaign {campaign.name} takes its audience from its channel's "
+                          f"contact log (audience_source: contacts): measure it, do not plan it")
+    if campaign.send_date is None:  # sent on the day it is planned
+        campaign = campaign.model_copy(update={"send_date": ctx.run_date})
     return _plan(ctx, campaign)
+
+
+def _campaign_ids(ctx: StepContext, table: Table) -> dict[str, date]:
+    """Campaign id -> send date (first contact day for contacts) of the rows of ``table``."""
+    frame = ctx.lake.read_if_exists(table)
+    if frame is None:
+        return {}
+    day = (F.col(SEND_DATE) if SEND_DATE in frame.columns else F.to_date(CONTACT_TS))
+    return {r[0]: r[1] for r in frame.groupBy(CAMPAIGN_ID).agg(F.min(day)).collect()}
+
+
+def _due(ctx: StepContext) -> StepResult:
+    """Plan every campaign of ``paths.campaigns`` whose send date is the run date (or that
+    has none), unless it was planned already or a channel sent it; measure every campaign
+    planned or sent whose attribution window has closed and that has no result yet."""
+    folder = Path(ctx.config.paths.campaigns)
+    names = sorted(p.stem for p in folder.glob("*.yaml"))
+    planned = _campaign_ids(ctx, GOLD_CAMPAIGN_AUDIENCES)
+    contacted = _campaign_ids(ctx, SILVER[CONTACTS])
+    results = ctx.lake.read_if_exists(GOLD_CAMPAIGN_RESULTS)
+    measured = ({r[0] for r in results.select(CAMPAIGN_ID).distinct().collect()}
+                if results is not None else set())
+    due = StepResult(rows_out=0)
+    for name in names:
+        campaign = find_campaign(folder, name)
+        sent = planned.get(name) or contacted.get(name)
+        if sent is not None:
+            closes = M.window_closes(campaign, sent)
+            if name in measured:
+                due.summary.append(f"campaign {name}: measured already")
+                continue
+            if ctx.run_date < closes:
+                due.summary.append(f"campaign {name}: sent {sent}, window closes on {closes}")
+                continue
+            done = _measure(ctx, campaign)
+        elif campaign.audience_source == "contacts":
+            due.summary.append(f"campaign {name}: no contact in {SILVER[CONTACTS]} yet")
+            continue
+        elif campaign.send_date in (None, ctx.run_date):
+            done = _plan(ctx, campaign.model_copy(update={"send_date": ctx.run_date}))
+        else:
+            due.summary.append(f"campaign {name}: sends on {campaign.send_date}")
+            continue
+        due.rows_out = (due.rows_out or 0) + (done.rows_out or 0)
+        due.versions_read |= done.versions_read
+        due.versions_written |= done.versions_written
+        due.summary += done.summary
+        due.highlights += done.highlights
+        due.warnings += done.warnings
+    if not names:
+        due.summary.append(f"no campaign definitions in {folder}")
+    return due
+
+
+def _segments_at(ctx: StepContext, day: date) -> tuple[DataFrame, str, dict[str, int]]:
+    """``(user_id, segment_label)`` as of ``day``: the latest segmentation run on or before
+    it, else the champion segmentation model scoring the customers' features as of ``day``
+    (segments after a send would be shaped by the campaign itself); how, and the model
+    version used."""
+    lake = ctx.lake
+    stored = lake.read_if_exists(GOLD_CUSTOMER_SEGMENTS)
+    if stored is not None:
+        latest = latest_segments(stored, as_of=day)
+        found = latest.agg(F.max(RUN_DATE)).first()
+        if found is not None and found[0] is not None:
+            version = (stored.where(F.col(RUN_DATE) == F.lit(found[0]))
+                       .agg(F.max(MODEL_VERSION)).first())
+            versions = {"segmentation": int(version[0])} if version and version[0] else {}
+            return (latest.select(USER_ID, SEGMENT_LABEL),
+                    f"{GOLD_CUSTOMER_SEGMENTS} of {found[0]}", versions)
+    client = registry.tracking(ctx.config.mlflow)
+    champion = registry.alias_version(client, registry.SEGMENTATION_MODEL, registry.CHAMPION)
+    if champion is None:
+        return (ctx.spark.createDataFrame([], f"{USER_ID} string, {SEGMENT_LABEL} string"),
+                f"none (no segmentation on or before {day}, no champion model)", {})
+    import mlflow.spark
+
+    model = mlflow.spark.load_model(registry.champion_uri(registry.SEGMENTATION_MODEL))
+    settings = ctx.config.features
+    features = user_features(
+        *(lake.read(SILVER[entity], hint="run `lakerec conform` first")
+          for entity in (EVENTS, CUSTOMERS, ITEMS)),
+        as_of=day, top_categories_n=settings.top_categories,
+        recent_days=settings.trend_recent_days, baseline_days=settings.trend_baseline_days)
+    scored = score(model, features, ctx.config.segment)
+    return (scored.labelled().select(USER_ID, SEGMENT_LABEL).localCheckpoint(),
+            f"features as of {day} scored by {registry.SEGMENTATION_MODEL} champion "
+            f"v{champion}", {"segmentation": champion})
+
+
+def _import_contacts(ctx: StepContext, campaign: Campaign, result: StepResult
+                     ) -> tuple[int, str]:
+    """Write the audience of a campaign a channel sent (its contact log in silver.contacts)
+    into gold.campaign_audiences, segmented as of its send date; the version written and
+    how the segments were found. :class:`InputError` when there is no log either."""
+    name, lake = campaign.name, ctx.lake
+    hint = (f"campaign {name} was neither planned (`lakerec campaign plan {name}`) nor "
+            f"logged by a channel ({SILVER[CONTACTS]})")
+    contacts, contacts_version = lake.snapshot(SILVER[CONTACTS], hint=hint)
+    result.versions_read[SILVER[CONTACTS].qualified_name] = contacts_version
+    audience = M.audience_from_contacts(contacts, name).cache()
+    found = audience.agg(F.max(SEND_DATE)).first()
+    if found is None or found[0] is None:
+        raise InputError(f"{hint}: {SILVER[CONTACTS]} has no contact of it")
+    send = found[0]
+    closes = M.window_closes(campaign, send)
+    if ctx.run_date < closes:
+        raise InputError(f"campaign {name}: its attribution window closes on {closes}; "
+                         f"measure on or after it (--run-date), not on {ctx.run_date}")
+    dated = campaign.model_copy(update={"send_date": send})
+    segments, how, versions = _segments_at(ctx, send)
+    events = lake.read(SILVER_EVENTS, hint="run `lakerec conform` first")
+    per_user, same_for_all, offer_versions = _offers(ctx, dated, events)
+    rows = audience.join(segments, USER_ID, "left")
+    rows = (rows.join(per_user, USER_ID, "left") if per_user is not None
+            else rows.withColumn(OFFERED_ITEMS, F.array(*[F.lit(i) for i in same_for_all])))
+    imported_at = datetime.now(UTC).replace(tzinfo=None)
+    frame = rows.select(
+        F.lit(name).alias(CAMPAIGN_ID), USER_ID, A.GROUP, SEGMENT_LABEL, OFFERED_ITEMS,
+        _versions_map(versions | offer_versions), SEND_DATE,
+        F.lit(imported_at).cast("timestamp").alias("planned_at"))
+    version = lake.replace_where(frame, GOLD_CAMPAIGN_AUDIENCES, f"{CAMPAIGN_ID} = '{name}'")
+    audience.unpersist()
+    result.versions_written[GOLD_CAMPAIGN_AUDIENCES.qualified_name] = version
+    result.summary.append(f"campaign {name}: not planned by lakerec; audience imported from "
+                          f"{SILVER[CONTACTS]} v{contacts_version} (sent {send}), segments: "
+                          f"{how} -> {GOLD_CAMPAIGN_AUDIENCES} v{version}")
+    return version, how
+
+
+def _versions_map(versions: dict[str, int]) -> Column:
+    return (F.create_map(*[x for k, v in versions.items() for x in (F.lit(k), F.lit(v))])
+            .cast("map<string,bigint>").alias("model_versions"))
 
 
 def _windows(folder: str, names: list[str]) -> dict[str, int]:
@@ -207,17 +363,22 @@ def _fmt(value: float | None, scale: float = 100.0, digits: int = 1) -> str:
 
 def _measure(ctx: StepContext, campaign: Campaign) -> StepResult:
     name, lake = campaign.name, ctx.lake
-    closes = M.window_closes(campaign)
+    result = StepResult()
+    if campaign.audience_source == "contacts":  # re-imported on every measurement
+        _import_contacts(ctx, campaign, result)
+    audiences, audiences_version = lake.snapshot(GOLD_CAMPAIGN_AUDIENCES)
+    mine = audiences.where(F.col(CAMPAIGN_ID) == F.lit(name)).cache()
+    sent = mine.agg(F.min(SEND_DATE)).first()
+    assert sent is not None and sent[0] is not None
+    campaign = campaign.model_copy(update={"send_date": sent[0]})
+    closes = M.window_closes(campaign, sent[0])
     if ctx.run_date < closes:
+        mine.unpersist()
         raise InputError(f"campaign {name}: its attribution window closes on {closes}; "
                          f"measure on or after it (--run-date), not on {ctx.run_date}")
-    result = StepResult()
-    audiences, audiences_version = lake.snapshot(
-        GOLD_CAMPAIGN_AUDIENCES, hint=f"run `lakerec campaign plan {name}` first")
     events, events_version = lake.snapshot(SILVER_EVENTS, hint="run `lakerec conform` first")
-    result.versions_read = {GOLD_CAMPAIGN_AUDIENCES.qualified_name: audiences_version,
-                            SILVER_EVENTS.qualified_name: events_version}
-    mine = audiences.where(F.col(CAMPAIGN_ID) == F.lit(name)).cache()
+    result.versions_read |= {GOLD_CAMPAIGN_AUDIENCES.qualified_name: audiences_version,
+                             SILVER_EVENTS.qualified_name: events_version}
     sizes = {r[A.GROUP]: int(r["count"]) for r in mine.groupBy(A.GROUP).count().collect()}
     treated, control = sizes.get(A.TREATMENT, 0), sizes.get(A.CONTROL, 0)
     if treated == 0 or control == 0:
@@ -246,9 +407,11 @@ def _measure(ctx: StepContext, campaign: Campaign) -> StepResult:
               / f"measured-{ctx.run_date.isoformat()}")
     html, png = write_report(campaign, results, srm, folder)
     run_id = _log_to_mlflow(ctx, campaign, results, srm, html, png, result.versions_read)
+    planted = planted_lifts(ctx.spark, ctx.config.paths.ground_truth, name,
+                            mine.select(USER_ID, SEGMENT_LABEL))
     correction = "Holm across segments"
     result.summary.append(f"campaign {name}: {treated:,} treatment, {control:,} control, "
-                          f"window {campaign.send_date} + {campaign.objective.window_days} "
+                          f"window {campaign.sent_on} + {campaign.objective.window_days} "
                           f"days; sample ratio p = {srm:.2f} -> {GOLD_CAMPAIGN_RESULTS} "
                           f"v{version}")
     for r in results:
@@ -258,7 +421,7 @@ def _measure(ctx: StepContext, campaign: Campaign) -> StepResult:
             f", lift {_fmt(conv.absolute)} points [{_fmt(conv.low)}, {_fmt(conv.high)}], "
             f"p {conv.p_value:.3g}" + ("" if r.segment == M.OVERALL
                                        else f" ({correction}: {r.p_adjusted:.3g})")
-            + f"; {r.verdict}")
+            + f"; {r.verdict}" + _planted_text(planted, r))
     result.summary.append(f"report: {html} (lift by segment: {png}); MLflow run {run_id} "
                           f"of experiment {ctx.config.mlflow.experiment_prefix}-{EXPERIMENT}")
     overall = results[0]
@@ -266,9 +429,27 @@ def _measure(ctx: StepContext, campaign: Campaign) -> StepResult:
         f"campaign {name}: {overall.verdict}, conversion lift "
         f"{_fmt(overall.conversion.absolute)} points [{_fmt(overall.conversion.low)}, "
         f"{_fmt(overall.conversion.high)}], {overall.incremental_conversions:+.1f} "
-        "incremental conversions")
+        "incremental conversions" + _planted_text(planted, overall))
+    if planted is not None:  # synthetic data: each segment's measured lift beside the planted
+        result.highlights += [
+            f"  {r.segment}: measured {_fmt(r.conversion.absolute)} points "
+            f"[{_fmt(r.conversion.low)}, {_fmt(r.conversion.high)}]{_planted_text(planted, r)}"
+            for r in results[1:]]
     mine.unpersist()
     return result
+
+
+def _planted_text(planted: tuple[dict[str, float], float] | None, r: M.SegmentResult) -> str:
+    """``; planted +x.x points (inside|outside the interval)`` on generated data."""
+    if planted is None:
+        return ""
+    by_segment, overall = planted
+    lift = overall if r.segment == M.OVERALL else by_segment.get(r.segment)
+    if lift is None:
+        return ""
+    inside = r.conversion.low <= lift <= r.conversion.high
+    return (f"; planted {_fmt(lift)} points ({'inside' if inside else 'OUTSIDE'} the "
+            "95% interval)")
 
 
 def _log_to_mlflow(ctx: StepContext, campaign: Campaign, results: list[M.SegmentResult],
@@ -283,7 +464,7 @@ def _log_to_mlflow(ctx: StepContext, campaign: Campaign, results: list[M.Segment
         mlflow.set_tags({"step": "campaign measure", "campaign": campaign.name,
                          "verdict": results[0].verdict,
                          **{f"delta.{n}.version": str(v) for n, v in versions.items()}})
-        mlflow.log_params({"send_date": campaign.send_date.isoformat(),
+        mlflow.log_params({"send_date": campaign.sent_on.isoformat(),
                            "holdout_share": campaign.holdout_share,
                            "window_days": campaign.objective.window_days,
                            "objective": campaign.objective.kind})
@@ -327,16 +508,16 @@ def _plan(ctx: StepContext, campaign: Campaign) -> StepResult:
     events, events_version = lake.snapshot(SILVER_EVENTS, hint="run `lakerec conform` first")
     result.versions_read[SILVER_EVENTS.qualified_name] = events_version
     all_segments = lake.read(GOLD_CUSTOMER_SEGMENTS, hint="run `lakerec segment` first")
-    segments = latest_segments(all_segments, as_of=campaign.send_date).cache()
+    segments = latest_segments(all_segments, as_of=campaign.sent_on).cache()
     seg_run = segments.agg(F.max(RUN_DATE)).first()
     if seg_run is None or seg_run[0] is None:
         raise InputError(f"campaign {name}: gold.customer_segments has no run on or before "
-                         f"the send date {campaign.send_date}")
+                         f"the send date {campaign.sent_on}")
     seg_version = (all_segments.where(F.col(RUN_DATE) == F.lit(seg_run[0]))
                    .agg(F.max(MODEL_VERSION)).first())
     opted = opted_out(ctx.spark, lake, ctx.config).cache()
 
-    audience = A.eligible(segments, A.last_purchases(events, campaign.send_date), opted,
+    audience = A.eligible(segments, A.last_purchases(events, campaign.sent_on), opted,
                           _contacted(ctx, campaign), campaign.audience)
     planned = A.assign_groups(A.capped(audience, campaign), campaign)
     per_user, same_for_all, versions = _offers(ctx, campaign, events)
@@ -349,9 +530,8 @@ def _plan(ctx: StepContext, campaign: Campaign) -> StepResult:
     planned_at = datetime.now(UTC).replace(tzinfo=None)
     rows = planned.select(
         F.lit(name).alias(CAMPAIGN_ID), USER_ID, A.GROUP, SEGMENT_LABEL, OFFERED_ITEMS,
-        F.create_map(*[x for k, v in versions.items() for x in (F.lit(k), F.lit(v))])
-        .cast("map<string,bigint>").alias("model_versions"),
-        F.lit(campaign.send_date).alias(SEND_DATE),
+        _versions_map(versions),
+        F.lit(campaign.sent_on).alias(SEND_DATE),
         F.lit(planned_at).cast("timestamp").alias("planned_at"))
     version = lake.replace_where(rows, GOLD_CAMPAIGN_AUDIENCES, f"{CAMPAIGN_ID} = '{name}'")
     result.versions_written[GOLD_CAMPAIGN_AUDIENCES.qualified_name] = version
@@ -365,14 +545,14 @@ def _plan(ctx: StepContext, campaign: Campaign) -> StepResult:
     result.rows_out = control + treated
     if result.rows_out == 0:
         result.warnings.append(f"campaign {name}: the audience rule admits nobody on "
-                               f"{campaign.send_date}; nothing to send")
+                               f"{campaign.sent_on}; nothing to send")
     baseline = _baseline(events, segments, opted, campaign)
     lines, overall_mde = _mde_lines(counts, baseline, campaign)
     folder = _export(written, campaign, Path(ctx.config.paths.artifacts) / "campaigns" / name
-                     / campaign.send_date.isoformat())
+                     / campaign.sent_on.isoformat())
     result.summary += [f"campaign {name}: {treated:,} treatment + {control:,} control "
                        f"(holdout {campaign.holdout_share:.0%}), send date "
-                       f"{campaign.send_date}, channel {campaign.channel} -> "
+                       f"{campaign.sent_on}, channel {campaign.channel} -> "
                        f"{GOLD_CAMPAIGN_AUDIENCES} v{version}", *lines,
                        f"treatment export (customer id, channel, offer): {folder}"]
     wanted = campaign.decision.min_lift

@@ -1,5 +1,9 @@
 """What a campaign caused: outcomes per customer (Spark), then lift per segment (SciPy).
 
+**Audience.** A campaign lakerec planned is measured on its rows of
+``gold.campaign_audiences``. A campaign sent outside lakerec is measured on its channel's
+contact log (:func:`audience_from_contacts`), imported into ``gold.campaign_audiences`` first.
+
 **Attribution (last touch).** A purchase counts for a campaign when it falls within the
 attribution window after the campaign's send date (the send day excluded, the last day
 included). When a customer was in the audience of several campaigns whose windows cover the
@@ -26,10 +30,12 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from lakerec.campaigns.audience import CONTROL, GROUP, TREATMENT
-from lakerec.campaigns.definition import Campaign
 from lakerec.campaigns.stats import Lift, Verdict, conversion_lift, holm, mean_lift
+from lakerec.core.campaigns import Campaign
 from lakerec.core.schemas import (
     CAMPAIGN_ID,
+    CONTACT_TS,
+    CONTACT_TYPE,
     EVENT_TS,
     EVENT_TYPE,
     ITEM_ID,
@@ -39,6 +45,7 @@ from lakerec.core.schemas import (
     SEGMENT_LABEL,
     SEND_DATE,
     USER_ID,
+    ContactType,
     EventType,
 )
 
@@ -171,6 +178,19 @@ def segment_results(figures: dict[tuple[str, str], GroupFigures], campaign: Camp
     return results
 
 
-def window_closes(campaign: Campaign) -> date:
+def window_closes(campaign: Campaign, send_date: date) -> date:
     """The last day of the attribution window: measure on or after it."""
-    return campaign.send_date + timedelta(days=campaign.objective.window_days)
+    return send_date + timedelta(days=campaign.objective.window_days)
+
+
+def audience_from_contacts(contacts: DataFrame, name: str) -> DataFrame:
+    """``(user_id, group, send_date)`` of a campaign a channel sent, from its contact log:
+    treatment for the customers it contacted, control for those it held out. The send date
+    is the day of the campaign's first contact, one date for everybody, so that both groups
+    are measured on the same window."""
+    mine = contacts.where(F.col(CAMPAIGN_ID) == F.lit(name))
+    contacted = F.max((F.col(CONTACT_TYPE) != ContactType.HELD_OUT.value).cast("int"))
+    first = mine.agg(F.min(F.to_date(CONTACT_TS)).alias(SEND_DATE))
+    return (mine.groupBy(USER_ID).agg(contacted.alias("_contacted")).crossJoin(first)
+            .select(USER_ID, F.when(F.col("_contacted") == 1, F.lit(TREATMENT))
+                    .otherwise(F.lit(CONTROL)).alias(GROUP), SEND_DATE))

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from jinja2 import Environment, select_autoescape
 
-from lakerec.campaigns.definition import Campaign
 from lakerec.campaigns.measure import OVERALL, SegmentResult
+from lakerec.core.campaigns import Campaign
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">

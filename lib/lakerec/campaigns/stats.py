@@ -61,7 +61,9 @@ class Lift:
 def conversion_lift(converters_t: int, n_t: int, converters_c: int, n_c: int, *,
                     alpha: float = 0.05) -> Lift:
     """Lift in conversion rate: the two-proportion z-test (pooled standard error) for the
-    p-value, the Wald interval (unpooled standard error) for the difference."""
+    p-value; Newcombe's hybrid score interval for the difference (Newcombe 1998, method 10:
+    from the Wilson intervals of the two rates), which keeps its coverage with few or no
+    converters, where the Wald interval collapses to a point."""
     if n_t <= 0 or n_c <= 0:
         raise ValueError("both groups need customers")
     p_t, p_c = converters_t / n_t, converters_c / n_c
@@ -69,10 +71,21 @@ def conversion_lift(converters_t: int, n_t: int, converters_c: int, n_c: int, *,
     se_pooled = math.sqrt(pooled * (1 - pooled) * (1 / n_t + 1 / n_c))
     diff = p_t - p_c
     p_value = 1.0 if se_pooled == 0 else float(2 * stats.norm.sf(abs(diff) / se_pooled))
-    se = math.sqrt(p_t * (1 - p_t) / n_t + p_c * (1 - p_c) / n_c)
     z = float(stats.norm.ppf(1 - alpha / 2))
-    return Lift(p_t, p_c, diff, diff - z * se, diff + z * se, p_value,
-                diff / p_c if p_c else math.nan)
+    low_t, high_t = wilson_interval(converters_t, n_t, z)
+    low_c, high_c = wilson_interval(converters_c, n_c, z)
+    low = diff - math.sqrt((p_t - low_t) ** 2 + (high_c - p_c) ** 2)
+    high = diff + math.sqrt((high_t - p_t) ** 2 + (p_c - low_c) ** 2)
+    return Lift(p_t, p_c, diff, low, high, p_value, diff / p_c if p_c else math.nan)
+
+
+def wilson_interval(successes: int, n: int, z: float) -> tuple[float, float]:
+    """Wilson's score interval of a proportion (``z``: the normal quantile)."""
+    p = successes / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z / denominator * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def mean_lift(mean_t: float, var_t: float, n_t: int, mean_c: float, var_c: float, n_c: int,

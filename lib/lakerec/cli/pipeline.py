@@ -23,6 +23,9 @@ PIPELINE: tuple[tuple[str, dict[str, Any]], ...] = (
     # differentially private reports for partners (docs/privacy.md), only from gold that
     # passed its checks: a failed gate spends no privacy budget
     ("dp_report", {}),
+    # campaigns whose day it is (docs/campaigns.md): planned on their send date, measured
+    # once their attribution window has closed
+    ("campaign", {"action": "due"}),
     # compaction, constraints and old files of every table (weekly on its own in Airflow)
     ("maintain", {}),
 )

@@ -2,7 +2,8 @@
 
 Only bronze batches not conformed before are read, so a rerun changes nothing. Silver
 events are inserted with a MERGE on ``event_id``; customers and items are upserted with a
-MERGE (derived from events when no customer or item files were landed). Quarantine rows are
+MERGE (derived from events when no customer or item files were landed); channel contacts
+are inserted with a MERGE on their content's key. Quarantine rows are
 written per batch with ``replaceWhere``, so a rerun after a crash replaces rather than adds.
 """
 
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 
+from lakerec.conform import contacts as K
 from lakerec.conform import entities as E
 from lakerec.conform import rules as C
 from lakerec.conform.pending import pending_bronze
@@ -34,6 +36,7 @@ from lakerec.core.tables import (
 )
 
 log = logging.getLogger("lakerec.conform")
+INSERT_ONLY = (S.EVENTS, S.CONTACTS)  # entities whose silver rows are inserted, never updated
 
 
 def _in_batches(batches: list[str]) -> str:
@@ -63,11 +66,11 @@ def _conform_entity(ctx: StepContext, result: StepResult, entity: str,
     pending_rows = pending.count()  # measured before classifying, not derived from it
     silver_before = lake.version(SILVER[entity])
     quarantine_before = lake.version(QUARANTINE[entity])
-    # Events are inserted once (MERGE on event_id): those an interrupted earlier attempt at
-    # these batches already committed are not inserted again, and count as landed.
+    # Events and contacts are inserted once (MERGE on their key): those an interrupted earlier
+    # attempt at these batches already committed are not inserted again, and count as landed.
     landed_before = (lake.read(SILVER[entity], version=silver_before)
                      .where(_in_batches(batches)).count()
-                     if entity == S.EVENTS and silver_before is not None else 0)
+                     if entity in INSERT_ONLY and silver_before is not None else 0)
     classified = classify(pending).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         counts = {r[0]: int(r[1]) for r in
@@ -181,6 +184,14 @@ def run(ctx: StepContext) -> StepResult:
         lambda df: lake.upsert(df, SILVER[S.ITEMS], [S.ITEM_ID], update={
             c: f"s.{c}" for c in (S.TITLE, S.CATEGORY, S.PRICE, S.IN_STOCK, S.BATCH_ID)}))
 
+    known_contacts = lake.read_if_exists(SILVER[S.CONTACTS])
+    contact_batches = _conform_entity(
+        ctx, result, S.CONTACTS,
+        K.classify_contacts(ingest_tolerance_hours=config.future_tolerance_hours,
+                            known=known_contacts),
+        K.silver_contacts,
+        lambda df: lake.upsert(df, SILVER[S.CONTACTS], [S.CONTACT_KEY], update=False))
+
     if event_batches:
         new_events = lake.read(SILVER_EVENTS).where(_in_batches(event_batches))
         batch_id = event_batches[-1]
@@ -192,7 +203,9 @@ def run(ctx: StepContext) -> StepResult:
 
     done = [(entity, b) for entity, batches in ((S.EVENTS, event_batches),
                                                  (S.CUSTOMERS, customer_batches),
-                                                 (S.ITEMS, item_batches)) for b in batches]
+                                                 (S.ITEMS, item_batches),
+                                                 (S.CONTACTS, contact_batches))
+            for b in batches]
     if done:
         now = datetime.now(UTC).replace(tzinfo=None)
         marks = ctx.spark.createDataFrame(

@@ -39,6 +39,13 @@ IN_STOCK = "in_stock"
 
 RUN_DATE = "run_date"
 
+# --- campaigns and the channel's contact log ----------------------------------------------
+CAMPAIGN_ID = "campaign_id"
+CHANNEL = "channel"
+CONTACT_TYPE = "contact_type"
+CONTACT_TS = "contact_ts"
+CONTACT_KEY = "contact_key"  # hash of the contact's content: its key in silver
+
 # --- lineage columns --------------------------------------------------------------------
 INGEST_TS = "_ingest_ts"
 SOURCE_FILE = "_source_file"
@@ -67,6 +74,23 @@ CUSTOMERS_REQUIRED = (USER_ID,)
 CUSTOMERS_OPTIONAL = (EMAIL, NAME, PHONE, COUNTRY, SIGNUP_TS, MARKETING_CONSENT)
 ITEMS_REQUIRED = (ITEM_ID,)
 ITEMS_OPTIONAL = (TITLE, CATEGORY, PRICE, IN_STOCK)
+
+
+class ContactType(StrEnum):
+    """What a channel's log says happened to one customer in one campaign. ``held_out``:
+    the customer was drawn into the campaign's control group and sent nothing (channels
+    such as Braze log control-group enrolment the same way)."""
+
+    SENT = "sent"
+    DELIVERED = "delivered"
+    OPENED = "opened"
+    CLICKED = "clicked"
+    HELD_OUT = "held_out"
+
+
+CONTACT_TYPES = tuple(ContactType)
+CONTACTS_REQUIRED = (CAMPAIGN_ID, USER_ID, CONTACT_TYPE, CONTACT_TS)
+CONTACTS_OPTIONAL = (CHANNEL,)
 PII_COLUMNS = (EMAIL, NAME, PHONE)  # stored only as keyed pseudonyms, from bronze on
 # columns that identify a customer: no Delta min/max statistics of them (core/lake.py)
 IDENTIFYING_COLUMNS = (USER_ID, *PII_COLUMNS, CORRUPT_RECORD)
@@ -76,9 +100,12 @@ ENTITY = "entity"  # the column naming one of them
 EVENTS = "events"
 CUSTOMERS = "customers"
 ITEMS = "items"
-ENTITIES = (EVENTS, CUSTOMERS, ITEMS)
-REQUIRED_COLUMNS = {EVENTS: EVENTS_REQUIRED, CUSTOMERS: CUSTOMERS_REQUIRED, ITEMS: ITEMS_REQUIRED}
-OPTIONAL_COLUMNS = {EVENTS: EVENTS_OPTIONAL, CUSTOMERS: CUSTOMERS_OPTIONAL, ITEMS: ITEMS_OPTIONAL}
+CONTACTS = "contacts"  # channels' logs of campaign sends, deliveries, opens, clicks, holdouts
+ENTITIES = (EVENTS, CUSTOMERS, ITEMS, CONTACTS)
+REQUIRED_COLUMNS = {EVENTS: EVENTS_REQUIRED, CUSTOMERS: CUSTOMERS_REQUIRED, ITEMS: ITEMS_REQUIRED,
+                    CONTACTS: CONTACTS_REQUIRED}
+OPTIONAL_COLUMNS = {EVENTS: EVENTS_OPTIONAL, CUSTOMERS: CUSTOMERS_OPTIONAL, ITEMS: ITEMS_OPTIONAL,
+                    CONTACTS: CONTACTS_OPTIONAL}
 
 # --- silver schemas ---------------------------------------------------------------------
 SILVER_EVENTS_SCHEMA = T.StructType([
@@ -121,7 +148,17 @@ SILVER_ITEMS_SCHEMA = T.StructType([
     T.StructField(BATCH_ID, T.StringType(), False),
 ])
 
-SILVER_KEYS = {EVENTS: EVENT_ID, CUSTOMERS: USER_ID, ITEMS: ITEM_ID}
+SILVER_CONTACTS_SCHEMA = T.StructType([
+    T.StructField(CAMPAIGN_ID, T.StringType(), False),
+    T.StructField(USER_ID, T.StringType(), False),
+    T.StructField(CHANNEL, T.StringType(), True),
+    T.StructField(CONTACT_TYPE, T.StringType(), False),
+    T.StructField(CONTACT_TS, T.TimestampType(), False),
+    T.StructField(CONTACT_KEY, T.StringType(), False),
+    T.StructField(BATCH_ID, T.StringType(), False),
+])
+
+SILVER_KEYS = {EVENTS: EVENT_ID, CUSTOMERS: USER_ID, ITEMS: ITEM_ID, CONTACTS: CONTACT_KEY}
 
 # --- reject reasons (quarantine._reject_reason) -----------------------------------------
 MALFORMED_RECORD = "malformed_record"
@@ -148,6 +185,9 @@ INVALID_SIGNUP_TS = "invalid_signup_ts"
 INVALID_STOCK_FLAG = "invalid_stock_flag"
 INVALID_CONSENT_FLAG = "invalid_consent_flag"
 DUPLICATE_KEY = "duplicate_key"          # an older version of a customer/item in the same load
+MISSING_CAMPAIGN_ID = "missing_campaign_id"
+UNKNOWN_CONTACT_TYPE = "unknown_contact_type"
+CONFLICTING_GROUP = "conflicting_group"  # a customer both held out and sent to, one campaign
 
 # --- gold: customer features and segments (segmentation) -------------------------------
 FIRST_ACTIVITY_TS = "first_activity_ts"
@@ -262,6 +302,8 @@ GT_CLUSTER_RANK = "cluster_rank"      # base popularity: 1 = most popular of its
 GT_EXPECTED_SHARE = "expected_share"  # planted share of all item draws that pick the item
 GT_TABLE = "table"                    # bad_rows: "events" or "customers"
 GT_KEY = "key"                        # bad_rows: the row's event_id or user_id
+GT_ORGANIC_RATE = "organic_rate"      # campaigns: share of a segment's audience buying anyway
+GT_PLANTED_LIFT = "planted_lift"      # campaigns: the conversion lift planted for the customer
 GT_BAD_KIND = "bad_kind"              # bad_rows: how the row was corrupted
 
 # --- quality: ops.dq_results and check columns (issue: data quality) --------------------
@@ -301,7 +343,6 @@ ERASURES_SCHEMA = T.StructType([
     T.StructField("vacuum_retention_hours", T.IntegerType(), False),
 ])
 # --- campaigns --------------------------------------------------------------------------
-CAMPAIGN_ID = "campaign_id"
 CAMPAIGN_GROUP = "group"              # treatment | control
 OFFERED_ITEMS = "offered_items"
 SEND_DATE = "send_date"
@@ -335,7 +376,7 @@ CAMPAIGN_RESULTS_SCHEMA = T.StructType([   # gold.campaign_results: one row per 
     T.StructField(RUN_DATE, T.DateType(), False),
 ])
 REJECTED_FILES_SCHEMA = T.StructType([   # quarantine.landing_files: files ingest refused
-    T.StructField(ENTITY, T.StringType(), False),           # events | customers | items
+    T.StructField(ENTITY, T.StringType(), False),           # one of ENTITIES
     T.StructField(SOURCE_FILE, T.StringType(), False),
     T.StructField(SOURCE_CHECKSUM, T.StringType(), True),   # null: unreadable
     T.StructField("size_bytes", T.LongType(), False),

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lakerec.core.schemas import EventType
 
@@ -58,6 +58,22 @@ class SegmentShape(Section):
     active_days_ago: tuple[int, int]
 
 
+class PlantedCampaign(Section):
+    """A past campaign planted in the synthetic data; its holdout share, window and channel
+    come from its definition, ``<paths.campaigns>/<name>.yaml``."""
+
+    send_days_ago: int = Field(gt=0)
+    audience_share: float = Field(gt=0, le=1)
+    lift: dict[str, float]   # planted segment -> absolute conversion lift, in [-1, 1]
+
+    @model_validator(mode="after")
+    def _lifts(self) -> PlantedCampaign:
+        bad = {k: v for k, v in self.lift.items() if not -1 <= v <= 1}
+        if bad:
+            raise ValueError(f"lifts must lie in [-1, 1]: {bad}")
+        return self
+
+
 class GenerateConfig(Section):
     """Synthetic landing data with planted structure (see docs/generate.md)."""
 
@@ -77,6 +93,7 @@ class GenerateConfig(Section):
     out_of_stock_share: float = Field(ge=0, lt=1)
     files: int = Field(gt=0)
     segments: dict[str, SegmentShape]
+    campaigns: dict[str, PlantedCampaign] = {}
 
 
 class OnlineRetailColumns(Section):

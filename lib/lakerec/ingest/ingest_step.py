@@ -1,7 +1,9 @@
 """``ingest``: landing files to bronze Delta tables, append-only.
 
 A file already in bronze is skipped: by path, and by content (its SHA-256), so the same file
-landed again under a new name adds nothing. Only ``events/`` is required.
+landed again under a new name adds nothing. Only ``events/`` is required; ``customers/``,
+``items/`` and ``contacts/`` (channels' logs of campaign sends, deliveries, opens, clicks and
+holdouts) are optional.
 
 A file that cannot be read, or lacks a required column, is *rejected*. By default one
 rejected file stops the step before anything is written (exit 2, one line naming the file
@@ -26,6 +28,7 @@ from pyspark.sql import functions as F
 from lakerec.core.errors import InputError, MissingColumnError
 from lakerec.core.pii import pii_key
 from lakerec.core.schemas import (
+    CONTACTS,
     ENTITIES,
     ENTITY,
     EVENTS,
@@ -109,8 +112,8 @@ def _load(ctx: StepContext, entity: str, result: StepResult, batch_id: str,
     except InputError:
         if entity == EVENTS:
             raise
-        result.summary.append(f"{entity}: no landing folder; {SILVER[entity]} will be "
-                              "derived from events")
+        result.summary.append(f"{entity}: no landing folder" + (
+            "" if entity == CONTACTS else f"; {SILVER[entity]} will be derived from events"))
         return None
     for path in ignored:
         result.summary.append(f"{entity}: ignored {path} (not .csv, .json, .jsonl, .parquet)")

@@ -19,6 +19,11 @@ from lakerec.core.errors import ConfigError
 from lakerec.core.lake import Lake
 from lakerec.core.schemas import (
     BASKET_SIZE,
+    CONTACT_KEY,
+    CONTACT_TYPE,
+    CONTACT_TYPES,
+    CONTACTS,
+    CONTACTS_REQUIRED,
     CUSTOMERS,
     CUSTOMERS_REQUIRED,
     EVENT_TS,
@@ -32,6 +37,7 @@ from lakerec.core.schemas import (
     QUANTITY,
     RATING,
     RUN_DATE,
+    SILVER_CONTACTS_SCHEMA,
     SILVER_EVENTS_SCHEMA,
     USER_ID,
 )
@@ -105,6 +111,9 @@ def bronze_targets(lake: Lake, quality: QualityConfig, window: Window,
         ITEMS: (derive.with_parsed_values(keys=(ITEM_ID,)),
                   suites.bronze_keyed(ITEM_ID, ITEMS_REQUIRED, checks.columns,
                                       checks.keys_not_null)),
+        CONTACTS: (derive.with_parsed_values(keys=(USER_ID,)),
+                   suites.bronze_keyed(USER_ID, CONTACTS_REQUIRED, checks.columns,
+                                       checks.keys_not_null)),
     }
     for entity, (parse, expectations) in shapes.items():
         table = BRONZE[entity].qualified_name
@@ -186,6 +195,13 @@ def silver_targets(lake: Lake, quality: QualityConfig, window: Window,
             *suites.silver_keyed(silver.schema, key, checks.columns, checks.keys_not_null,
                                  checks.keys_unique),
             *suites.volume(name, checks.volume, history)]), frame))
+    contacts = _snapshots(lake, [SILVER[CONTACTS]], plan)[SILVER[CONTACTS]]
+    if contacts is not None:  # no volume check: contacts come in bursts, one per campaign
+        name = SILVER[CONTACTS].qualified_name
+        plan.targets.append(Target(name, plan.versions_read[name], suites.suite(name, [
+            *suites.silver_keyed(SILVER_CONTACTS_SCHEMA, CONTACT_KEY, checks.columns,
+                                 checks.keys_not_null, checks.keys_unique),
+            *suites.in_set(CONTACT_TYPE, CONTACT_TYPES, checks.event_types)]), contacts))
     return plan
 
 

@@ -5,7 +5,8 @@ Writes, for run date ``D`` and seed ``S`` (folders replaced on a rerun)::
     <paths.landing>/events/generated_D_seedS/part-*.csv        all values as text
     <paths.landing>/customers/generated_D_seedS/part-*.json    JSON lines
     <paths.landing>/items/generated_D_seedS/part-*.parquet
-    <paths.ground_truth>/{customers,items,bad_rows}/           Parquet
+    <paths.landing>/contacts/generated_D_seedS/part-*.csv      planted campaigns' channel log
+    <paths.ground_truth>/{customers,items,bad_rows,campaigns}/ Parquet
     <paths.ground_truth>/summary.json
 
 See docs/generate.md for what is planted.
@@ -18,7 +19,8 @@ import json
 import logging
 import re
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from functools import reduce
 from typing import Any
 
 from pydantic import ValidationError
@@ -26,9 +28,11 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lakerec.core import schemas as S
+from lakerec.core.campaigns import find_campaign
 from lakerec.core.errors import ConfigError
 from lakerec.core.settings import GenerateConfig
 from lakerec.core.step import StepContext, StepResult
+from lakerec.synthetic import campaigns as C
 from lakerec.synthetic import draws as D
 from lakerec.synthetic import generator as G
 from lakerec.synthetic import population as P
@@ -41,6 +45,7 @@ LANDING_EVENTS = (S.EVENT_ID, S.USER_ID, S.ITEM_ID, S.EVENT_TYPE, S.EVENT_TS, S.
 LANDING_CUSTOMERS = (S.USER_ID, S.EMAIL, S.NAME, S.PHONE, S.COUNTRY, S.SIGNUP_TS,
                      S.MARKETING_CONSENT)
 LANDING_ITEMS = (S.ITEM_ID, S.TITLE, S.CATEGORY, S.PRICE, S.IN_STOCK)
+CAMPAIGN_RESPONSE = "campaign_response"  # row kind of a purchase a planted campaign caused
 _SPARK_PART = re.compile(r"^(part-\d+)-.+?-c\d+(\..+)$")  # part-00000-<uuid>-c000.csv
 
 
@@ -138,6 +143,48 @@ def _write_text(spark: SparkSession, path: str, text: str) -> None:
         stream.close()
 
 
+# --- planted campaigns ---------------------------------------------------------------------
+def planted_campaigns(cfg: GenerateConfig, folder: str, run_date: date) -> list[C.Planted]:
+    """``generate.campaigns`` resolved against their definitions in ``folder``."""
+    out = []
+    for name, planted in cfg.campaigns.items():
+        definition = find_campaign(folder, name)
+        campaign = C.resolve(name, planted, definition, run_date)
+        if definition.objective.window_days >= planted.send_days_ago:
+            raise ConfigError(
+                f"generate.campaigns.{name}.send_days_ago {planted.send_days_ago} must exceed "
+                f"its attribution window ({definition.objective.window_days} days), so that "
+                "the window has closed by the run date")
+        if planted.send_days_ago >= cfg.days:
+            raise ConfigError(f"generate.campaigns.{name}.send_days_ago "
+                              f"{planted.send_days_ago} must be below generate.days ({cfg.days})")
+        unknown = sorted(set(planted.lift) - set(cfg.segments))
+        if unknown:
+            raise ConfigError(f"generate.campaigns.{name}.lift names {unknown}, which are not "
+                              f"planted segments ({', '.join(cfg.segments)})")
+        out.append(campaign)
+    return out
+
+
+def _planted_summary(truths: list[DataFrame]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per campaign and planted segment: audience, groups, organic share, planted lift."""
+    rows = (reduce(DataFrame.unionByName, truths)
+            .groupBy(S.CAMPAIGN_ID, S.GT_SEGMENT)
+            .agg(F.count("*").alias("audience"),
+                 F.count(F.when(F.col(S.CAMPAIGN_GROUP) == C.TREATMENT, 1)).alias("treatment"),
+                 F.first(S.GT_ORGANIC_RATE).alias(S.GT_ORGANIC_RATE),
+                 F.first(S.GT_PLANTED_LIFT).alias(S.GT_PLANTED_LIFT))
+            .orderBy(S.CAMPAIGN_ID, S.GT_SEGMENT).collect())
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in rows:
+        out.setdefault(r[S.CAMPAIGN_ID], {})[r[S.GT_SEGMENT]] = {
+            "audience": r["audience"], "treatment": r["treatment"],
+            "control": r["audience"] - r["treatment"],
+            S.GT_ORGANIC_RATE: round(r[S.GT_ORGANIC_RATE], 4),
+            S.GT_PLANTED_LIFT: round(r[S.GT_PLANTED_LIFT], 4)}
+    return out
+
+
 # --- the step ------------------------------------------------------------------------------
 def run(ctx: StepContext) -> StepResult:
     started = time.monotonic()
@@ -165,14 +212,38 @@ def run(ctx: StepContext) -> StepResult:
         run_date=ctx.run_date, taste_clusters=cfg.taste_clusters,
         taste_affinity=cfg.taste_affinity, zipf_exponent=cfg.zipf_exponent,
         cluster_sizes_=D.cluster_sizes(cfg.items, cfg.categories, cfg.taste_clusters))
+    campaigns = planted_campaigns(cfg, ctx.config.paths.campaigns, ctx.run_date)
+    truths, responses, contacts = [], [], []
+    planted_summary: dict[str, dict[str, dict[str, Any]]] = {}
+    for campaign in campaigns:
+        members = C.with_organic(C.audience(customers, campaign, seed=cfg.seed), planned,
+                                 campaign)
+        truth_rows = C.truth(members, campaign).cache()
+        truths.append(truth_rows)
+        planned = C.without_deterred(planned, C.deterred(truth_rows, campaign, seed=cfg.seed),
+                                     campaign)
+        responses.append(C.response_events(C.responders(truth_rows, campaign, seed=cfg.seed),
+                                           items, campaign, seed=cfg.seed))
+        contacts.append(C.contact_log(truth_rows, campaign, seed=cfg.seed))
     events = G.landing_events(
         planned, seed=cfg.seed, return_share=cfg.return_share,
         bad_row_share=cfg.bad_row_share,
         purchase_fraction=D.expected_purchase_fraction(cfg.segments),
         absurd_quantity=100 * ctx.config.conform.max_quantity - 1,
-        future_from=future_from).cache()
+        future_from=future_from)
+    for response in responses:
+        events = events.unionByName(response.withColumns({
+            P.EVENT_NO: F.lit(None).cast("long"), P.ROW_KIND: F.lit(CAMPAIGN_RESPONSE)}))
+    events = events.cache()
     try:
         paths = {t: f"{landing}/{t}/{batch}" for t in ("events", "customers", "items")}
+        if contacts:
+            paths[S.CONTACTS] = f"{landing}/{S.CONTACTS}/{batch}"
+            _write(reduce(DataFrame.unionByName, contacts), paths[S.CONTACTS], "csv", cfg.files,
+                   S.USER_ID, header="true")
+            _write(reduce(DataFrame.unionByName, truths).drop(P.IDX), f"{truth}/campaigns",
+                   "parquet", 1, S.USER_ID)
+            planted_summary = _planted_summary(truths)
         text_options = {"header": "true", "ignoreLeadingWhiteSpace": "false",
                         "ignoreTrailingWhiteSpace": "false"}
         _write(events.select(*LANDING_EVENTS), paths["events"], "csv", cfg.files,
@@ -197,11 +268,14 @@ def run(ctx: StepContext) -> StepResult:
         counts = {
             "events": sum(by_kind.values()), "customers": cfg.customers, "items": cfg.items,
             "good_events": by_kind.get(P.GOOD, 0), "returns": by_kind.get(P.RETURN, 0),
+            "campaign_responses": by_kind.get(CAMPAIGN_RESPONSE, 0),
             "out_of_stock_items": items.where(~F.col(S.IN_STOCK)).count()}
     finally:
         events.unpersist()
         customers.unpersist()
         items.unpersist()
+        for truth_rows in truths:
+            truth_rows.unpersist()
     bad_events = {k: by_kind.get(k, 0) for k in P.EVENT_BAD_KINDS}
     bad_customers = {k: email_kinds.get(k, 0) for k in P.CUSTOMER_BAD_KINDS}
     per_reason: dict[str, int] = {}
@@ -213,6 +287,7 @@ def run(ctx: StepContext) -> StepResult:
         "future_timestamps_after": future_from.isoformat(), "counts": counts,
         "bad_rows": {"events": bad_events, "customers": bad_customers},
         "bad_rows_per_reason": per_reason, "landing": paths, "ground_truth": truth,
+        "campaigns": planted_summary,
         "config": cfg.model_dump(mode="json")}
     _write_text(spark, f"{truth}/summary.json", json.dumps(summary, indent=2) + "\n")
 
@@ -227,5 +302,10 @@ def run(ctx: StepContext) -> StepResult:
         f"-> {paths['items']}",
         "bad events: " + ", ".join(f"{k} {v:,}" for k, v in bad_events.items()),
         "bad customers: " + ", ".join(f"{k} {v:,}" for k, v in bad_customers.items()),
-        f"ground truth: {truth} (customers, items, bad_rows, summary.json)",
+        *[f"planted campaign {c.name}: sent {c.send_date} by {c.channel}, "
+          + ", ".join(f"{seg} {100 * v['planted_lift']:+.1f} points"
+                      for seg, v in planted_summary[c.name].items())
+          + f" -> {paths[S.CONTACTS]}" for c in campaigns],
+        f"ground truth: {truth} (customers, items, bad_rows, "
+        f"{'campaigns, ' if campaigns else ''}summary.json)",
         f"generated in {seconds:.1f} s"])

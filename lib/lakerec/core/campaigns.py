@@ -1,6 +1,9 @@
 """Campaign definitions: one YAML file per campaign under ``conf/campaigns/``, validated like
 the rest of the config (unknown keys are errors, one line says which).
 
+Campaign definitions are configuration, read by the campaign step and by the generator
+(which plants past campaigns in synthetic data), so they live in core.
+
 A campaign names its objective (a purchase of an offered item, or any purchase, within an
 attribution window), its audience rule, its offer, the channel, the send date, the share of
 the audience held out as control, an optional cap with the rule that chooses among a larger
@@ -82,12 +85,25 @@ class Campaign(Section):
     audience: Audience
     offer: Offer
     channel: str = Field(min_length=1)
-    send_date: date
+    # null: planned for the run date it is planned on; a campaign sent by a channel outside
+    # lakerec takes its send date from the channel's contact log (silver.contacts)
+    send_date: date | None = None
+    # plan: lakerec plans the audience (`campaign plan`); contacts: a channel chose and sent
+    # it, and its log (silver.contacts) says who was sent and who held out: measured only
+    audience_source: Literal["plan", "contacts"] = "plan"
     holdout_share: float = Field(gt=0, lt=1)
     max_audience: int | None = Field(default=None, gt=0)
     selection: Literal["random", "uplift"] = "random"  # who is kept when over max_audience
     salt: str = Field(min_length=1)   # group assignment hashes (customer, campaign, salt)
     decision: Decision = Decision()
+
+    @property
+    def sent_on(self) -> date:
+        """The send date, once known: the definition's, the run date it is planned on, or
+        the day of its first contact in the channel's log."""
+        if self.send_date is None:
+            raise ConfigError(f"campaign {self.name} has no send date yet")
+        return self.send_date
 
 
 def load_campaign(path: str | Path) -> Campaign:
