@@ -10,6 +10,9 @@ should not pay for it.
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,11 +46,38 @@ def tracking(config: MlflowConfig) -> MlflowClient:
     import mlflow
 
     uri = config.tracking_uri
-    if uri.startswith(_SQLITE):
-        Path(uri[len(_SQLITE):]).parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    return mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    if not uri.startswith(_SQLITE):
+        return mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    database = Path(uri[len(_SQLITE):])
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with _file_lock(database.with_name(f"{database.name}.lock")):
+        # the first use creates or upgrades the schema: one process at a time
+        client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+        client.search_experiments(max_results=1)
+        client.search_registered_models(max_results=1)
+        mlflow.search_experiments(max_results=1)  # the fluent API's store, too
+    return client
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path`` for the body, across processes on this host.
+
+    Notes
+    -----
+    MLflow creates (or migrates) a SQLite database's tables on its first connection, with no
+    lock of its own: two processes that start on a new database at once both run
+    ``CREATE TABLE``, and one dies (``table ... already exists``). Later writes are safe:
+    SQLite serialises them and MLflow waits for its lock.
+    """
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def ensure_experiment(config: MlflowConfig, name: str) -> str:
@@ -56,6 +86,7 @@ def ensure_experiment(config: MlflowConfig, name: str) -> str:
     Its artifacts go to ``<artifact_location>/<experiment name>``. Call :func:`tracking` first.
     """
     import mlflow
+    from mlflow.exceptions import MlflowException
 
     full_name = f"{config.experiment_prefix}-{name}"
     client = mlflow.MlflowClient()
@@ -65,7 +96,15 @@ def ensure_experiment(config: MlflowConfig, name: str) -> str:
             client.restore_experiment(experiment.experiment_id)
         return str(experiment.experiment_id)
     location = f"{_artifact_root(config.artifact_location)}/{full_name}"
-    return str(client.create_experiment(full_name, artifact_location=location))
+    try:
+        return str(client.create_experiment(full_name, artifact_location=location))
+    except MlflowException as exc:  # another process created it since the lookup
+        if exc.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
+            raise
+        created = client.get_experiment_by_name(full_name)
+        if created is None:
+            raise
+        return str(created.experiment_id)
 
 
 def log_spark_model(model: Model) -> ModelInfo:
