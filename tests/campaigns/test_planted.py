@@ -1,6 +1,6 @@
 """A past campaign planted by the generator, measured from its channel's contact log: the
-contact log's path through ingest and conform, and every planted segment's lift inside its
-measured 95% interval.
+contact log's path through ingest and conform, every planted segment's lift inside its
+measured 95% interval, and an uplift model learned from it that beats random targeting.
 
 The segments are the planted ones here (written as the segmentation of the day before the
 send), so that each measured row has one planted lift; ``lakerec run`` measures the same
@@ -14,12 +14,16 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from lakerec.campaigns.uplift import UPLIFT_MODEL
 from lakerec.cli.runner import run_step
+from lakerec.core import registry
 from lakerec.core import schemas as S
 from lakerec.core.config import Config
+from lakerec.core.errors import ConfigError
 from lakerec.core.lake import Lake
 from lakerec.core.tables import (
     BRONZE,
@@ -29,7 +33,7 @@ from lakerec.core.tables import (
     QUARANTINE,
     SILVER,
 )
-from tests.conftest import make_config
+from tests.conftest import REPO, make_config
 
 pytestmark = pytest.mark.slow
 RUN_DATE = date(2026, 11, 27)
@@ -94,3 +98,65 @@ def test_every_planted_segments_lift_lies_within_its_measured_interval(
     assert results["at_risk"]["verdict"] == "won"
     assert results["at_risk"]["conversion_lift_low"] > 0
     assert sum("planted" in line and "inside the 95% interval" in line for line in lines) == 6
+
+
+@pytest.fixture(scope="module")
+def uplift(spark: SparkSession, measured: tuple[Config, Lake, dict, list[str]]
+           ) -> tuple[list[str], dict[str, float]]:
+    config = measured[0]
+    lines: list[str] = []
+    run_step("campaign", config, RUN_DATE, spark=spark, options={"action": "uplift"},
+             out=lines.append)
+    client = registry.tracking(config.mlflow)
+    experiment = client.get_experiment_by_name(f"{config.mlflow.experiment_prefix}-uplift")
+    assert experiment is not None
+    return lines, client.search_runs([experiment.experiment_id])[0].data.metrics
+
+
+def test_the_uplift_model_beats_random_targeting_on_qini(
+        uplift: tuple[list[str], dict[str, float]]) -> None:
+    lines, metrics = uplift
+    assert metrics["qini.model"] > metrics["qini.random"] + 0.002, metrics
+    assert any(line.strip().startswith("model: Qini coefficient") for line in lines), lines
+
+
+def test_plan_caps_the_audience_by_predicted_uplift_and_still_holds_out_at_random(
+        spark: SparkSession, measured: tuple[Config, Lake, dict, list[str]],
+        uplift: tuple[list[str], dict[str, float]], tmp_path: Path) -> None:
+    config, lake, _, _ = measured
+    client = registry.tracking(config.mlflow)
+    champion = registry.alias_version(client, UPLIFT_MODEL, registry.CHAMPION)
+    if champion is None:  # the model did not beat the segment-level baseline: no champion
+        with pytest.raises(ConfigError, match="needs a lakerec-uplift champion"):
+            run_step("campaign", make_config(tmp_path, f"paths.campaigns={_targeted(tmp_path)}",
+                                             f"paths.root={config.paths.root}",
+                                             f"mlflow.tracking_uri={config.mlflow.tracking_uri}"),
+                     RUN_DATE, spark=spark, options={"action": "plan", "name": "targeted"},
+                     out=lambda _: None)
+        pytest.skip("no uplift champion to plan with: " + uplift[0][-1])
+    plan_config = make_config(tmp_path, f"paths.campaigns={_targeted(tmp_path)}",
+                              f"paths.root={config.paths.root}",
+                              f"mlflow.tracking_uri={config.mlflow.tracking_uri}",
+                              f"mlflow.artifact_location={config.mlflow.artifact_location}")
+    lines: list[str] = []
+    run_step("campaign", plan_config, RUN_DATE, spark=spark,
+             options={"action": "plan", "name": "targeted"}, out=lines.append)
+    planned = lake.read(GOLD_CAMPAIGN_AUDIENCES).where(F.col(S.CAMPAIGN_ID) == "targeted")
+    assert planned.count() == 300
+    assert {r[0] for r in planned.select(F.col("model_versions")["uplift"]).collect()} == {
+        champion}
+    control = planned.where(F.col(S.CAMPAIGN_GROUP) == "control").count()
+    assert 0.3 * 300 - 3 * (300 * 0.09) ** 0.5 < control < 0.3 * 300 + 3 * (300 * 0.09) ** 0.5
+    assert any("by the uplift predicted by lakerec-uplift champion" in line for line in lines)
+
+
+def _targeted(folder: Path) -> Path:
+    """A campaign capped at 300 customers chosen by predicted uplift, 30% held out."""
+    campaigns = folder / "campaigns"
+    campaigns.mkdir(exist_ok=True)
+    data = yaml.safe_load((REPO / "conf" / "campaigns" / "winback.yaml").read_text())
+    data.update(name="targeted", salt="targeted", holdout_share=0.3, max_audience=300,
+                selection="uplift", offer={"kind": "items", "items": ["ANY"]},
+                audience={"segments": [], "consent_required": True})
+    (campaigns / "targeted.yaml").write_text(yaml.safe_dump(data))
+    return campaigns

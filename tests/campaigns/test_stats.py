@@ -14,6 +14,7 @@ from lakerec.campaigns.stats import (
     minimum_detectable_effect,
     sample_ratio_p_value,
 )
+from lakerec.campaigns.uplift import qini
 
 
 def test_the_power_figure_matches_the_textbook_calculation() -> None:
@@ -91,3 +92,13 @@ def test_the_sample_ratio_check_fires_on_a_skewed_assignment() -> None:
     assert sample_ratio_p_value(9_000, 1_000, 0.9) > 0.05     # as planned
     assert sample_ratio_p_value(9_050, 950, 0.9) > 0.001      # sampling noise
     assert sample_ratio_p_value(9_300, 700, 0.9) < 1e-6       # broken assignment
+
+
+def test_qini_of_a_worked_example_and_of_its_reverse() -> None:
+    # the one converter is treated: ranked first, Q(k) = 1 at every k; the random line
+    # climbs to 1 by quarters, so the area between them is (.75 + .5 + .25 + 0) / 4
+    treated, converted = [True, False, True, False], [1, 0, 0, 0]
+    best = qini([4, 3, 2, 1], treated, converted)
+    assert (best.coefficient, best.auuc, best.total_uplift) == pytest.approx((0.375, 1.0, 1.0))
+    worst = qini([1, 2, 3, 4], treated, converted)
+    assert (worst.coefficient, worst.auuc) == pytest.approx((-0.375, 0.25))

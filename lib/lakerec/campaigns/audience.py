@@ -85,13 +85,16 @@ def eligible(segments: DataFrame, recency: DataFrame, opted_out: DataFrame,
     return audience.join(contacted.select(USER_ID), USER_ID, "left_anti")
 
 
-def capped(audience: DataFrame, campaign: Campaign) -> DataFrame:
+def capped(audience: DataFrame, campaign: Campaign, *, best_first: Column | None = None
+           ) -> DataFrame:
     """At most ``campaign.max_audience`` customers: those with the smallest draw of a hash
-    of their own (``random``). Selection by predicted uplift needs an uplift model."""
+    of their own (``random``), or the first by ``best_first`` (``uplift``: the predicted
+    uplift, descending), the draw breaking ties."""
     if campaign.max_audience is None:
         return audience
     draw = hash_draw(F.col(USER_ID), campaign.salt, campaign.name, "cap")
-    return audience.orderBy(draw, F.col(USER_ID)).limit(campaign.max_audience)
+    order = [draw, F.col(USER_ID)] if best_first is None else [best_first, draw, F.col(USER_ID)]
+    return audience.orderBy(*order).limit(campaign.max_audience)
 
 
 def assign_groups(audience: DataFrame, campaign: Campaign) -> DataFrame:

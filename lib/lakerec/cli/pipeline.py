@@ -26,6 +26,8 @@ PIPELINE: tuple[tuple[str, dict[str, Any]], ...] = (
     # campaigns whose day it is (docs/campaigns.md): planned on their send date, measured
     # once their attribution window has closed
     ("campaign", {"action": "due"}),
+    # the uplift model, relearned from every measured campaign (champion only on evidence)
+    ("campaign", {"action": "uplift"}),
     # compaction, constraints and old files of every table (weekly on its own in Airflow)
     ("maintain", {}),
 )

@@ -368,6 +368,15 @@ class DpReportsConfig(Section):
     min_group_size: int = Field(ge=1)
 
 
+class UpliftConfig(Section):
+    """The uplift model (T-learner of gradient-boosted trees) learned from past campaigns."""
+
+    evaluation_share: float = Field(gt=0, lt=1)  # customers held out of the fit for Qini
+    max_iter: int = Field(gt=0)
+    max_depth: int = Field(gt=0)
+    seed: int
+
+
 class Config(Section):
     profile: str
     paths: PathsConfig
@@ -384,3 +393,4 @@ class Config(Section):
     segment: SegmentConfig
     recommend: RecommendConfig
     dp_reports: DpReportsConfig
+    uplift: UpliftConfig
