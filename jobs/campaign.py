@@ -1,5 +1,7 @@
-"""Plan a campaign: its audience with a hash-assigned control group, the minimum detectable
-lift, and the treatment export for the channel (``conf/campaigns/<name>.yaml``).
+"""Campaigns (``conf/campaigns/<name>.yaml``): ``plan NAME`` (the audience with a hash-assigned
+control group, the minimum detectable lift, the treatment export), ``measure NAME`` (the
+lift per segment, after the attribution window), ``due`` (both, for every campaign whose day
+it is) and ``uplift`` (the uplift model, from the measured campaigns).
 
 Run it on one machine (after ``make setup``)::
 

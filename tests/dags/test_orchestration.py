@@ -74,9 +74,11 @@ print("RESULT " + json.dumps({
         "downstream": {t.task_id: sorted(t.downstream_task_ids) for t in dag.tasks},
         "retries": {t.task_id: t.retries for t in dag.tasks},
         "backoff": sorted({t.retry_exponential_backoff for t in dag.tasks}),
-        "conn_ids": sorted({t._conn_id for t in dag.tasks}),
-        "applications": {t.task_id: t.application for t in dag.tasks},
-        "args": {t.task_id: t.application_args for t in dag.tasks},
+        "conn_ids": sorted({t._conn_id for t in dag.tasks if hasattr(t, "_conn_id")}),
+        "applications": {t.task_id: getattr(t, "application", None) for t in dag.tasks},
+        "args": {t.task_id: getattr(t, "application_args", None) for t in dag.tasks},
+        "targets": {t.task_id: str(t.target_time) for t in dag.tasks
+                    if hasattr(t, "target_time")},
         "max_active_runs": dag.max_active_runs,
         "catchup": dag.catchup,
         "start_tz": str(dag.start_date.tzinfo),
@@ -104,10 +106,15 @@ def test_dag_files_load_without_errors_and_have_the_pipeline_order(tmp_path: Pat
     assert set(dags) == {"lakerec_daily", "lakerec_retrain", "lakerec_forget",
                          "lakerec_maintenance", "lakerec_campaigns"}
     campaigns = dags["lakerec_campaigns"]
-    assert campaigns["downstream"] == {"plan": []}
+    assert campaigns["downstream"] == {"plan": ["wait_for_window"],
+                                       "wait_for_window": ["measure"], "measure": ["uplift"],
+                                       "uplift": []}
     assert campaigns["applications"]["plan"].endswith("'jobs/campaign.py') }}")
     assert campaigns["args"]["plan"][-2:] == ["plan", "{{ params.campaign }}"]
-    assert "campaign" in campaigns["params"]
+    assert campaigns["args"]["measure"][-2:] == ["measure", "{{ params.campaign }}"]
+    assert campaigns["args"]["uplift"][-1] == "uplift"
+    assert "params.window_days + 1" in campaigns["targets"]["wait_for_window"]
+    assert {"campaign", "window_days"} <= set(campaigns["params"])
     maintenance = dags["lakerec_maintenance"]
     assert maintenance["downstream"] == {"maintain": []}
     assert maintenance["applications"]["maintain"].endswith("'jobs/maintain.py') }}")
