@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -56,10 +55,8 @@ from lakerec.core.step import StepContext, StepResult
 from lakerec.core.tables import GOLD_CUSTOMER_SEGMENTS, GOLD_USER_FEATURES
 from lakerec.segments import plots
 from lakerec.segments.model import (
-    RULE_LABELS,
     Candidate,
     Selection,
-    assign_segments,
     clusters_found,
     fit_segmentation,
     silhouette_of,
@@ -67,38 +64,15 @@ from lakerec.segments.model import (
 from lakerec.segments.profiles import (
     CUSTOMER_SHARE,
     CUSTOMERS,
-    buyer_medians,
-    label_segments,
-    segment_profiles,
     with_segment_labels,
 )
+from lakerec.segments.scoring import Scored, score
 
 log = logging.getLogger("lakerec.segment")
 
 EXPERIMENT = "segmentation"
 # KMeans needs two customers (Spark's fails on one, with k >= 2).
 MIN_BUYERS = 2
-
-
-@dataclass
-class Scored:
-    """Customers segmented by one model, with the profile and labels of its segments."""
-
-    assignments: DataFrame
-    profile: pd.DataFrame
-    labels: dict[int, str]
-
-
-def score(model: PipelineModel, features: DataFrame, settings: SegmentConfig) -> Scored:
-    assignments = assign_segments(model, features,
-                                  new_customer_days=settings.new_customer_days).cache()
-    profile: pd.DataFrame = segment_profiles(
-        assignments, top_categories_n=settings.profile_top_categories).toPandas()
-    population = buyer_medians(assignments).first()
-    labels = label_segments(profile.to_dict("records"),
-                            population.asDict() if population else {}, RULE_LABELS)
-    profile.insert(1, SEGMENT_LABEL, profile[SEGMENT_ID].map(labels))
-    return Scored(assignments, profile, labels)
 
 
 def smallest_cluster_share(profile: pd.DataFrame) -> float:
