@@ -230,7 +230,9 @@ def _campaign_ids(ctx: StepContext, table: Table) -> dict[str, date]:
 def _due(ctx: StepContext) -> StepResult:
     """Plan every campaign of ``paths.campaigns`` whose send date is the run date (or that
     has none), unless it was planned already or a channel sent it; measure every campaign
-    planned or sent whose attribution window has closed and that has no result yet."""
+    planned or sent whose attribution window has closed and that has no result yet. A
+    campaign whose inputs are missing (no segmentation, no recommendations: degenerate data)
+    is left for another day with a warning, and the others go on."""
     folder = Path(ctx.config.paths.campaigns)
     names = sorted(p.stem for p in folder.glob("*.yaml"))
     planned = _campaign_ids(ctx, GOLD_CAMPAIGN_AUDIENCES)
@@ -250,14 +252,20 @@ def _due(ctx: StepContext) -> StepResult:
             if ctx.run_date < closes:
                 due.summary.append(f"campaign {name}: sent {sent}, window closes on {closes}")
                 continue
-            done = _measure(ctx, campaign)
+            action, act = "measured", lambda c=campaign: _measure(ctx, c)
         elif campaign.audience_source == "contacts":
             due.summary.append(f"campaign {name}: no contact in {SILVER[CONTACTS]} yet")
             continue
         elif campaign.send_date in (None, ctx.run_date):
-            done = _plan(ctx, campaign.model_copy(update={"send_date": ctx.run_date}))
+            action, act = "planned", lambda c=campaign: _plan(
+                ctx, c.model_copy(update={"send_date": ctx.run_date}))
         else:
             due.summary.append(f"campaign {name}: sends on {campaign.send_date}")
+            continue
+        try:
+            done = act()
+        except InputError as exc:  # what it needs is missing (no segments, say): not today
+            due.warnings.append(f"campaign {name} not {action}: {exc}")
             continue
         due.rows_out = (due.rows_out or 0) + (done.rows_out or 0)
         due.versions_read |= done.versions_read
