@@ -735,7 +735,12 @@ def _plan(ctx: StepContext, campaign: Campaign) -> StepResult:
     wanted = campaign.decision.min_lift
     mde_text = (f"{100 * overall_mde:.1f} points" if math.isfinite(overall_mde)
                 else "unknown (no baseline conversion in the lake)")
-    if result.rows_out and wanted > 0 and not overall_mde <= wanted:
+    if result.rows_out and wanted > 0 and not math.isfinite(overall_mde):
+        result.warnings.append(
+            f"campaign {name}: its power cannot be checked: nobody its rule admitted one "
+            f"window before the send bought within the window, so there is no baseline "
+            f"conversion to size the test on (min_lift {100 * wanted:.1f} points)")
+    elif result.rows_out and wanted > 0 and not overall_mde <= wanted:
         result.warnings.append(
             f"campaign {name} cannot detect the lift its decision rule asks for: minimum "
             f"detectable lift {mde_text} > min_lift {100 * wanted:.1f} points (alpha "
