@@ -104,7 +104,10 @@ def test_dag_files_load_without_errors_and_have_the_pipeline_order(tmp_path: Pat
     assert result["import_errors"] == {}
     dags = result["dags"]
     assert set(dags) == {"lakerec_daily", "lakerec_retrain", "lakerec_forget",
-                         "lakerec_maintenance", "lakerec_campaigns"}
+                         "lakerec_maintenance", "lakerec_campaigns", "lakerec_campaigns_due"}
+    due = dags["lakerec_campaigns_due"]
+    assert due["downstream"] == {"due": ["uplift"], "uplift": []}
+    assert due["args"]["due"][-1] == "due" and due["max_active_runs"] == 1
     campaigns = dags["lakerec_campaigns"]
     assert campaigns["downstream"] == {"plan": ["wait_for_window"],
                                        "wait_for_window": ["measure"], "measure": ["uplift"],
