@@ -37,7 +37,7 @@ from tests.conftest import REPO, make_config
 
 pytestmark = pytest.mark.slow
 RUN_DATE = date(2026, 11, 27)
-SIZE = ("generate.customers=4000", "generate.items=200", "generate.events=24000",
+SIZE = ("generate.customers=4000", "generate.items=200", "generate.events=16000",
         "generate.files=1", "generate.bad_row_share=0.0")
 
 

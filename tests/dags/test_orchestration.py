@@ -240,7 +240,8 @@ def test_standalone_cluster_matches_the_local_dag_run_and_is_always_stopped(
     env = clean_env(
         CLUSTER_DIR=str(processes), DEMO_DIR=str(tmp_path / "cluster"),
         CONF=str(job_config(tmp_path / "cluster")), RUN_DATE=RUN_DATE.isoformat(),
-        STEPS="run no_such_step", RUN_ARGS="--skip generate --skip train --skip maintain",
+        STEPS="run no_such_step",
+        RUN_ARGS="--skip generate --skip train --skip maintain --skip campaign",
         LAKEREC_ZIP=str(zip_path), PYSPARK_PYTHON=str(python),
         MASTER_PORT=str(MASTER_PORT), MASTER_WEBUI_PORT=str(WEBUI_PORT),
         WORKER_MEMORY="2g", EXECUTOR_MEMORY="1g", DRIVER_MEMORY="2g")
@@ -250,7 +251,7 @@ def test_standalone_cluster_matches_the_local_dag_run_and_is_always_stopped(
                                 cwd=tmp_path, timeout=DAG_RUN_TIMEOUT_S)
         output = log.read_text(errors="replace")
         assert "with 2 workers" in output, output[-4000:]
-        assert "skipping generate, maintain, train" in output, output[-4000:]
+        assert "skipping campaign, generate, maintain, train" in output, output[-4000:]
         assert "What it produced:" in output, output[-4000:]  # the run got to its end
         assert returncode != 0 and "no job jobs/no_such_step.py" in output
         # Both workers ran executors of the application.
