@@ -2,7 +2,8 @@
 ``<paths.campaigns>/NAME.yaml``; ``lakerec campaign measure NAME`` measures it once its
 attribution window has closed (:mod:`lakerec.campaigns.measure`), a campaign lakerec planned
 from its audience, one a channel sent from its contact log; ``lakerec campaign due`` does
-both for every campaign whose day it is (``lakerec run`` runs it after ``recommend``).
+both for every campaign whose day it is (``lakerec run`` runs it after ``recommend``);
+``lakerec campaign uplift`` learns who campaigns move (:mod:`lakerec.campaigns.uplift_training`).
 
 Planning writes ``gold.campaign_audiences`` (one row per customer: group, segment, offered
 items, the model versions used, the send date, the planned time), replacing the campaign's
@@ -22,11 +23,9 @@ would have been offered then is unknown), so its minimum detectable effect is co
 from __future__ import annotations
 
 import argparse
-import logging
 import math
 import re
 from datetime import UTC, date, datetime, timedelta
-from functools import reduce
 from pathlib import Path
 
 from pyspark.sql import Column, DataFrame
@@ -35,6 +34,9 @@ from pyspark.sql import functions as F
 from lakerec.campaigns import audience as A
 from lakerec.campaigns import measure as M
 from lakerec.campaigns import uplift as U
+from lakerec.campaigns import uplift_training
+from lakerec.campaigns.as_of import features_at, segments_at
+from lakerec.campaigns.attribution import attributed_outcomes
 from lakerec.campaigns.report import write_report
 from lakerec.campaigns.stats import Lift, minimum_detectable_effect, sample_ratio_p_value
 from lakerec.conform.consent import opted_out
@@ -47,12 +49,9 @@ from lakerec.core.schemas import (
     CATEGORY,
     CONTACT_TS,
     CONTACTS,
-    CUSTOMERS,
     EVENT_TS,
     EVENT_TYPE,
-    EVENTS,
     ITEM_ID,
-    ITEMS,
     MODEL_VERSION,
     OFFERED_ITEMS,
     RANK,
@@ -74,16 +73,10 @@ from lakerec.core.tables import (
     Table,
 )
 from lakerec.privacy.dp_reports import latest_segments
-from lakerec.segments.features import user_features
-from lakerec.segments.scoring import score
 from lakerec.synthetic.campaigns import planted_lifts
 
-log = logging.getLogger("lakerec.campaigns")
 EXPERIMENT = "campaigns"  # MLflow experiment of the measurements
 OVERALL = M.OVERALL
-
-
-SEGMENT_RULE = "segment lift"  # uplift baseline: rank by the lift measured in one's segment
 SRM_ALPHA = 0.001  # a sample-ratio-mismatch p-value below it stops the measurement
 
 
@@ -204,7 +197,7 @@ def run(ctx: StepContext) -> StepResult:
     if ctx.options.get("action") == "due":
         return _due(ctx)
     if ctx.options.get("action") == "uplift":
-        return _uplift(ctx)
+        return uplift_training.run(ctx)
     if not ctx.options.get("name"):
         raise ConfigError(f"campaign {ctx.options.get('action')} needs the campaign's name")
     campaign = find_campaign(ctx.config.paths.campaigns, ctx.options["name"])
@@ -278,42 +271,6 @@ def _due(ctx: StepContext) -> StepResult:
     return due
 
 
-def _segments_at(ctx: StepContext, day: date) -> tuple[DataFrame, str, dict[str, int]]:
-    """``(user_id, segment_label)`` as of ``day``: the latest segmentation run on or before
-    it, else the champion segmentation model scoring the customers' features as of ``day``
-    (segments after a send would be shaped by the campaign itself); how, and the model
-    version used."""
-    lake = ctx.lake
-    stored = lake.read_if_exists(GOLD_CUSTOMER_SEGMENTS)
-    if stored is not None:
-        latest = latest_segments(stored, as_of=day)
-        found = latest.agg(F.max(RUN_DATE)).first()
-        if found is not None and found[0] is not None:
-            version = (stored.where(F.col(RUN_DATE) == F.lit(found[0]))
-                       .agg(F.max(MODEL_VERSION)).first())
-            versions = {"segmentation": int(version[0])} if version and version[0] else {}
-            return (latest.select(USER_ID, SEGMENT_LABEL),
-                    f"{GOLD_CUSTOMER_SEGMENTS} of {found[0]}", versions)
-    client = registry.tracking(ctx.config.mlflow)
-    champion = registry.alias_version(client, registry.SEGMENTATION_MODEL, registry.CHAMPION)
-    if champion is None:
-        return (ctx.spark.createDataFrame([], f"{USER_ID} string, {SEGMENT_LABEL} string"),
-                f"none (no segmentation on or before {day}, no champion model)", {})
-    import mlflow.spark
-
-    model = mlflow.spark.load_model(registry.champion_uri(registry.SEGMENTATION_MODEL))
-    settings = ctx.config.features
-    features = user_features(
-        *(lake.read(SILVER[entity], hint="run `lakerec conform` first")
-          for entity in (EVENTS, CUSTOMERS, ITEMS)),
-        as_of=day, top_categories_n=settings.top_categories,
-        recent_days=settings.trend_recent_days, baseline_days=settings.trend_baseline_days)
-    scored = score(model, features, ctx.config.segment)
-    return (scored.labelled().select(USER_ID, SEGMENT_LABEL).localCheckpoint(),
-            f"features as of {day} scored by {registry.SEGMENTATION_MODEL} champion "
-            f"v{champion}", {"segmentation": champion})
-
-
 def _import_contacts(ctx: StepContext, campaign: Campaign, result: StepResult
                      ) -> tuple[int, str]:
     """Write the audience of a campaign a channel sent (its contact log in silver.contacts)
@@ -334,7 +291,7 @@ def _import_contacts(ctx: StepContext, campaign: Campaign, result: StepResult
         raise InputError(f"campaign {name}: its attribution window closes on {closes}; "
                          f"measure on or after it (--run-date), not on {ctx.run_date}")
     dated = campaign.model_copy(update={"send_date": send})
-    segments, how, versions = _segments_at(ctx, send)
+    segments, how, versions = segments_at(ctx, send)
     events = lake.read(SILVER_EVENTS, hint="run `lakerec conform` first")
     per_user, same_for_all, offer_versions = _offers(ctx, dated, events)
     rows = audience.join(segments, USER_ID, "left")
@@ -357,18 +314,6 @@ def _import_contacts(ctx: StepContext, campaign: Campaign, result: StepResult
 def _versions_map(versions: dict[str, int]) -> Column:
     return (F.create_map(*[x for k, v in versions.items() for x in (F.lit(k), F.lit(v))])
             .cast("map<string,bigint>").alias("model_versions"))
-
-
-def _windows(folder: str, names: list[str]) -> dict[str, int]:
-    """Attribution windows of the campaigns named, from their definitions where they exist."""
-    windows = {}
-    for name in names:
-        try:
-            windows[name] = find_campaign(folder, name).objective.window_days
-        except ConfigError:
-            log.warning("campaign %s has no definition in %s: its purchases are attributed "
-                        "to the others", name, folder)
-    return windows
 
 
 def _fmt(value: float | None, scale: float = 100.0, digits: int = 1) -> str:
@@ -406,7 +351,8 @@ def _measure(ctx: StepContext, campaign: Campaign) -> StepResult:
             f"control for a planned {1 - campaign.holdout_share:.0%}/"
             f"{campaign.holdout_share:.0%} split (chi-square p = {srm:.2g} < {SRM_ALPHA}); the "
             "assignment or the audience table is broken, so no result was written")
-    per_customer = _outcomes(ctx, campaign, audiences, mine, events)
+    per_customer = attributed_outcomes(ctx.config.paths.campaigns, campaign, audiences, mine,
+                                       events)
     results = M.segment_results(M.group_figures(per_customer), campaign)
     rows = [_result_row(name, r, srm, ctx.run_date) for r in results]
     frame = ctx.spark.createDataFrame(rows, CAMPAIGN_RESULTS_SCHEMA)
@@ -460,149 +406,6 @@ def _planted_text(planted: tuple[dict[str, float], float] | None, r: M.SegmentRe
     inside = r.conversion.low <= lift <= r.conversion.high
     return (f"; planted {_fmt(lift)} points ({'inside' if inside else 'OUTSIDE'} the "
             "95% interval)")
-
-
-def _outcomes(ctx: StepContext, campaign: Campaign, audiences: DataFrame, mine: DataFrame,
-              events: DataFrame) -> DataFrame:
-    """``mine`` (the campaign's audience rows) with ``converted`` and ``revenue``, purchases
-    attributed by last touch across every campaign of ``audiences``."""
-    others = [r[0] for r in audiences.select(CAMPAIGN_ID).distinct().collect()]
-    windows = _windows(ctx.config.paths.campaigns, others) | {
-        campaign.name: campaign.objective.window_days}
-    attributed = M.attributed_purchases(events, audiences, windows)
-    return M.outcomes(mine, attributed, campaign)
-
-
-def _features_at(ctx: StepContext, day: date) -> DataFrame:
-    """Every customer's features as of ``day`` (:func:`U.feature_columns`), from silver."""
-    settings = ctx.config.features
-    return U.feature_columns(user_features(
-        *(ctx.lake.read(SILVER[entity], hint="run `lakerec conform` first")
-          for entity in (EVENTS, CUSTOMERS, ITEMS)),
-        as_of=day, top_categories_n=settings.top_categories,
-        recent_days=settings.trend_recent_days, baseline_days=settings.trend_baseline_days))
-
-
-def _uplift(ctx: StepContext) -> StepResult:
-    """``lakerec campaign uplift``: fit the T-learner on every measured campaign's audience
-    and outcomes, evaluate its Qini on held-out customers against random targeting, against
-    targeting by the lift measured in each customer's segment, and against the champion;
-    register it and promote it only when it beats all three."""
-    lake, settings = ctx.lake, ctx.config.uplift
-    results = lake.read_if_exists(GOLD_CAMPAIGN_RESULTS)
-    measured = (sorted(r[0] for r in results.select(CAMPAIGN_ID).distinct().collect())
-                if results is not None else [])
-    if results is None or not measured:
-        return StepResult(status="skipped", summary=[
-            "no measured campaign to learn from: `lakerec campaign measure NAME` first"])
-    audiences, audiences_version = lake.snapshot(GOLD_CAMPAIGN_AUDIENCES)
-    events, events_version = lake.snapshot(SILVER_EVENTS, hint="run `lakerec conform` first")
-    result = StepResult(versions_read={
-        GOLD_CAMPAIGN_AUDIENCES.qualified_name: audiences_version,
-        SILVER_EVENTS.qualified_name: events_version})
-    parts = []
-    for name in measured:
-        try:
-            campaign = find_campaign(ctx.config.paths.campaigns, name)
-        except ConfigError:
-            result.summary.append(f"campaign {name}: no definition, left out")
-            continue
-        mine = audiences.where(F.col(CAMPAIGN_ID) == F.lit(name))
-        sent = mine.agg(F.min(SEND_DATE)).first()
-        assert sent is not None and sent[0] is not None
-        campaign = campaign.model_copy(update={"send_date": sent[0]})
-        # the segment-level alternative: target by the lift measured in one's segment
-        segment_lift = (results.where(F.col(CAMPAIGN_ID) == F.lit(name))
-                        .select(SEGMENT_LABEL, F.col("conversion_lift").alias("_segment_lift")))
-        outcomes = (_outcomes(ctx, campaign, audiences, mine, events)
-                    .withColumn(SEGMENT_LABEL, F.coalesce(F.col(SEGMENT_LABEL), F.lit("?")))
-                    .join(segment_lift, SEGMENT_LABEL, "left")
-                    .select(USER_ID, A.GROUP, F.col(M.CONVERTED).alias(U.LABEL),
-                            F.coalesce(F.col("_segment_lift"), F.lit(0.0))
-                            .alias("_segment_lift")))
-        parts.append(outcomes.join(_features_at(ctx, sent[0]), USER_ID)
-                     .withColumn(CAMPAIGN_ID, F.lit(name)))
-    if not parts:
-        return StepResult(status="skipped", summary=result.summary)
-    rows = reduce(DataFrame.unionByName, parts).localCheckpoint()
-    held_out = U.is_holdout(settings.evaluation_share, "lakerec")
-    train, test = rows.where(~held_out), rows.where(held_out)
-    why_not = U.single_class(train)
-    if why_not is not None:
-        return StepResult(status="skipped", summary=[*result.summary, why_not])
-    model = U.fit_t_learner(train, max_iter=settings.max_iter, max_depth=settings.max_depth,
-                            seed=settings.seed)
-
-    def ranked(frame: DataFrame) -> tuple[list[float], list[bool], list[int], list[float]]:
-        got = (frame.select(U.UPLIFT, A.GROUP, U.LABEL, "_segment_lift", USER_ID)
-               .orderBy(USER_ID).collect())
-        return ([r[0] for r in got], [r[1] == A.TREATMENT for r in got],
-                [int(r[2]) for r in got], [float(r[3]) for r in got])
-
-    uplift, treated, converted, by_segment = ranked(U.predict_uplift(model, test))
-    draw = _draws(test)  # random order, and the tie-break within a segment
-    found = {"model": U.qini(uplift, treated, converted),
-             "random": U.qini([-d for d in draw], treated, converted),
-             SEGMENT_RULE: U.qini([lift - 1e-9 * d for lift, d in zip(by_segment, draw,
-                                                                       strict=True)],
-                                  treated, converted)}
-    client = registry.tracking(ctx.config.mlflow)
-    champion = registry.alias_version(client, U.UPLIFT_MODEL, registry.CHAMPION)
-    if champion is not None:
-        import mlflow.spark
-
-        old = mlflow.spark.load_model(registry.champion_uri(U.UPLIFT_MODEL))
-        found[f"champion v{champion}"] = U.qini(ranked(U.predict_uplift(old, test))[0],
-                                                 treated, converted)
-    best_other = max(q.coefficient for k, q in found.items() if k != "model")
-    promote = found["model"].coefficient > max(0.0, best_other)
-    version = _register_uplift(ctx, client, model, found, measured, promote,
-                               train.count(), len(uplift))
-    result.rows_in, result.rows_out = rows.count(), len(uplift)
-    result.summary += [
-        f"T-learner (GBT, {settings.max_iter} rounds, depth {settings.max_depth}) on "
-        f"{', '.join(measured)}; Qini on {len(uplift):,} held-out customers:",
-        *[f"  {k}: Qini coefficient {q.coefficient:+.4f}, AUUC {q.auuc:+.4f}"
-          for k, q in found.items()],
-        f"{U.UPLIFT_MODEL} v{version}: "
-        + (f"champion (beats random, the {SEGMENT_RULE} and the champion)" if promote else
-           "challenger (does not beat " + ("random" if found["model"].coefficient <= 0
-                                           else "the best of the others") + ")")]
-    result.highlights.append(
-        f"uplift model v{version}: Qini {found['model'].coefficient:+.4f} vs random "
-        f"{found['random'].coefficient:+.4f}, {SEGMENT_RULE} "
-        f"{found[SEGMENT_RULE].coefficient:+.4f}; "
-        + ("promoted to champion" if promote else "kept as challenger"))
-    return result
-
-
-def _draws(frame: DataFrame) -> list[float]:
-    """A random order of ``frame``'s customers (a hash), sorted by customer like ``ranked``."""
-    return [r[0] for r in frame.select(A.hash_draw(F.col(USER_ID), "uplift", "random"),
-                                       USER_ID).orderBy(USER_ID).collect()]
-
-
-def _register_uplift(ctx: StepContext, client: object, model: object,
-                     found: dict[str, U.Qini], campaigns: list[str], promote: bool,
-                     fitted: int, evaluated: int) -> int:
-    import mlflow
-
-    experiment = registry.ensure_experiment(ctx.config.mlflow, U.EXPERIMENT)
-    with mlflow.start_run(experiment_id=experiment,
-                          run_name=f"uplift {ctx.run_date.isoformat()}") as run:
-        mlflow.set_tags({"step": "campaign uplift", "campaigns": ",".join(campaigns)})
-        mlflow.log_params({"features": ",".join(U.FEATURES), "fitted_customers": fitted,
-                           "evaluated_customers": evaluated,
-                           **ctx.config.uplift.model_dump()})
-        keys = {k: re.sub(r"[^\w]", "_", k) for k in found}
-        mlflow.log_metrics({f"qini.{keys[k]}": q.coefficient for k, q in found.items()}
-                           | {f"auuc.{keys[k]}": q.auuc for k, q in found.items()})
-        info = registry.log_spark_model(model)  # type: ignore[arg-type]
-        version = registry.register(client, info.model_uri, U.UPLIFT_MODEL,  # type: ignore[arg-type]
-                                    run_id=run.info.run_id)
-    registry.set_alias(client, U.UPLIFT_MODEL,  # type: ignore[arg-type]
-                       registry.CHAMPION if promote else registry.CHALLENGER, version)
-    return version
 
 
 def _log_to_mlflow(ctx: StepContext, campaign: Campaign, results: list[M.SegmentResult],
@@ -666,7 +469,7 @@ def _capped(ctx: StepContext, campaign: Campaign, audience: DataFrame, result: S
     import mlflow.spark
 
     model = mlflow.spark.load_model(registry.champion_uri(U.UPLIFT_MODEL))
-    scores = U.predict_uplift(model, _features_at(ctx, campaign.sent_on)).select(
+    scores = U.predict_uplift(model, features_at(ctx, campaign.sent_on)).select(
         USER_ID, U.UPLIFT)
     versions["uplift"] = champion
     result.summary.append(f"audience capped at {campaign.max_audience:,} by the uplift "
