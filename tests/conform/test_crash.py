@@ -10,12 +10,7 @@ five).
 from __future__ import annotations
 
 import os
-import random
-import signal
-import subprocess
 import sys
-import threading
-import time
 from datetime import date
 from pathlib import Path
 
@@ -29,6 +24,7 @@ from lakerec.core.lake import Lake
 from lakerec.core.lease import lake_lease
 from lakerec.core.tables import BRONZE, QUARANTINE, SILVER
 from tests.conftest import REPO, TEST_SPARK, make_config
+from tests.kill import kill_during
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
@@ -62,30 +58,6 @@ def conform_command(config_root: Path) -> list[str]:
             *[arg for setting in TEST_SPARK for arg in ("--set", setting)]]
 
 
-def kill_during_conform(root: Path, seed: int) -> tuple[float, list[str]]:
-    """Start conform in a process of its own and SIGKILL it a seeded random time after its
-    header; the delay and the lines it printed."""
-    delay = random.Random(seed).uniform(0, KILL_WINDOW_S)
-    proc = subprocess.Popen(conform_command(root), stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True, cwd=root)
-    printed: list[str] = []
-    started = threading.Event()
-
-    def follow() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            printed.append(line.rstrip())
-            if line.startswith("== conform"):
-                started.set()
-
-    threading.Thread(target=follow, daemon=True).start()
-    assert started.wait(timeout=300), printed
-    time.sleep(delay)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=60)
-    return delay, printed
-
-
 @pytest.mark.parametrize("seed", SEEDS)
 def test_a_conform_killed_at_a_random_moment_leaves_the_lake_readable_and_a_rerun_completes(
         spark: SparkSession, tmp_path: Path, seed: int) -> None:
@@ -94,7 +66,8 @@ def test_a_conform_killed_at_a_random_moment_leaves_the_lake_readable_and_a_reru
     land(tmp_path)
     run_step("ingest", config, RUN_DATE, spark=spark, out=lambda _: None)
 
-    delay, printed = kill_during_conform(tmp_path, seed)
+    delay, printed = kill_during(conform_command(tmp_path), "conform", seed=seed,
+                                 window_s=KILL_WINDOW_S, cwd=tmp_path)
     finished = any(line.strip().startswith("succeeded") for line in printed)
     for table in lake.tables():  # every table readable at its latest version
         lake.read(table).count()

@@ -16,11 +16,7 @@ from __future__ import annotations
 
 import os
 import random
-import signal
-import subprocess
 import sys
-import threading
-import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -36,6 +32,7 @@ from lakerec.core.pii import pii_key
 from lakerec.core.schemas import ITEM_ID, RANK, USER_ID, USER_PSEUDONYM
 from lakerec.core.tables import GOLD_ITEM_INDEX, GOLD_RECOMMENDATIONS, GOLD_USER_INDEX, OPS_ERASURES
 from tests.conftest import REPO, TEST_SPARK, make_config
+from tests.kill import kill_during
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
@@ -86,37 +83,14 @@ def command(config: Config, step: str, *extra: str) -> list[str]:
             *[arg for setting in (*TEST_SPARK, *FAST) for arg in ("--set", setting)]]
 
 
-def kill_during(args: list[str], step: str, seed: int, cwd: Path) -> tuple[float, list[str]]:
-    """Start the step in a process of its own and SIGKILL it a seeded random time after its
-    header; the delay and the lines it printed."""
-    delay = random.Random(seed).uniform(0, KILL_WINDOW_S[step])
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            cwd=cwd)
-    printed: list[str] = []
-    started = threading.Event()
-
-    def follow() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            printed.append(line.rstrip())
-            if line.startswith(f"== {step}"):
-                started.set()
-
-    threading.Thread(target=follow, daemon=True).start()
-    assert started.wait(timeout=300), printed
-    time.sleep(delay)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=60)
-    return delay, printed
-
-
 @pytest.mark.skipif(not RECOMMEND, reason="set LAKEREC_CRASH_RECOMMEND=1 (2-3 minutes)")
 @pytest.mark.parametrize("seed", SEEDS)
 def test_a_recommend_killed_at_a_random_moment_leaves_every_table_readable_and_a_rerun_completes(
         spark: SparkSession, trained: tuple[Config, Lake], tmp_path: Path, seed: int) -> None:
     config, lake = trained
     before = {table: lake.version(table) for table in lake.tables()}
-    delay, printed = kill_during(command(config, "recommend"), "recommend", seed, tmp_path)
+    delay, printed = kill_during(command(config, "recommend"), "recommend", seed=seed,
+                                 window_s=KILL_WINDOW_S["recommend"], cwd=tmp_path)
     finished = any(line.strip().startswith("succeeded") for line in printed)
     context = (delay, finished, printed)
 
@@ -148,7 +122,8 @@ def test_a_forget_killed_at_a_random_moment_leaves_every_table_readable_and_a_re
                and lake.read(t).where(F.col(USER_ID).isin(*ERASED)).limit(1).count()]
     assert len(holding) >= 5, holding  # bronze, silver, index, recommendations, gaps...
     delay, printed = kill_during(command(config, "forget", "--users-file", str(users_file)),
-                                 "forget", seed, tmp_path)
+                                 "forget", seed=seed, window_s=KILL_WINDOW_S["forget"],
+                                 cwd=tmp_path)
     finished = any(line.strip().startswith("succeeded") for line in printed)
     context = (delay, finished, printed)
     for table in lake.tables():

@@ -42,6 +42,7 @@ from lakerec.campaigns.stats import Lift, minimum_detectable_effect, sample_rati
 from lakerec.conform.consent import opted_out
 from lakerec.core import registry
 from lakerec.core.campaigns import Campaign, find_campaign
+from lakerec.core.dates import latest_run_rows
 from lakerec.core.errors import ConfigError, InputError, QualityError
 from lakerec.core.schemas import (
     CAMPAIGN_ID,
@@ -122,13 +123,11 @@ def _offers(ctx: StepContext, campaign: Campaign, events: DataFrame
                              f"'{offer.category}' in silver.items")
         return None, [r[ITEM_ID] for r in top], {}
     recs = ctx.lake.read(GOLD_RECOMMENDATIONS, hint="run `lakerec recommend` first")
-    upto = recs.where(F.col(RUN_DATE) <= F.lit(campaign.sent_on))
-    latest = upto.agg(F.max(RUN_DATE)).first()
-    if latest is None or latest[0] is None:
+    today = latest_run_rows(recs, as_of=campaign.sent_on)
+    version = today.agg(F.max(MODEL_VERSION), F.count(F.lit(1))).first()
+    if version is None or not version[1]:
         raise InputError(f"campaign {campaign.name}: gold.recommendations has no run on or "
                          f"before the send date {campaign.sent_on}")
-    today = upto.where(F.col(RUN_DATE) == F.lit(latest[0]))
-    version = today.agg(F.max(MODEL_VERSION)).first()
     per_user = (today.where(F.col(RANK) <= offer.top_n)
                 .groupBy(USER_ID)
                 .agg(F.sort_array(F.collect_list(F.struct(RANK, ITEM_ID))).alias("_ranked"))

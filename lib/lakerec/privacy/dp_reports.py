@@ -45,6 +45,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from lakerec.core.dates import latest_run_rows
 from lakerec.core.schemas import (
     CATEGORY,
     DP_CUSTOMERS,
@@ -124,9 +125,7 @@ def report_budget(epsilon: float, delta: float, reports: int = REPORTS_PER_RUN) 
 def latest_segments(segments: DataFrame, *, as_of: date) -> DataFrame:
     """``user_id, segment_label, run_date`` of the latest segmentation run on or before
     ``as_of``."""
-    upto = segments.where(F.col(RUN_DATE) <= F.lit(as_of))
-    latest = upto.agg(F.max(RUN_DATE).alias(RUN_DATE))
-    return upto.join(latest, RUN_DATE).select(USER_ID, SEGMENT_LABEL, RUN_DATE)
+    return latest_run_rows(segments, as_of=as_of).select(USER_ID, SEGMENT_LABEL, RUN_DATE)
 
 
 def customer_category_revenue(events: DataFrame, items: DataFrame, *, as_of: date,
