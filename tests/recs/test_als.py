@@ -236,17 +236,20 @@ def latest_run(config: Config) -> tuple[dict[str, str], dict]:
 @pytest.mark.slow
 def test_the_search_finds_better_settings_than_a_bad_start(spark: SparkSession,
                                                            trained: Config) -> None:
+    """With pruning on (a 2-iteration fit first): a trial stopped there is never chosen."""
     bad = trained.model_copy(update={"recommend": trained.recommend.model_copy(update={
-        "search": trained.recommend.search.model_copy(update={"trials": 4}),
+        "search": trained.recommend.search.model_copy(update={
+            "trials": 5, "prune_after_iterations": 2}),
         "blend": trained.recommend.blend.model_copy(update={"families": ("als",)}),
         "als": trained.recommend.als.model_copy(update={
             "rank": 2, "reg_param": 1.0, "alpha": 0.01})})})
     run_step("train", bad, RUN_DATE, spark=spark, out=lambda _: None)
     params, record = latest_run(trained)
     trials = record["trials"]
-    assert len(trials) == 4
+    assert len(trials) == 5
     assert (trials[0]["rank"], trials[0]["reg_param"], trials[0]["alpha"]) == (2, 1.0, 0.01)
-    best = max(trials, key=lambda t: t["validation_ndcg@10"])
+    assert not any(t["pruned"] for t in trials[:2])   # the start-up trials always finish
+    best = max((t for t in trials if not t["pruned"]), key=lambda t: t["validation_ndcg@10"])
     assert best["validation_ndcg@10"] > 1.2 * trials[0]["validation_ndcg@10"]
     assert int(params["rank"]) == best["rank"] != 2
 

@@ -115,6 +115,8 @@ def run_dataset(spark: SparkSession, name: str, config: Config, args: argparse.N
                       "metrics": {k: round(v, 5) for k, v in result.metrics.items()
                                   if v == v},
                       "search_trials": config.recommend.search.trials,
+                      "prune_after_iterations":
+                          config.recommend.search.prune_after_iterations,
                       "exhaustive_trials": args.exhaustive_trials,
                       "machine": machine, "spark_master": spark.sparkContext.master,
                       "at": datetime.now(UTC).isoformat(timespec="seconds")}

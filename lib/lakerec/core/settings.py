@@ -270,6 +270,7 @@ class AlsSearchConfig(Section):
     trials: int = Field(gt=0)
     timeout_seconds: float = Field(gt=0)
     seed: int
+    prune_after_iterations: int | None = Field(gt=0)
     rank: tuple[int, int]
     reg_param: tuple[float, float]
     alpha: tuple[float, float]
@@ -323,6 +324,15 @@ class RecommendConfig(Section):
     foreign_champion: Literal["refuse", "popularity"]
     content_neighbours: int = Field(gt=0)
     users_per_block: int = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _pruning_probe(self) -> RecommendConfig:
+        probe = self.search.prune_after_iterations
+        if probe is not None and probe >= self.als.max_iter:
+            raise ValueError(f"search.prune_after_iterations ({probe}) must be below "
+                             f"als.max_iter ({self.als.max_iter}): it is the short fit that "
+                             "decides whether a trial is worth the full one")
+        return self
 
 
 class ErasureConfig(Section):

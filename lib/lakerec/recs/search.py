@@ -7,9 +7,12 @@ log scale; the confidence transform and the half-life (``None``: no decay) are c
 Notes
 -----
 The result is reproducible from the seed when the trial budget, not the time budget, ends the
-search (the TPE sampler is seeded; ALS fits are seeded and get deterministic input). There is
-no pruning: an ALS fit cannot report intermediate scores cheaply (Spark's ALS has no warm
-start), so every trial is a full fit on the validation split's training part.
+search (the TPE sampler is seeded; ALS fits are seeded and get deterministic input).
+
+Pruning is optional (``early_score``): Spark's ALS has no warm start, so a trial cannot report
+the score of its own first iterations; instead it is first scored after a short fit, and
+Optuna's :class:`~optuna.pruners.MedianPruner` stops it there when that score is below the
+median of earlier trials' short-fit scores. Surviving trials pay for both fits.
 """
 
 from __future__ import annotations
@@ -97,16 +100,29 @@ class Trial:
     params: AlsParams
     value: float
     seconds: float
+    pruned: bool = False
+    """Stopped after the short fit; ``value`` is then that fit's score."""
+
+
+def _score(function: Callable[[AlsParams], float], params: AlsParams) -> float:
+    value = float(function(params))
+    return 0.0 if math.isnan(value) else value
 
 
 def search(objective: Callable[[AlsParams], float], *, default: AlsParams, space: SearchSpace,
-           trials: int, timeout_seconds: float, seed: int) -> tuple[AlsParams, list[Trial]]:
+           trials: int, timeout_seconds: float, seed: int,
+           early_score: Callable[[AlsParams], float] | None = None
+           ) -> tuple[AlsParams, list[Trial]]:
     """Maximise ``objective`` (validation NDCG@10 in ``train``) over ``space``.
 
     The first trial is ``default``; then a third of the budget (at least 2 trials in all) is
     drawn at random and the rest by TPE. Stops after ``trials``
     trials or once ``timeout_seconds`` have passed, whichever comes first. Ties keep the
     earlier trial, so the default wins unless something is strictly better.
+
+    With ``early_score`` (the same score after a cheaper fit), every trial is scored by it
+    first, and trials after the start-up ones stop there when it falls below the median of
+    earlier trials' early scores; the best is chosen among trials that ran in full.
     """
     import optuna
 
@@ -114,6 +130,7 @@ def search(objective: Callable[[AlsParams], float], *, default: AlsParams, space
         raise ValueError(f"trials must be positive, got {trials}")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     done: list[Trial] = []
+    startup = max(2, trials // 3)
 
     def run(trial: optuna.Trial) -> float:
         params = AlsParams(
@@ -124,9 +141,16 @@ def search(objective: Callable[[AlsParams], float], *, default: AlsParams, space
             half_life_days=_half_life(trial.suggest_categorical("half_life_days",
                                                                 list(space.half_lives))))
         started = time.perf_counter()
-        value = float(objective(params))
-        if math.isnan(value):
-            value = 0.0
+        if early_score is not None:
+            early = _score(early_score, params)
+            trial.report(early, step=0)
+            if trial.should_prune():
+                done.append(Trial(trial.number, params, early, time.perf_counter() - started,
+                                  pruned=True))
+                log.info("trial %d/%d %s: pruned, early validation score %.4f (%.0f s)",
+                         trial.number + 1, trials, params, early, done[-1].seconds)
+                raise optuna.TrialPruned()
+        value = _score(objective, params)
         done.append(Trial(trial.number, params, value, time.perf_counter() - started))
         log.info("trial %d/%d %s: validation score %.4f (%.0f s)", trial.number + 1, trials,
                  params, value, done[-1].seconds)
@@ -134,9 +158,12 @@ def search(objective: Callable[[AlsParams], float], *, default: AlsParams, space
 
     # Optuna's default of 10 random start-up trials would make a 10-trial budget a pure
     # random search: a third of the budget explores, the rest follows TPE's model.
-    sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=max(2, trials // 3))
-    study = optuna.create_study(direction="maximize", sampler=sampler)
+    sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup)
+    pruner = (optuna.pruners.MedianPruner(n_startup_trials=startup, n_warmup_steps=0)
+              if early_score is not None else optuna.pruners.NopPruner())
+    study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
     study.enqueue_trial(default.as_dict(), skip_if_exists=False)
     study.optimize(run, n_trials=trials, timeout=timeout_seconds)
-    best = max(done, key=lambda t: t.value)  # max keeps the first of equal scores
+    # max keeps the first of equal scores; the default point (start-up) always runs in full
+    best = max((t for t in done if not t.pruned), key=lambda t: t.value)
     return best.params, done

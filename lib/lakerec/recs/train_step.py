@@ -148,8 +148,10 @@ def run(ctx: StepContext) -> StepResult:
         figures += [f"{m}@{k}={ev.metrics[f'{m}@{k}']:.3f}" for m in ("coverage", "gini",
                                                                       "long_tail")]
         return f"{ev.name:>14}: " + ", ".join(figures)
-    searched = (f" (validation ndcg@10 {max(t.value for t in trials):.4f} over "
-                f"{len(trials)} trials)" if trials else " (the default point; no search)")
+    pruned = sum(t.pruned for t in trials)
+    searched = (f" (validation ndcg@10 {max(t.value for t in trials if not t.pruned):.4f} "
+                f"over {len(trials)} trials" + (f", {pruned} pruned)" if pruned else ")")
+                if trials else " (the default point; no search)")
     blended = (f" (validation ndcg@10 {max(v for _, v in weighings):.4f} over "
                f"{len(weighings)} weightings)" if weighings else "")
     summary = [f"trained on {EVENTS_VERSION} v{inputs.versions[EVENTS_VERSION]}, "
@@ -224,11 +226,13 @@ def log_and_register(ctx: StepContext, client: MlflowClient, model: ALSModel, be
         for trial in trials:
             with mlflow.start_run(experiment_id=experiment, nested=True,
                                   run_name=f"trial {trial.number}"):
-                mlflow.log_params({**trial.params.as_dict(), "trial": trial.number})
+                mlflow.log_params({**trial.params.as_dict(), "trial": trial.number,
+                                   "pruned": trial.pruned})
                 mlflow.log_metrics({"validation.ndcg_at_10": trial.value,
                                     "seconds": trial.seconds})
         mlflow.log_dict({"trials": [{**t.params.as_dict(), "validation_ndcg@10": t.value,
-                                     "seconds": t.seconds} for t in trials]},
+                                     "seconds": t.seconds, "pruned": t.pruned}
+                                    for t in trials]},
                         "evaluation/search.json")
         mlflow.log_dict({"weightings": [{**w.as_dict(), "family": w.family,
                                          "validation_ndcg@10": v} for w, v in weighings]},

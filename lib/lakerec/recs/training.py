@@ -13,7 +13,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from lakerec.core import registry
-from lakerec.core.dates import midnight
+from lakerec.core.dates import latest_run_rows, midnight
 from lakerec.core.errors import InputError
 from lakerec.core.lake import Lake
 from lakerec.core.schemas import (
@@ -22,7 +22,6 @@ from lakerec.core.schemas import (
     ITEM_ID,
     ITEM_IDX,
     RANK,
-    RUN_DATE,
     SCORE,
     SEGMENT_ID,
     USER_ID,
@@ -98,9 +97,8 @@ def latest_segments(ctx: StepContext) -> DataFrame | None:
     segments = ctx.lake.read_if_exists(GOLD_CUSTOMER_SEGMENTS)
     if segments is None:
         return None
-    segments = segments.where(F.col(RUN_DATE) <= F.lit(ctx.run_date))
-    latest = segments.agg(F.max(RUN_DATE).alias(RUN_DATE))
-    return segments.join(latest, RUN_DATE).select(USER_ID, F.col(SEGMENT_ID).cast("int"))
+    return (latest_run_rows(segments, as_of=ctx.run_date)
+            .select(USER_ID, F.col(SEGMENT_ID).cast("int")))
 
 
 def write_indices(ctx: StepContext, inputs: Inputs) -> dict[str, int]:
@@ -140,18 +138,22 @@ class Fitter:
         return self.spec.with_settings(transform=params.transform,
                                        half_life_days=params.half_life_days)
 
-    def fit(self, interactions: DataFrame, params: AlsParams) -> ALSModel:
-        """ALS on ``interactions`` (``user_id, item_id, confidence``) with ``params``."""
+    def fit(self, interactions: DataFrame, params: AlsParams, *,
+            max_iter: int | None = None) -> ALSModel:
+        """ALS on ``interactions`` (``user_id, item_id, confidence``) with ``params``, for
+        ``max_iter`` iterations instead of the configured number when given."""
         ratings = prepare_ratings(with_indices(interactions, self.inputs.user_index,
                                                self.inputs.item_index), self.num_blocks)
+        fit_args = self.fit_args if max_iter is None else {**self.fit_args, "max_iter": max_iter}
         try:
-            return fit_als(ratings, params, **self.fit_args)
+            return fit_als(ratings, params, **fit_args)
         finally:
             ratings.unpersist()
 
-    def on_holdout(self, holdout: Holdout, params: AlsParams) -> ALSModel:
+    def on_holdout(self, holdout: Holdout, params: AlsParams, *,
+                   max_iter: int | None = None) -> ALSModel:
         """Fitted on the holdout's training part only (to be measured on it)."""
-        return self.fit(holdout.train_with(self.spec_for(params)), params)
+        return self.fit(holdout.train_with(self.spec_for(params)), params, max_iter=max_iter)
 
     def on_everything(self, until: datetime, params: AlsParams) -> tuple[ALSModel, int]:
         """Fitted on every event before ``until``, held-out ones included (to be served),

@@ -5,6 +5,7 @@ Shared by ``train`` and ``lakerec bench ranking``."""
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from pyspark.sql import DataFrame
 
@@ -72,14 +73,16 @@ def choose_settings(ctx: StepContext, validation: Holdout | None, inputs: Inputs
     if cfg.search.trials <= 1 or validation is None:
         return default, []
 
-    def objective(params: AlsParams) -> float:
-        model = fitter.on_holdout(validation, params)
+    def score(params: AlsParams, max_iter: int | None = None) -> float:
+        model = fitter.on_holdout(validation, params, max_iter=max_iter)
         return validation_ndcg(model_top_k(model, validation, inputs, PRIMARY_K,
                                            cfg.users_per_block), validation)
 
-    return search(objective, default=default, space=configured_space(ctx),
+    probe = cfg.search.prune_after_iterations
+    return search(score, default=default, space=configured_space(ctx),
                   trials=cfg.search.trials, timeout_seconds=cfg.search.timeout_seconds,
-                  seed=cfg.search.seed)
+                  seed=cfg.search.seed,
+                  early_score=None if probe is None else partial(score, max_iter=probe))
 
 
 def choose_blend(ctx: StepContext, validation: Holdout | None, inputs: Inputs, fitter: Fitter,

@@ -1,0 +1,75 @@
+"""The Optuna search on its own: the default point first, reproducibility, and pruning.
+
+The objective here is a plain function of the settings (no Spark), so that which trials
+should be pruned can be worked out by hand; ``train`` passes validation NDCG@10 after a full
+and after a short ALS fit (``tests/recs/test_als.py`` runs it on Spark).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import pytest
+
+from lakerec.recs.search import AlsParams, SearchSpace, search
+
+SPACE = SearchSpace(rank=(4, 64), reg_param=(1e-3, 1.0), alpha=(0.01, 10.0),
+                    transforms=("binary", "linear"), half_lives=(None, 30.0))
+DEFAULT = AlsParams(rank=4, reg_param=1.0, alpha=0.01, transform="linear")
+
+
+def score(params: AlsParams) -> float:
+    """Peaks at rank 16, regParam 0.01, alpha 1, binary; the default point scores low."""
+    return (-abs(math.log(params.rank / 16)) - abs(math.log10(params.reg_param / 0.01))
+            - abs(math.log10(params.alpha)) - (params.transform != "binary"))
+
+
+def early(params: AlsParams) -> float:
+    """A cheaper, noisier view of the same ordering (as a short ALS fit is)."""
+    return score(params) / 2
+
+
+def test_the_default_point_is_the_first_trial_and_the_search_beats_it() -> None:
+    best, trials = search(score, default=DEFAULT, space=SPACE, trials=15,
+                          timeout_seconds=600, seed=3)
+    assert len(trials) == 15
+    assert trials[0].params == DEFAULT
+    assert score(best) == max(t.value for t in trials) > score(DEFAULT) + 2
+
+
+def test_the_search_is_reproducible_from_its_seed() -> None:
+    runs = [search(score, default=DEFAULT, space=SPACE, trials=8, timeout_seconds=600, seed=5)
+            for _ in range(2)]
+    assert [t.params for t in runs[0][1]] == [t.params for t in runs[1][1]]
+    other = search(score, default=DEFAULT, space=SPACE, trials=8, timeout_seconds=600, seed=6)
+    assert [t.params for t in other[1]] != [t.params for t in runs[0][1]]
+
+
+def test_pruning_stops_trials_below_the_median_early_score_of_finished_ones() -> None:
+    calls: list[AlsParams] = []
+
+    def full(params: AlsParams) -> float:
+        calls.append(params)
+        return score(params)
+
+    best, trials = search(full, default=DEFAULT, space=SPACE, trials=20, timeout_seconds=600,
+                          seed=11, early_score=early)
+    startup = 20 // 3
+    pruned = [t for t in trials if t.pruned]
+    assert pruned, "with 20 trials some fall below the median of earlier ones"
+    assert not any(t.pruned for t in trials[:startup]), "start-up trials always finish"
+    for trial in trials[startup:]:  # MedianPruner: the median over trials that finished
+        finished = [early(t.params) for t in trials[:trial.number] if not t.pruned]
+        below = early(trial.params) < statistics.median(finished)
+        assert trial.pruned == below
+        assert trial.value == (early(trial.params) if trial.pruned else score(trial.params))
+    # pruned trials never paid for the full fit, and the best is chosen among full ones
+    assert calls == [t.params for t in trials if not t.pruned]
+    assert best == max((t for t in trials if not t.pruned), key=lambda t: t.value).params
+    assert score(best) > score(DEFAULT) + 2
+
+
+def test_a_search_needs_at_least_one_trial() -> None:
+    with pytest.raises(ValueError, match="trials must be positive"):
+        search(score, default=DEFAULT, space=SPACE, trials=0, timeout_seconds=1, seed=0)
