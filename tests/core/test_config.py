@@ -34,7 +34,7 @@ def test_environment_variables_override_the_file_and_set_overrides_them():
     ("generate.customers=-5", "'generate.customers'"),
     ("ingest.events_adapter=magic", "'ingest.events_adapter'"),
     ("nonsense", "--set expects key=value"),
-    ("recommend.search.prune_after_iterations=12", "must be below als.max_iter"),
+    ("recommend.search.prune_after_iterations=12", "must be below the iterations of a search"),
 ])
 def test_bad_overrides_name_the_key(override, message):
     with pytest.raises(ConfigError, match=message):

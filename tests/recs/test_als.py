@@ -236,10 +236,11 @@ def latest_run(config: Config) -> tuple[dict[str, str], dict]:
 @pytest.mark.slow
 def test_the_search_finds_better_settings_than_a_bad_start(spark: SparkSession,
                                                            trained: Config) -> None:
-    """With pruning on (a 2-iteration fit first): a trial stopped there is never chosen."""
+    """With pruning on (a 2-iteration fit first) and 6-iteration trials: a trial stopped
+    after the short fit is never chosen."""
     bad = trained.model_copy(update={"recommend": trained.recommend.model_copy(update={
         "search": trained.recommend.search.model_copy(update={
-            "trials": 5, "prune_after_iterations": 2}),
+            "trials": 5, "prune_after_iterations": 2, "trial_max_iter": 6}),
         "blend": trained.recommend.blend.model_copy(update={"families": ("als",)}),
         "als": trained.recommend.als.model_copy(update={
             "rank": 2, "reg_param": 1.0, "alpha": 0.01})})})
@@ -252,6 +253,7 @@ def test_the_search_finds_better_settings_than_a_bad_start(spark: SparkSession,
     best = max((t for t in trials if not t["pruned"]), key=lambda t: t["validation_ndcg@10"])
     assert best["validation_ndcg@10"] > 1.2 * trials[0]["validation_ndcg@10"]
     assert int(params["rank"]) == best["rank"] != 2
+    assert (params["search_trial_max_iter"], params["search_prune_after_iterations"]) == ("6", "2")
 
 
 @pytest.mark.slow

@@ -117,6 +117,7 @@ def run_dataset(spark: SparkSession, name: str, config: Config, args: argparse.N
                       "search_trials": config.recommend.search.trials,
                       "prune_after_iterations":
                           config.recommend.search.prune_after_iterations,
+                      "trial_max_iter": config.recommend.search.trial_max_iter,
                       "exhaustive_trials": args.exhaustive_trials,
                       "machine": machine, "spark_master": spark.sparkContext.master,
                       "at": datetime.now(UTC).isoformat(timespec="seconds")}

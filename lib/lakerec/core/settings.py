@@ -271,6 +271,7 @@ class AlsSearchConfig(Section):
     timeout_seconds: float = Field(gt=0)
     seed: int
     prune_after_iterations: int | None = Field(gt=0)
+    trial_max_iter: int | None = Field(gt=0)
     rank: tuple[int, int]
     reg_param: tuple[float, float]
     alpha: tuple[float, float]
@@ -328,10 +329,11 @@ class RecommendConfig(Section):
     @model_validator(mode="after")
     def _pruning_probe(self) -> RecommendConfig:
         probe = self.search.prune_after_iterations
-        if probe is not None and probe >= self.als.max_iter:
-            raise ValueError(f"search.prune_after_iterations ({probe}) must be below "
-                             f"als.max_iter ({self.als.max_iter}): it is the short fit that "
-                             "decides whether a trial is worth the full one")
+        full = self.search.trial_max_iter or self.als.max_iter
+        if probe is not None and probe >= full:
+            raise ValueError(f"search.prune_after_iterations ({probe}) must be below the "
+                             f"iterations of a search trial ({full}): it is the short fit "
+                             "that decides whether a trial is worth the full one")
         return self
 
 

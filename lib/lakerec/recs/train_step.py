@@ -209,6 +209,8 @@ def log_and_register(ctx: StepContext, client: MlflowClient, model: ALSModel, be
                            **{f"item_item.{k}": v for k, v in cfg.item_item.model_dump().items()},
                            "num_blocks": ctx.spark.sparkContext.defaultParallelism,
                            "search_trials": len(trials) or 1,
+                           "search_trial_max_iter": cfg.search.trial_max_iter or cfg.als.max_iter,
+                           "search_prune_after_iterations": cfg.search.prune_after_iterations,
                            "run_date": ctx.run_date.isoformat(),
                            "trained_until": trained_until.isoformat(),
                            "training_pairs": training_pairs,

@@ -79,7 +79,8 @@ def choose_settings(ctx: StepContext, validation: Holdout | None, inputs: Inputs
                                            cfg.users_per_block), validation)
 
     probe = cfg.search.prune_after_iterations
-    return search(score, default=default, space=configured_space(ctx),
+    return search(partial(score, max_iter=cfg.search.trial_max_iter), default=default,
+                  space=configured_space(ctx),
                   trials=cfg.search.trials, timeout_seconds=cfg.search.timeout_seconds,
                   seed=cfg.search.seed,
                   early_score=None if probe is None else partial(score, max_iter=probe))
