@@ -89,6 +89,12 @@ def trained(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Co
     return config
 
 
+def default_params_of(config: Config) -> dict[str, object]:
+    cfg = config.recommend
+    return {"rank": cfg.als.rank, "reg_param": cfg.als.reg_param, "alpha": cfg.als.alpha,
+            "transform": cfg.confidence_transform, "half_life_days": cfg.half_life_days}
+
+
 def mlflow_metrics(config: Config, version: int) -> dict[str, float]:
     client = registry.tracking(config.mlflow)
     run_id = client.get_model_version(registry.ALS_MODEL, str(version)).run_id
@@ -132,6 +138,12 @@ def test_train_chooses_a_family_on_validation_and_the_registry_records_it(
         assert metrics["model.ndcg_at_10"] == metrics[f"{family}.ndcg_at_10"]
     segments = [k for k in metrics if k.startswith("model.ndcg_at_10.segment_")]
     assert not segments  # this lake was never segmented (the pipeline test covers segments)
+    # the two-trial search tried the default point, then the first configured start point
+    trials = mlflow.artifacts.load_dict(
+        f"runs:/{version.run_id}/evaluation/search.json")["trials"]
+    first_start = trained.recommend.search.start_points[0].model_dump()
+    assert [{name: t[name] for name in first_start} for t in trials] == [
+        default_params_of(trained), first_start]
 
     lake = Lake(spark, trained.paths.root)
     truth = Path(trained.paths.ground_truth)
@@ -236,11 +248,12 @@ def latest_run(config: Config) -> tuple[dict[str, str], dict]:
 @pytest.mark.slow
 def test_the_search_finds_better_settings_than_a_bad_start(spark: SparkSession,
                                                            trained: Config) -> None:
-    """With pruning on (a 2-iteration fit first) and 6-iteration trials: a trial stopped
-    after the short fit is never chosen."""
+    """Without start points (the draws alone), with pruning on (a 2-iteration fit first) and
+    6-iteration trials: a trial stopped after the short fit is never chosen."""
     bad = trained.model_copy(update={"recommend": trained.recommend.model_copy(update={
         "search": trained.recommend.search.model_copy(update={
-            "trials": 5, "prune_after_iterations": 2, "trial_max_iter": 6}),
+            "trials": 5, "prune_after_iterations": 2, "trial_max_iter": 6,
+            "start_points": ()}),   # TPE and random draws only
         "blend": trained.recommend.blend.model_copy(update={"families": ("als",)}),
         "als": trained.recommend.als.model_copy(update={
             "rank": 2, "reg_param": 1.0, "alpha": 0.01})})})
@@ -253,7 +266,8 @@ def test_the_search_finds_better_settings_than_a_bad_start(spark: SparkSession,
     best = max((t for t in trials if not t["pruned"]), key=lambda t: t["validation_ndcg@10"])
     assert best["validation_ndcg@10"] > 1.2 * trials[0]["validation_ndcg@10"]
     assert int(params["rank"]) == best["rank"] != 2
-    assert (params["search_trial_max_iter"], params["search_prune_after_iterations"]) == ("6", "2")
+    assert (params["search_trial_max_iter"], params["search_prune_after_iterations"],
+            params["search_start_points"]) == ("6", "2", "0")
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""The Optuna search on its own: the default point first, reproducibility, and pruning.
+"""The Optuna search on its own: the default and start points first, reproducibility, pruning.
 
 The objective here is a plain function of the settings (no Spark), so that which trials
 should be pruned can be worked out by hand; ``train`` passes validation NDCG@10 after a full
@@ -12,7 +12,7 @@ import statistics
 
 import pytest
 
-from lakerec.recs.search import AlsParams, SearchSpace, search
+from lakerec.recs.search import AlsParams, SearchSpace, search, space_around
 
 SPACE = SearchSpace(rank=(4, 64), reg_param=(1e-3, 1.0), alpha=(0.01, 10.0),
                     transforms=("binary", "linear"), half_lives=(None, 30.0))
@@ -73,3 +73,36 @@ def test_pruning_stops_trials_below_the_median_early_score_of_finished_ones() ->
 def test_a_search_needs_at_least_one_trial() -> None:
     with pytest.raises(ValueError, match="trials must be positive"):
         search(score, default=DEFAULT, space=SPACE, trials=0, timeout_seconds=1, seed=0)
+
+
+NEAR_PEAK = AlsParams(rank=16, reg_param=0.02, alpha=1.5, transform="binary")
+ELSEWHERE = AlsParams(rank=128, reg_param=5.0, alpha=50.0, transform="log", half_life_days=7.0)
+
+
+def test_start_points_run_in_order_after_the_default_and_a_small_budget_keeps_their_best(
+) -> None:
+    space = space_around([DEFAULT, ELSEWHERE, NEAR_PEAK], SPACE)
+    best, trials = search(score, default=DEFAULT, space=space, trials=3, timeout_seconds=600,
+                          seed=3, starts=[ELSEWHERE, DEFAULT, NEAR_PEAK])
+    # the default is not run twice; ELSEWHERE lies outside SPACE and runs exactly as given
+    assert [t.params for t in trials] == [DEFAULT, ELSEWHERE, NEAR_PEAK]
+    assert best == NEAR_PEAK
+    # without start points three trials (two random, one TPE) stay far from the peak
+    _, alone = search(score, default=DEFAULT, space=space, trials=3, timeout_seconds=600,
+                      seed=3)
+    assert max(t.value for t in alone) < score(NEAR_PEAK)
+
+
+def test_a_budget_smaller_than_the_start_points_runs_the_first_ones() -> None:
+    _, trials = search(score, default=DEFAULT, space=space_around(
+        [DEFAULT, ELSEWHERE, NEAR_PEAK], SPACE), trials=2, timeout_seconds=600, seed=3,
+        starts=[ELSEWHERE, NEAR_PEAK])
+    assert [t.params for t in trials] == [DEFAULT, ELSEWHERE]
+
+
+def test_the_space_is_widened_to_hold_every_enqueued_point() -> None:
+    space = space_around([DEFAULT, ELSEWHERE], SPACE)
+    assert space.rank == (4, 128) and space.reg_param == (1e-3, 5.0)
+    assert space.alpha == (0.01, 50.0)
+    assert list(space.transforms) == ["linear", "log", "binary"]
+    assert list(space.half_lives) == [None, 7.0, 30.0]

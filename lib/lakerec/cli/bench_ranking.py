@@ -118,6 +118,8 @@ def run_dataset(spark: SparkSession, name: str, config: Config, args: argparse.N
                       "prune_after_iterations":
                           config.recommend.search.prune_after_iterations,
                       "trial_max_iter": config.recommend.search.trial_max_iter,
+                      "search_start_points": [point.model_dump() for point in
+                                              config.recommend.search.start_points],
                       "exhaustive_trials": args.exhaustive_trials,
                       "machine": machine, "spark_master": spark.sparkContext.master,
                       "at": datetime.now(UTC).isoformat(timespec="seconds")}

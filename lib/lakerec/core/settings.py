@@ -264,6 +264,16 @@ class AlsConfig(Section):
     seed: int
 
 
+class AlsStartPoint(Section):
+    """Settings the search tries right after the default point (see ``search.start_points``)."""
+
+    rank: int = Field(gt=0)
+    reg_param: float = Field(gt=0)
+    alpha: float = Field(gt=0)
+    transform: ConfidenceTransform
+    half_life_days: float | None = Field(gt=0)
+
+
 class AlsSearchConfig(Section):
     """Optuna search: budgets, seed, and the space around the default point."""
 
@@ -272,6 +282,7 @@ class AlsSearchConfig(Section):
     seed: int
     prune_after_iterations: int | None = Field(gt=0)
     trial_max_iter: int | None = Field(gt=0)
+    start_points: tuple[AlsStartPoint, ...]
     rank: tuple[int, int]
     reg_param: tuple[float, float]
     alpha: tuple[float, float]

@@ -51,6 +51,7 @@ from lakerec.recs.tuning import (
     choose_blend,
     choose_settings,
     configured_space,
+    start_points,
     validation_split,
 )
 
@@ -143,7 +144,8 @@ def compare_systems(ctx: StepContext, *, exhaustive_trials: int,
     def exhaustive() -> tuple[DataFrame, str]:
         best, _ = search(lambda params: holdout_ndcg(als(params)), default=default,
                          space=configured_space(ctx), trials=exhaustive_trials,
-                         timeout_seconds=24 * 3600.0, seed=cfg.search.seed)
+                         timeout_seconds=24 * 3600.0, seed=cfg.search.seed,
+                         starts=start_points(ctx))
         options: list[tuple[Callable[[], DataFrame], str]] = [
             (lambda: als(best), f"ALS {best.as_dict()}")]
         options += [(partial(item_item, metric), f"item-item {metric}")

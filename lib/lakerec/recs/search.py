@@ -1,8 +1,11 @@
 """Hyperparameter search of the recommender with Optuna: seeded TPE, budgets of trials and time.
 
 The configured default point is always the first trial, so the search never chooses
-something worse on validation than the default. Rank, regParam and alpha are searched on a
-log scale; the confidence transform and the half-life (``None``: no decay) are categorical.
+something worse on validation than the default. Then come the configured start points (a
+portfolio of settings that won on different data, as far as the budget allows), so a small
+budget does not depend on TPE drawing a good region by chance; TPE learns from them. Rank,
+regParam and alpha are searched on a log scale; the confidence transform and the half-life
+(``None``: no decay) are categorical.
 
 Notes
 -----
@@ -81,15 +84,19 @@ class SearchSpace:
             raise ValueError("search half_lives needs at least one choice (null: no decay)")
 
 
-def space_around(default: AlsParams, space: SearchSpace) -> SearchSpace:
-    """``space`` widened, where needed, to hold ``default`` (the first trial)."""
+def space_around(points: Sequence[AlsParams], space: SearchSpace) -> SearchSpace:
+    """``space`` widened, where needed, to hold ``points`` (the enqueued first trials)."""
+
+    def widened(name: str) -> tuple[Any, Any]:
+        low, high = getattr(space, name)
+        values = [getattr(point, name) for point in points]
+        return min(low, *values), max(high, *values)
+
     return SearchSpace(
-        rank=(min(space.rank[0], default.rank), max(space.rank[1], default.rank)),
-        reg_param=(min(space.reg_param[0], default.reg_param),
-                   max(space.reg_param[1], default.reg_param)),
-        alpha=(min(space.alpha[0], default.alpha), max(space.alpha[1], default.alpha)),
-        transforms=list(dict.fromkeys([default.transform, *space.transforms])),
-        half_lives=list(dict.fromkeys([default.half_life_days, *space.half_lives])))
+        rank=widened("rank"), reg_param=widened("reg_param"), alpha=widened("alpha"),
+        transforms=list(dict.fromkeys([*(p.transform for p in points), *space.transforms])),
+        half_lives=list(dict.fromkeys([*(p.half_life_days for p in points),
+                                       *space.half_lives])))
 
 
 @dataclass(frozen=True)
@@ -111,12 +118,15 @@ def _score(function: Callable[[AlsParams], float], params: AlsParams) -> float:
 
 def search(objective: Callable[[AlsParams], float], *, default: AlsParams, space: SearchSpace,
            trials: int, timeout_seconds: float, seed: int,
+           starts: Sequence[AlsParams] = (),
            early_score: Callable[[AlsParams], float] | None = None
            ) -> tuple[AlsParams, list[Trial]]:
     """Maximise ``objective`` (validation NDCG@10 in ``train``) over ``space``.
 
-    The first trial is ``default``; then a third of the budget (at least 2 trials in all) is
-    drawn at random and the rest by TPE. Stops after ``trials``
+    The first trial is ``default``, then ``starts`` in order (as many as the budget holds;
+    ``space`` must hold them, see :func:`space_around`); the start-up trials (a third of the
+    budget, at least 2, the enqueued ones included) are drawn at random when not enqueued,
+    and the rest by TPE. Stops after ``trials``
     trials or once ``timeout_seconds`` have passed, whichever comes first. Ties keep the
     earlier trial, so the default wins unless something is strictly better.
 
@@ -162,7 +172,8 @@ def search(objective: Callable[[AlsParams], float], *, default: AlsParams, space
     pruner = (optuna.pruners.MedianPruner(n_startup_trials=startup, n_warmup_steps=0)
               if early_score is not None else optuna.pruners.NopPruner())
     study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
-    study.enqueue_trial(default.as_dict(), skip_if_exists=False)
+    for point in dict.fromkeys([default, *starts]):
+        study.enqueue_trial(point.as_dict(), skip_if_exists=False)
     study.optimize(run, n_trials=trials, timeout=timeout_seconds)
     # max keeps the first of equal scores; the default point (start-up) always runs in full
     best = max((t for t in done if not t.pruned), key=lambda t: t.value)

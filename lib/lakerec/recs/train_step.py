@@ -211,6 +211,7 @@ def log_and_register(ctx: StepContext, client: MlflowClient, model: ALSModel, be
                            "search_trials": len(trials) or 1,
                            "search_trial_max_iter": cfg.search.trial_max_iter or cfg.als.max_iter,
                            "search_prune_after_iterations": cfg.search.prune_after_iterations,
+                           "search_start_points": len(cfg.search.start_points),
                            "run_date": ctx.run_date.isoformat(),
                            "trained_until": trained_until.isoformat(),
                            "training_pairs": training_pairs,

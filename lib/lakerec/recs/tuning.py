@@ -56,10 +56,15 @@ def configured_grid(ctx: StepContext) -> list[BlendWeights]:
     return weight_grid(blend_cfg.weight_step, blend_cfg.families)
 
 
+def start_points(ctx: StepContext) -> list[AlsParams]:
+    """``recommend.search.start_points``: tried right after the default point."""
+    return [AlsParams(**point.model_dump()) for point in ctx.config.recommend.search.start_points]
+
+
 def configured_space(ctx: StepContext) -> SearchSpace:
-    """``recommend.search``'s ranges, widened to hold the default point."""
+    """``recommend.search``'s ranges, widened to hold the default and start points."""
     search_cfg = ctx.config.recommend.search
-    return space_around(default_params(ctx), SearchSpace(
+    return space_around([default_params(ctx), *start_points(ctx)], SearchSpace(
         rank=search_cfg.rank, reg_param=search_cfg.reg_param, alpha=search_cfg.alpha,
         transforms=search_cfg.transforms, half_lives=search_cfg.half_lives))
 
@@ -82,7 +87,7 @@ def choose_settings(ctx: StepContext, validation: Holdout | None, inputs: Inputs
     return search(partial(score, max_iter=cfg.search.trial_max_iter), default=default,
                   space=configured_space(ctx),
                   trials=cfg.search.trials, timeout_seconds=cfg.search.timeout_seconds,
-                  seed=cfg.search.seed,
+                  seed=cfg.search.seed, starts=start_points(ctx),
                   early_score=None if probe is None else partial(score, max_iter=probe))
 
 
