@@ -26,6 +26,7 @@ from lakerec.core.schemas import (
     SOURCE,
     USER_ID,
 )
+from lakerec.core.step import StepContext
 from lakerec.core.tables import (
     GOLD_RECOMMENDATION_GAPS,
     GOLD_RECOMMENDATIONS,
@@ -38,6 +39,8 @@ from lakerec.recs.holdout import Holdout
 from lakerec.recs.interactions import event_confidence
 from lakerec.recs.promotion import Evidence, promotion_decision
 from lakerec.recs.search import AlsParams
+from lakerec.recs.training import default_params
+from lakerec.recs.tuning import start_points
 from tests.conftest import make_config
 
 RUN_DATE = date(2026, 11, 27)
@@ -89,12 +92,6 @@ def trained(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Co
     return config
 
 
-def default_params_of(config: Config) -> dict[str, object]:
-    cfg = config.recommend
-    return {"rank": cfg.als.rank, "reg_param": cfg.als.reg_param, "alpha": cfg.als.alpha,
-            "transform": cfg.confidence_transform, "half_life_days": cfg.half_life_days}
-
-
 def mlflow_metrics(config: Config, version: int) -> dict[str, float]:
     client = registry.tracking(config.mlflow)
     run_id = client.get_model_version(registry.ALS_MODEL, str(version)).run_id
@@ -141,9 +138,11 @@ def test_train_chooses_a_family_on_validation_and_the_registry_records_it(
     # the two-trial search tried the default point, then the first configured start point
     trials = mlflow.artifacts.load_dict(
         f"runs:/{version.run_id}/evaluation/search.json")["trials"]
-    first_start = trained.recommend.search.start_points[0].model_dump()
-    assert [{name: t[name] for name in first_start} for t in trials] == [
-        default_params_of(trained), first_start]
+    ctx = StepContext(config=trained, spark=spark, lake=Lake(spark, trained.paths.root),
+                      run_date=RUN_DATE, run_id="search-order")
+    tried = [AlsParams(**{name: t[name] for name in default_params(ctx).as_dict()})
+             for t in trials]
+    assert tried == [default_params(ctx), start_points(ctx)[0]]
 
     lake = Lake(spark, trained.paths.root)
     truth = Path(trained.paths.ground_truth)
@@ -300,7 +299,6 @@ def test_the_served_model_is_refitted_on_the_held_out_events_too(
 @pytest.mark.slow
 def test_the_ranking_bench_measures_every_system_on_the_train_split(
         spark: SparkSession, trained: Config) -> None:
-    from lakerec.core.step import StepContext
     from lakerec.recs.ranking_bench import SYSTEMS, compare_systems
 
     ctx = StepContext(config=trained, spark=spark, lake=Lake(spark, trained.paths.root),
