@@ -12,13 +12,8 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 
-from lakerec.cli.bench_ranking import DATASETS, dataset_config
-from lakerec.cli.runner import spark_for
-from lakerec.core.config import load_config
-from lakerec.core.lake import Lake
-from lakerec.core.step import StepContext
+from lakerec.cli.bench_ranking import dataset_context
 from lakerec.recs.holdout import random_holdout
 from lakerec.recs.search import AlsParams
 from lakerec.recs.training import evaluation_holdout, make_fitter, model_top_k, read_inputs
@@ -29,12 +24,8 @@ POINTS = {"default": AlsParams(32, 0.1, 0.5, "binary", None),
 
 
 def main(name: str = "online-retail", protocol: str = "random") -> None:
-    folder = (Path("workspace/artifacts/bench/ranking") / name).resolve()
-    config = dataset_config(load_config("conf/local.yaml",
-                                        [f"recommend.split.protocol={protocol}"]), folder, ())
-    spark = spark_for(config)
-    ctx = StepContext(config=config, spark=spark, lake=Lake(spark, config.paths.root),
-                      run_date=DATASETS[name][1], run_id="diag")
+    ctx = dataset_context(name, protocol)
+    config = ctx.config
     inputs = read_inputs(ctx)
     holdout = evaluation_holdout(ctx, inputs.events)
     fitter = make_fitter(ctx, inputs)

@@ -34,7 +34,7 @@ from lakerec.core.tables import (
     SILVER_EVENTS,
     SILVER_ITEMS,
 )
-from lakerec.recs.blend import COMPONENTS, BlendWeights, weight_grid
+from lakerec.recs.blend import COMPONENTS, BlendWeights, simplicity, weight_grid
 from lakerec.recs.holdout import Holdout
 from lakerec.recs.interactions import event_confidence
 from lakerec.recs.promotion import Evidence, promotion_decision
@@ -121,14 +121,30 @@ def test_train_chooses_a_family_on_validation_and_the_registry_records_it(
     client = registry.tracking(trained.mlflow)
     version = client.get_model_version(registry.ALS_MODEL, "1")
     run = client.get_run(version.run_id)
-    weightings = mlflow.artifacts.load_dict(
-        f"runs:/{version.run_id}/evaluation/blend.json")["weightings"]
+    logged = mlflow.artifacts.load_dict(f"runs:/{version.run_id}/evaluation/blend.json")
+    tolerance = trained.recommend.blend.tolerance_se
+    assert logged["tolerance_se"] == tolerance
+    weightings = {BlendWeights(**{name: w[name] for name in COMPONENTS}): w
+                  for w in logged["weightings"]}
     assert len(weightings) == len(weight_grid(trained.recommend.blend.weight_step))  # all 3
-    best = max(weightings, key=lambda w: w["validation_ndcg@10"])
+    assert max(w["score"] for w in weightings.values()) == max(
+        w["score"] for w in weightings.values() if w["shortfall"] == 0)
     chosen = BlendWeights.from_logged(run.data.params)
-    assert chosen.family == best["family"] == run.data.params["family"]
+    assert chosen.family == weightings[chosen]["family"] == run.data.params["family"]
     assert version.tags["family"] == chosen.family
-    assert chosen.as_dict() == {name: best[name] for name in COMPONENTS}
+
+    def within(weights: BlendWeights) -> bool:
+        shortfall, se = weightings[weights]["shortfall"], weightings[weights]["shortfall_se"]
+        return shortfall <= 0 or (se is not None and shortfall <= tolerance * se)
+
+    # the simplest weighting that validation cannot tell from the best
+    simpler = [w for w in weightings if simplicity(w) < simplicity(chosen)]
+    assert within(chosen)
+    assert all(weightings[w]["shortfall_se"] is not None for w in simpler)
+    assert not any(within(w) for w in simpler)
+    assert weightings[chosen]["score"] == max(
+        weightings[w]["score"] for w in weightings
+        if within(w) and simplicity(w) == simplicity(chosen))
     metrics = run.data.metrics
     family = "popularity" if chosen.family == "popular" else chosen.family
     if family in ("als", "item_item", "popularity"):

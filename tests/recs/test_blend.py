@@ -9,11 +9,23 @@ from pyspark.sql import DataFrame, SparkSession
 
 from lakerec.core.schemas import ITEM_ID, RANK, USER_ID
 from lakerec.recs.blend import BLEND, BlendWeights, blend, choose_weights, weight_grid
-from lakerec.recs.metrics import ranking_metrics
+from lakerec.recs.metrics import ndcg_per_user
 
 
 def ranked(spark: SparkSession, rows: list[tuple[str, str, int]]) -> DataFrame:
     return spark.createDataFrame(rows, f"{USER_ID} string, {ITEM_ID} string, {RANK} int")
+
+
+def planted_lists(spark: SparkSession, users: list[str], als: list[str],
+                  item_item: list[str]) -> dict[str, DataFrame]:
+    """Every customer's ALS and item-item lists, in order (``{u}`` stands for the customer),
+    and the same popular list ``p1 .. p4``."""
+    def lists_of(items: list[str]) -> DataFrame:
+        return ranked(spark, [(u, item.format(u=u), rank) for u in users
+                              for rank, item in enumerate(items, start=1)])
+
+    return {"als": lists_of(als), "item_item": lists_of(item_item),
+            "popular": lists_of([f"p{rank}" for rank in range(1, 5)])}
 
 
 def test_weights_name_their_family_and_must_sum_to_one() -> None:
@@ -66,26 +78,63 @@ def test_choose_weights_finds_the_mix_that_validation_rewards(spark: SparkSessio
     """Planted: ALS ranks one relevant item of each customer first, item-item the other, and
     popularity none; only an even mix puts both in the top 2."""
     users = [f"u{n}" for n in range(20)]
-    als = ranked(spark, [row for u in users for row in
-                         ((u, f"{u}-a", 1), (u, "x1", 2), (u, "x2", 3), (u, "x3", 4))])
-    item_item = ranked(spark, [row for u in users for row in
-                               ((u, f"{u}-b", 1), (u, "y1", 2), (u, "y2", 3), (u, "y3", 4))])
-    popular = ranked(spark, [(u, f"p{r}", r) for u in users for r in range(1, 5)])
+    lists = planted_lists(spark, users, ["{u}-a", "x1", "x2", "x3"], ["{u}-b", "y1", "y2", "y3"])
     relevant = spark.createDataFrame([(u, f"{u}-{s}") for u in users for s in "ab"],
                                      f"{USER_ID} string, {ITEM_ID} string")
-    lists = {"als": als, "item_item": item_item, "popular": popular}
 
-    def ndcg_at_2(recs: DataFrame) -> float:
-        return ranking_metrics(recs, relevant, ks=(2,))["ndcg@2"]
+    def ndcg_at_2(recs: DataFrame) -> DataFrame:
+        return ndcg_per_user(recs, relevant, 2)
 
-    best, results = choose_weights(lists, weight_grid(0.25), ndcg_at_2, depth=4, k=2)
+    best, results = choose_weights(lists, weight_grid(0.25), ndcg_at_2, depth=4, k=2,
+                                   tolerance_se=1.0)
     assert len(results) == 15
-    scores = {w: s for w, s in results}
-    assert scores[BlendWeights(0.0, 0.0, 1.0)] == 0.0
+    by_weights = {w.weights: w for w in results}
+    assert by_weights[BlendWeights(0.0, 0.0, 1.0)].score == 0.0
     one_hit = 1 / (1 + 1 / math.log2(3))   # one of two relevant items, at rank 1
-    assert scores[BlendWeights()] == pytest.approx(one_hit)
-    assert scores[BlendWeights(0.0, 1.0, 0.0)] == pytest.approx(one_hit)
+    assert by_weights[BlendWeights()].score == pytest.approx(one_hit)
+    assert by_weights[BlendWeights(0.0, 1.0, 0.0)].score == pytest.approx(one_hit)
     # 0.5/0.5: each family's hit earns 0.5 and beats the runners-up (0.375); with any other
     # weights on the grid a runner-up or a popular item takes one of the two places
     assert best == BlendWeights(0.5, 0.5, 0.0)
-    assert scores[best] == pytest.approx(1.0)
+    assert by_weights[best].score == pytest.approx(1.0)
+    # every customer gains the same from the mix: a sure gain, kept at any tolerance
+    assert by_weights[BlendWeights()].shortfall == pytest.approx(1.0 - one_hit)
+    assert by_weights[BlendWeights()].shortfall_se == pytest.approx(0.0)
+    assert by_weights[best].shortfall == 0.0
+
+
+def test_choose_weights_keeps_the_simpler_family_when_the_gain_is_noise(
+        spark: SparkSession) -> None:
+    """Planted, top 1 of 4: ALS ranks ``a`` then ``c``, item-item ``b`` then ``c``, so ALS
+    alone serves ``a`` and an even mix ``c`` (0.75 points against 0.5). ``c`` is what 3 of 20
+    customers want, ``a`` what 2 want: the mix scores 0.15 against ALS's 0.10, a gain of
+    0.05 whose paired standard error is 0.11 (+1 for three customers, -1 for two)."""
+    users = [f"u{n:02d}" for n in range(20)]
+    lists = planted_lists(spark, users, ["{u}-a", "{u}-c", "x1", "x2"],
+                          ["{u}-b", "{u}-c", "y1", "y2"])
+    wanted = {u: "c" if n < 3 else "a" if n < 5 else "nothing" for n, u in enumerate(users)}
+    relevant = spark.createDataFrame([(u, f"{u}-{w}") for u, w in wanted.items()],
+                                     f"{USER_ID} string, {ITEM_ID} string")
+
+    def hit_at_1(recs: DataFrame) -> DataFrame:
+        return ndcg_per_user(recs, relevant, 1)
+
+    best, results = choose_weights(lists, weight_grid(0.25), hit_at_1, depth=4, k=1,
+                                   tolerance_se=0.0)
+    assert best == BlendWeights(0.5, 0.5, 0.0)   # the top score; the 3-family tie is less simple
+    by_weights = {w.weights: w for w in results}
+    assert by_weights[BlendWeights(0.5, 0.25, 0.25)].shortfall == pytest.approx(0.0)
+    assert by_weights[BlendWeights(0.5, 0.25, 0.25)].shortfall_se is None  # not simpler: moot
+    chosen, results = choose_weights(lists, weight_grid(0.25), hit_at_1, depth=4, k=1,
+                                     tolerance_se=1.0)
+    assert chosen == BlendWeights()
+    als_alone = next(w for w in results if w.weights == BlendWeights())
+    assert als_alone.score == pytest.approx(0.10)
+    assert als_alone.shortfall == pytest.approx(0.05)
+    assert als_alone.shortfall_se == pytest.approx(math.sqrt((5 - 20 * 0.05**2) / 19 / 20))
+    # item-item alone falls short by 0.15 (three customers, nobody gains): not within 1 se
+    item_item_alone = next(w for w in results if w.weights == BlendWeights(0.0, 1.0, 0.0))
+    assert item_item_alone.shortfall == pytest.approx(0.15)
+    assert not item_item_alone.within(1.0)
+    with pytest.raises(ValueError, match="tolerance"):
+        choose_weights(lists, weight_grid(0.5), hit_at_1, depth=4, k=1, tolerance_se=-1.0)

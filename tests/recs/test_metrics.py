@@ -15,6 +15,7 @@ from lakerec.recs.metrics import (
     long_tail_share,
     map_at_k,
     ndcg_at_k,
+    ndcg_per_user,
     novelty,
     precision_at_k,
     ranking_metrics,
@@ -58,6 +59,15 @@ def test_metrics_at_2_by_hand(recommended: DataFrame, relevant: DataFrame) -> No
     assert metrics["ndcg@2"] == pytest.approx((ndcg_u1 + ndcg_u2) / 4)
     assert metrics["map@2"] == pytest.approx((1.0 / 2 + (1 / 2) / 1) / 4)
     assert set(metrics) == {"precision@2", "recall@2", "ndcg@2", "map@2"}
+
+
+def test_ndcg_per_user_by_hand(recommended: DataFrame, relevant: DataFrame) -> None:
+    per_user = {r["user_id"]: r["ndcg"] for r in ndcg_per_user(recommended, relevant, 2)
+                .collect()}
+    assert per_user == pytest.approx({"u1": 1.0 / (1.0 + 1.0 / LOG2_3), "u2": 1.0 / LOG2_3,
+                                      "u3": 0.0, "u5": 0.0})   # u4: nothing relevant
+    assert sum(per_user.values()) / 4 == pytest.approx(
+        ranking_metrics(recommended, relevant, ks=(2,))["ndcg@2"])
 
 
 def test_metrics_at_3_count_the_third_rank(recommended: DataFrame, relevant: DataFrame) -> None:

@@ -20,8 +20,12 @@ import shutil
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pyspark.sql import SparkSession
+
+if TYPE_CHECKING:
+    from lakerec.core.step import StepContext
 
 from lakerec.core.config import Config, with_overrides
 from lakerec.core.lake import Lake
@@ -73,6 +77,21 @@ def dataset_config(config: Config, folder: Path, generate: Iterable[str]) -> Con
         f"mlflow.artifact_location={folder}/mlruns", *generate])
 
 
+def dataset_context(name: str, protocol: str, *, conf: str = "conf/local.yaml",
+                    workdir: Path = Path("workspace/artifacts/bench/ranking")) -> StepContext:
+    """A step context (and Spark session) on dataset ``name``, already built under
+    ``workdir``, with ``protocol``'s split: for the diagnostics under ``bench/``."""
+    from lakerec.cli.runner import spark_for
+    from lakerec.core.config import load_config
+    from lakerec.core.step import StepContext
+
+    config = dataset_config(load_config(conf, [f"recommend.split.protocol={protocol}"]),
+                            (workdir / name).resolve(), ())
+    spark = spark_for(config)
+    return StepContext(config=config, spark=spark, lake=Lake(spark, config.paths.root),
+                       run_date=DATASETS[name][1], run_id=f"diag-{name}-{protocol}")
+
+
 def build_dataset(spark: SparkSession, name: str, config: Config, online_retail: Path) -> None:
     """Generate (or copy) the dataset, ingest and conform it, unless already built."""
     from lakerec.cli.runner import run_step
@@ -118,6 +137,7 @@ def run_dataset(spark: SparkSession, name: str, config: Config, args: argparse.N
                       "prune_after_iterations":
                           config.recommend.search.prune_after_iterations,
                       "trial_max_iter": config.recommend.search.trial_max_iter,
+                      "blend_tolerance_se": config.recommend.blend.tolerance_se,
                       "search_start_points": [point.model_dump() for point in
                                               config.recommend.search.start_points],
                       "exhaustive_trials": args.exhaustive_trials,

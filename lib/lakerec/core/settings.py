@@ -308,6 +308,7 @@ class BlendConfig(Section):
     families: tuple[Literal["als", "item_item", "popular"], ...] = Field(min_length=1)
     weight_step: float = Field(gt=0, le=1)
     depth: int = Field(gt=0)
+    tolerance_se: float = Field(ge=0)
 
 
 class RecommendConfig(Section):

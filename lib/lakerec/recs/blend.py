@@ -8,7 +8,10 @@ earns ``(depth + 1 - r) / depth`` (1 for the first, ``1 / depth`` for the last, 
 item is not on the list). The blend scores an item by the weighted sum of its points and
 keeps the best ``k``. The weights are chosen on a validation split by
 :func:`choose_weights`, over the grid of :func:`weight_grid`; its corners are the single
-families, so choosing the weights is also choosing the family.
+families, so choosing the weights is also choosing the family. It takes the simplest
+weighting that validation cannot tell from the best (the one-standard-error rule), since a
+gain smaller than its noise on validation does not carry over to new data
+(bench/ranking.md, "Blend choice").
 """
 
 from __future__ import annotations
@@ -122,18 +125,97 @@ def blend(candidates: Mapping[str, DataFrame], weights: BlendWeights, *, depth: 
             .select(USER_ID, ITEM_ID, SCORE, RANK))
 
 
+@dataclass(frozen=True)
+class Weighing:
+    """One weighting's validation evidence: its mean per-customer score, and how far the
+    customers score below the best weighting, paired customer by customer."""
+
+    weights: BlendWeights
+    score: float
+    shortfall: float      # mean per-customer score of the best weighting minus this one's
+    # standard error of that mean: 0 for the best; None when not needed, for weightings
+    # no simpler than the best (the rule could not choose them instead)
+    shortfall_se: float | None
+
+    def within(self, tolerance_se: float) -> bool:
+        if self.shortfall <= 0:
+            return True
+        return self.shortfall_se is not None and self.shortfall <= tolerance_se * self.shortfall_se
+
+    def logged(self) -> dict[str, object]:
+        return {**self.weights.as_dict(), "family": self.weights.family, "score": self.score,
+                "shortfall": self.shortfall, "shortfall_se": self.shortfall_se}
+
+
+def simplicity(weights: BlendWeights) -> tuple[int, float]:
+    """Sort key, simplest first: fewer families, then nearer a single family (a larger
+    largest weight)."""
+    values = [w for w in weights.as_dict().values() if w > 0]
+    return len(values), -max(values)
+
+
+def paired_errors(others: Mapping[int, DataFrame], best: DataFrame) -> dict[int, float]:
+    """Standard error of the mean per-customer difference between ``best`` and each of
+    ``others``: ``(user_id, _value, _weighting)`` frames over the same customers, keyed by
+    their ``_weighting``."""
+    reference = best.select(USER_ID, F.col("_value").alias("_best"))
+    parts = list(others.values())
+    union = parts[0]
+    for part in parts[1:]:
+        union = union.unionByName(part)
+    gap = F.col("_best") - F.col("_value")
+    rows = (union.join(reference, USER_ID).groupBy("_weighting")
+            .agg((F.coalesce(F.stddev_samp(gap), F.lit(0.0)) / F.sqrt(F.count("*")))
+                 .alias("se"))
+            .collect())
+    return {row["_weighting"]: float(row["se"]) for row in rows}
+
+
 def choose_weights(candidates: Mapping[str, DataFrame], grid: list[BlendWeights],
-                   objective: Callable[[DataFrame], float], *, depth: int,
-                   k: int) -> tuple[BlendWeights, list[tuple[BlendWeights, float]]]:
-    """The weights of ``grid`` whose blend scores best by ``objective`` (for example NDCG@10
-    on validation), and every weighting's score. Ties go to the earlier weights (single
-    families first: the simpler model)."""
+                   per_user: Callable[[DataFrame], DataFrame], *, depth: int, k: int,
+                   tolerance_se: float = 0.0) -> tuple[BlendWeights, list[Weighing]]:
+    """The simplest weighting of ``grid`` (:func:`simplicity`) that scores as well as the
+    best one, within ``tolerance_se`` standard errors, and every weighting's evidence.
+
+    ``per_user`` scores a blend's top ``k`` per customer (for example NDCG@10 on validation,
+    :func:`~lakerec.recs.metrics.ndcg_per_user`): ``(user_id, value)`` for the same customers
+    whatever the recommendations. A weighting is as good as the best when its mean shortfall
+    to the best, paired customer by customer, is at most ``tolerance_se`` times the standard
+    error of that shortfall: the one-standard-error rule (Hastie, Tibshirani and Friedman,
+    *The Elements of Statistical Learning*, 7.10) with the paired error of two models scored
+    on the same customers. ``0`` takes the best; ties go to the simpler weighting either way.
+    Among equally simple weightings within the tolerance the higher score wins. Standard
+    errors are computed only for the weightings simpler than the best (the others could not
+    be chosen instead of it).
+    """
     if not grid:
         raise ValueError("the weight grid is empty")
-    results = []
-    for weights in grid:
-        score = objective(blend(candidates, weights, depth=depth, k=k))
-        log.info("blend %s: %.4f", weights, score)
-        results.append((weights, score))
-    best = max(results, key=lambda r: r[1])  # max keeps the first of equal scores
-    return best[0], results
+    if tolerance_se < 0:
+        raise ValueError(f"the tolerance must be at least 0 standard errors, got {tolerance_se}")
+    scored: list[DataFrame] = []
+    means: list[float] = []
+    for n, weights in enumerate(grid):
+        values = (per_user(blend(candidates, weights, depth=depth, k=k))
+                  .toDF(USER_ID, "_value").withColumn("_weighting", F.lit(n)).cache())
+        mean = values.agg(F.avg("_value")).first()[0]  # type: ignore[index]
+        if mean is None:
+            raise ValueError("the blend's per-customer scores hold no customer")
+        log.info("blend %s: %.4f", weights, mean)
+        scored.append(values)
+        means.append(float(mean))
+    best = max(range(len(grid)),
+               key=lambda n: (means[n], tuple(-v for v in simplicity(grid[n]))))
+    # the paired errors of the weightings the rule could choose instead: the simpler ones
+    contenders = [n for n, weights in enumerate(grid)
+                  if simplicity(weights) < simplicity(grid[best])]
+    se_of = paired_errors({n: scored[n] for n in contenders}, scored[best]) if contenders else {}
+    se_of[best] = 0.0
+    for part in scored:
+        part.unpersist()
+    weighings = [Weighing(weights, means[n], means[best] - means[n], se_of.get(n))
+                 for n, weights in enumerate(grid)]
+    chosen = min((w for w in weighings if w.within(tolerance_se)),
+                 key=lambda w: (simplicity(w.weights), -w.score))
+    log.info("blend chosen: %s (validation %.4f; best %s %.4f)", chosen.weights, chosen.score,
+             grid[best], means[best])
+    return chosen.weights, weighings

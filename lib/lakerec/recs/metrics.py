@@ -76,6 +76,16 @@ def ranking_metrics(recommended: DataFrame, relevant: DataFrame, *,
     return {name: float(value) for name, value in row.asDict().items() if name != "users"}
 
 
+def ndcg_per_user(recommended: DataFrame, relevant: DataFrame, k: int, *,
+                  user_col: str = USER_ID, item_col: str = ITEM_ID,
+                  rank_col: str = RANK) -> DataFrame:
+    """``(user_col, ndcg)``: each user's NDCG@``k``, one row per user with a relevant item
+    (0 when none is recommended); :func:`ranking_metrics`'s ``ndcg@k`` is their mean."""
+    cutoffs = _checked_ks((k,))
+    per_user = _per_user(recommended, relevant, cutoffs, user_col, item_col, rank_col)
+    return per_user.select(user_col, (F.col(f"_dcg_{k}") / _ideal_dcg_of(k)).alias("ndcg"))
+
+
 def ranking_metrics_by_group(recommended: DataFrame, relevant: DataFrame, groups: DataFrame,
                              *, group_col: str, ks: Sequence[int] = (10,),
                              user_col: str = USER_ID, item_col: str = ITEM_ID,
@@ -123,9 +133,14 @@ def _per_user(recommended: DataFrame, relevant: DataFrame, cutoffs: list[int], u
             .fillna(0.0))
 
 
+def _ideal_dcg_of(k: int) -> Column:
+    """The ideal DCG@``k`` of a :func:`_per_user` row (its relevant items capped at ``k``)."""
+    idcg = F.array(*[F.lit(ideal_dcg(n)) for n in range(k + 1)])
+    return F.element_at(idcg, F.least(F.col("_n_relevant").cast("int"), F.lit(k)) + 1)
+
+
 def _averages(cutoffs: list[int]) -> list[Column]:
     """The metrics of :func:`ranking_metrics`, averaged over the rows of :func:`_per_user`."""
-    idcg = F.array(*[F.lit(ideal_dcg(n)) for n in range(cutoffs[-1] + 1)])
     n_relevant = F.col("_n_relevant").cast("int")
     averages = []
     for k in cutoffs:
@@ -133,7 +148,7 @@ def _averages(cutoffs: list[int]) -> list[Column]:
         averages += [
             F.avg(F.col(f"_hits_{k}") / k).alias(f"precision@{k}"),
             F.avg(F.col(f"_hits_{k}") / n_relevant).alias(f"recall@{k}"),
-            F.avg(F.col(f"_dcg_{k}") / F.element_at(idcg, capped + 1)).alias(f"ndcg@{k}"),
+            F.avg(F.col(f"_dcg_{k}") / _ideal_dcg_of(k)).alias(f"ndcg@{k}"),
             F.avg(F.col(f"_ap_{k}") / capped).alias(f"map@{k}"),
         ]
     return averages

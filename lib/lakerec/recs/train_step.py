@@ -35,7 +35,7 @@ from lakerec.core import registry
 from lakerec.core.dates import midnight
 from lakerec.core.schemas import Source
 from lakerec.core.step import StepContext, StepResult
-from lakerec.recs.blend import BLEND, COMPONENTS, BlendWeights
+from lakerec.recs.blend import BLEND, COMPONENTS, BlendWeights, Weighing
 from lakerec.recs.holdout import Holdout
 from lakerec.recs.plots import plot_metrics_vs_k
 from lakerec.recs.promotion import (
@@ -152,8 +152,7 @@ def run(ctx: StepContext) -> StepResult:
     searched = (f" (validation ndcg@10 {max(t.value for t in trials if not t.pruned):.4f} "
                 f"over {len(trials)} trials" + (f", {pruned} pruned)" if pruned else ")")
                 if trials else " (the default point; no search)")
-    blended = (f" (validation ndcg@10 {max(v for _, v in weighings):.4f} over "
-               f"{len(weighings)} weightings)" if weighings else "")
+    blended = f" ({describe_choice(weights, weighings)})" if weighings else ""
     summary = [f"trained on {EVENTS_VERSION} v{inputs.versions[EVENTS_VERSION]}, "
                f"split {json.dumps(holdout.definition)}",
                f"ALS settings: {describe(best)}{searched}",
@@ -184,9 +183,21 @@ def describe(params: AlsParams) -> str:
             f"{params.transform} confidence, {half_life}")
 
 
+def describe_choice(weights: BlendWeights, weighings: list[Weighing]) -> str:
+    """The chosen weighting's validation score, and the best one's when it was passed over
+    for a simpler one within the tolerance."""
+    chosen = next(w for w in weighings if w.weights == weights)
+    best = max(weighings, key=lambda w: w.score)
+    text = f"validation {PRIMARY_METRIC} {chosen.score:.4f} over {len(weighings)} weightings"
+    if best.score > chosen.score:
+        text += (f"; simpler than {best.weights} ({best.score:.4f}), which leads it by "
+                 f"{chosen.shortfall:.4f} +/- {chosen.shortfall_se:.4f}")
+    return text
+
+
 def log_and_register(ctx: StepContext, client: MlflowClient, model: ALSModel, best: AlsParams,
                      weights: BlendWeights, trials: list[Trial],
-                     weighings: list[tuple[BlendWeights, float]], holdout: Holdout,
+                     weighings: list[Weighing], holdout: Holdout,
                      evidence: dict[str, Evidence], promote: bool, why: str,
                      versions: dict[str, int], *, trained_until: datetime,
                      training_pairs: int) -> tuple[int, str]:
@@ -237,8 +248,9 @@ def log_and_register(ctx: StepContext, client: MlflowClient, model: ALSModel, be
                                      "seconds": t.seconds, "pruned": t.pruned}
                                     for t in trials]},
                         "evaluation/search.json")
-        mlflow.log_dict({"weightings": [{**w.as_dict(), "family": w.family,
-                                         "validation_ndcg@10": v} for w, v in weighings]},
+        mlflow.log_dict({"metric": f"validation {PRIMARY_METRIC}",
+                         "tolerance_se": cfg.blend.tolerance_se,
+                         "weightings": [w.logged() for w in weighings]},
                         "evaluation/blend.json")
         unique = list({ev.name: ev for ev in evidence.values()}.values())
         plot = plot_metrics_vs_k(unique, cfg.metrics_ks, artifacts / "metrics_vs_k.png")

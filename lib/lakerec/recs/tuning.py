@@ -10,9 +10,9 @@ from functools import partial
 from pyspark.sql import DataFrame
 
 from lakerec.core.step import StepContext
-from lakerec.recs.blend import BlendWeights, choose_weights, weight_grid
+from lakerec.recs.blend import BlendWeights, Weighing, choose_weights, weight_grid
 from lakerec.recs.holdout import ConfidenceSpec, Holdout, validation_holdout
-from lakerec.recs.metrics import ranking_metrics
+from lakerec.recs.metrics import ndcg_per_user, ranking_metrics
 from lakerec.recs.promotion import PRIMARY_K, PRIMARY_METRIC
 from lakerec.recs.search import AlsParams, SearchSpace, Trial, search, space_around
 from lakerec.recs.training import (
@@ -92,9 +92,10 @@ def choose_settings(ctx: StepContext, validation: Holdout | None, inputs: Inputs
 
 
 def choose_blend(ctx: StepContext, validation: Holdout | None, inputs: Inputs, fitter: Fitter,
-                 best: AlsParams) -> tuple[BlendWeights, list[tuple[BlendWeights, float]]]:
-    """The family (or blend of families) best on validation, ALS with ``best`` among them;
-    ALS alone without a validation split."""
+                 best: AlsParams) -> tuple[BlendWeights, list[Weighing]]:
+    """The family (or blend of families) best on validation, ALS with ``best`` among them,
+    by :func:`~lakerec.recs.blend.choose_weights` with ``recommend.blend.tolerance_se``; ALS
+    alone without a validation split."""
     grid = configured_grid(ctx)
     if validation is None or len(grid) <= 1:
         return BlendWeights(), []
@@ -102,7 +103,8 @@ def choose_blend(ctx: StepContext, validation: Holdout | None, inputs: Inputs, f
                                fitter.spec_for(best), ctx)
     try:
         return choose_weights(candidates.lists, grid,
-                              lambda recs: validation_ndcg(recs, validation),
-                              depth=candidates.depth, k=PRIMARY_K)
+                              lambda recs: ndcg_per_user(recs, validation.relevant, PRIMARY_K),
+                              depth=candidates.depth, k=PRIMARY_K,
+                              tolerance_se=ctx.config.recommend.blend.tolerance_se)
     finally:
         candidates.unpersist()
