@@ -20,6 +20,7 @@ import itertools
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
+from functools import reduce
 
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
@@ -116,9 +117,7 @@ def blend(candidates: Mapping[str, DataFrame], weights: BlendWeights, *, depth: 
         raise ValueError(f"blend weights {weights} need candidates of {missing}")
     parts = [rank_points(candidates[name], depth).select(
         USER_ID, ITEM_ID, (F.col("_points") * w).alias("_points")) for name, w in used.items()]
-    union = parts[0]
-    for part in parts[1:]:
-        union = union.unionByName(part)
+    union = reduce(DataFrame.unionByName, parts)
     order = Window.partitionBy(USER_ID).orderBy(F.col(SCORE).desc(), F.col(ITEM_ID))
     return (union.groupBy(USER_ID, ITEM_ID).agg(F.sum("_points").alias(SCORE))
             .withColumn(RANK, F.row_number().over(order)).where(F.col(RANK) <= k)
@@ -159,10 +158,7 @@ def paired_errors(others: Mapping[int, DataFrame], best: DataFrame) -> dict[int,
     ``others``: ``(user_id, _value, _weighting)`` frames over the same customers, keyed by
     their ``_weighting``."""
     reference = best.select(USER_ID, F.col("_value").alias("_best"))
-    parts = list(others.values())
-    union = parts[0]
-    for part in parts[1:]:
-        union = union.unionByName(part)
+    union = reduce(DataFrame.unionByName, others.values())
     gap = F.col("_best") - F.col("_value")
     rows = (union.join(reference, USER_ID).groupBy("_weighting")
             .agg((F.coalesce(F.stddev_samp(gap), F.lit(0.0)) / F.sqrt(F.count("*")))
