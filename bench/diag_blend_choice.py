@@ -25,9 +25,8 @@ import pandas as pd
 from lakerec.cli.bench_ranking import dataset_context
 from lakerec.core.schemas import USER_ID
 from lakerec.core.step import StepContext
-from lakerec.recs.blend import BlendWeights, simplicity
+from lakerec.recs.blend import WEIGHTING, BlendWeights, blend_grid, ndcg_per_weighting, simplicity
 from lakerec.recs.holdout import Holdout
-from lakerec.recs.metrics import ndcg_per_user
 from lakerec.recs.search import AlsParams
 from lakerec.recs.training import (
     Fitter,
@@ -55,14 +54,11 @@ def per_user_table(ctx: StepContext, split: Holdout, inputs: Inputs, fitter: Fit
     """Customers x weightings: each customer's NDCG@10 under each weighting."""
     candidates = candidates_on(split, inputs, fitter.on_holdout(split, params),
                                fitter.spec_for(params), ctx)
-    columns = {}
-    for weights in grid:
-        scores = ndcg_per_user(candidates.blended(weights, PRIMARY_K), split.relevant,
-                               PRIMARY_K).toPandas().set_index(USER_ID)["ndcg"]
-        columns[str(weights)] = scores
-        print(f"  {weights}: {scores.mean():.4f}", flush=True)
+    recs = blend_grid(candidates.lists, grid, depth=candidates.depth, k=PRIMARY_K)
+    values = ndcg_per_weighting(recs, split.relevant, PRIMARY_K, len(grid)).toPandas()
     candidates.unpersist()
-    return pd.DataFrame(columns)
+    table = values.pivot(index=USER_ID, columns=WEIGHTING, values="_value")
+    return table[list(range(len(grid)))].set_axis([str(w) for w in grid], axis=1)
 
 
 def summary(table: pd.DataFrame) -> pd.DataFrame:

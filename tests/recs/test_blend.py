@@ -8,7 +8,16 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 
 from lakerec.core.schemas import ITEM_ID, RANK, USER_ID
-from lakerec.recs.blend import BLEND, BlendWeights, blend, choose_weights, weight_grid
+from lakerec.recs.blend import (
+    BLEND,
+    WEIGHTING,
+    BlendWeights,
+    blend,
+    blend_grid,
+    choose_weights,
+    ndcg_per_weighting,
+    weight_grid,
+)
 from lakerec.recs.metrics import ndcg_per_user
 
 
@@ -74,6 +83,32 @@ def test_blend_adds_weighted_rank_points(spark: SparkSession) -> None:
         blend(lists, BlendWeights(0.5, 0.0, 0.5), depth=3, k=3)
 
 
+def test_the_whole_grid_in_one_job_equals_each_weighting_alone(spark: SparkSession) -> None:
+    """blend_grid and ndcg_per_weighting give, weighting by weighting, what blend and
+    ndcg_per_user give one weighting at a time (scores, ranks, ties and customers with no
+    hit alike)."""
+    users = [f"u{n}" for n in range(6)]
+    lists = planted_lists(spark, users, ["{u}-a", "x1", "{u}-c", "x2"],
+                          ["x1", "{u}-b", "y1", "{u}-a"])
+    relevant = spark.createDataFrame([(u, f"{u}-{s}") for n, u in enumerate(users)
+                                      for s in "abc"[: n % 3 + 1]] + [("u9", "x1")],
+                                     f"{USER_ID} string, {ITEM_ID} string")
+    grid = weight_grid(0.25)
+    together = blend_grid(lists, grid, depth=4, k=3).collect()
+    values = ndcg_per_weighting(blend_grid(lists, grid, depth=4, k=3), relevant, 3,
+                                len(grid)).collect()
+    assert {r[WEIGHTING] for r in together} == set(range(len(grid)))
+    for n, weights in enumerate(grid):
+        alone = blend(lists, weights, depth=4, k=3)
+        assert sorted((r[USER_ID], r[ITEM_ID], round(r["score"], 9), r[RANK])
+                      for r in together if r[WEIGHTING] == n) == sorted(
+            (r[USER_ID], r[ITEM_ID], round(r["score"], 9), r[RANK]) for r in alone.collect())
+        expected = {r[USER_ID]: r["ndcg"] for r in ndcg_per_user(alone, relevant, 3).collect()}
+        assert {r[USER_ID]: r["_value"] for r in values if r[WEIGHTING] == n} == (
+            pytest.approx(expected))
+    assert {r[USER_ID] for r in values} == {*users, "u9"}   # u9: relevant, never recommended
+
+
 def test_choose_weights_finds_the_mix_that_validation_rewards(spark: SparkSession) -> None:
     """Planted: ALS ranks one relevant item of each customer first, item-item the other, and
     popularity none; only an even mix puts both in the top 2."""
@@ -82,10 +117,7 @@ def test_choose_weights_finds_the_mix_that_validation_rewards(spark: SparkSessio
     relevant = spark.createDataFrame([(u, f"{u}-{s}") for u in users for s in "ab"],
                                      f"{USER_ID} string, {ITEM_ID} string")
 
-    def ndcg_at_2(recs: DataFrame) -> DataFrame:
-        return ndcg_per_user(recs, relevant, 2)
-
-    best, results = choose_weights(lists, weight_grid(0.25), ndcg_at_2, depth=4, k=2,
+    best, results = choose_weights(lists, weight_grid(0.25), relevant, depth=4, k=2,
                                    tolerance_se=1.0)
     assert len(results) == 15
     by_weights = {w.weights: w for w in results}
@@ -116,16 +148,13 @@ def test_choose_weights_keeps_the_simpler_family_when_the_gain_is_noise(
     relevant = spark.createDataFrame([(u, f"{u}-{w}") for u, w in wanted.items()],
                                      f"{USER_ID} string, {ITEM_ID} string")
 
-    def hit_at_1(recs: DataFrame) -> DataFrame:
-        return ndcg_per_user(recs, relevant, 1)
-
-    best, results = choose_weights(lists, weight_grid(0.25), hit_at_1, depth=4, k=1,
+    best, results = choose_weights(lists, weight_grid(0.25), relevant, depth=4, k=1,
                                    tolerance_se=0.0)
     assert best == BlendWeights(0.5, 0.5, 0.0)   # the top score; the 3-family tie is less simple
     by_weights = {w.weights: w for w in results}
     assert by_weights[BlendWeights(0.5, 0.25, 0.25)].shortfall == pytest.approx(0.0)
     assert by_weights[BlendWeights(0.5, 0.25, 0.25)].shortfall_se is None  # not simpler: moot
-    chosen, results = choose_weights(lists, weight_grid(0.25), hit_at_1, depth=4, k=1,
+    chosen, results = choose_weights(lists, weight_grid(0.25), relevant, depth=4, k=1,
                                      tolerance_se=1.0)
     assert chosen == BlendWeights()
     als_alone = next(w for w in results if w.weights == BlendWeights())
@@ -137,4 +166,4 @@ def test_choose_weights_keeps_the_simpler_family_when_the_gain_is_noise(
     assert item_item_alone.shortfall == pytest.approx(0.15)
     assert not item_item_alone.within(1.0)
     with pytest.raises(ValueError, match="tolerance"):
-        choose_weights(lists, weight_grid(0.5), hit_at_1, depth=4, k=1, tolerance_se=-1.0)
+        choose_weights(lists, weight_grid(0.5), relevant, depth=4, k=1, tolerance_se=-1.0)

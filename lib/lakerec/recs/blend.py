@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from functools import reduce
 
@@ -26,11 +26,12 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from lakerec.core.schemas import ITEM_ID, RANK, SCORE, USER_ID, Source
-from lakerec.recs.metrics import require_columns
+from lakerec.recs.metrics import ndcg_per_user, require_columns
 
 log = logging.getLogger(__name__)
 
 BLEND = Source.BLEND  # family name of a mix of two or more components
+WEIGHTING = "_weighting"  # index of a weighting in the grid of :func:`blend_grid`
 
 
 @dataclass(frozen=True)
@@ -111,17 +112,37 @@ def blend(candidates: Mapping[str, DataFrame], weights: BlendWeights, *, depth: 
     ``candidates`` maps component names (:data:`COMPONENTS`) to ``(user_id, item_id, rank)``
     lists; components with weight 0 are not read and may be missing. Ties break by item id.
     """
-    used = {name: w for name, w in weights.as_dict().items() if w > 0}
-    missing = sorted(set(used) - set(candidates))
+    return blend_grid(candidates, [weights], depth=depth, k=k).drop(WEIGHTING)
+
+
+def blend_grid(candidates: Mapping[str, DataFrame], grid: Sequence[BlendWeights], *,
+               depth: int, k: int) -> DataFrame:
+    """:func:`blend` of every weighting of ``grid`` at once: ``(_weighting, user_id, item_id,
+    score, rank)``, where ``_weighting`` is the weighting's index in ``grid``.
+
+    One Spark job for the whole grid: each component's rank points are joined to the
+    (broadcast) weights of the weightings that use it.
+    """
+    if not grid:
+        raise ValueError("the weight grid is empty")
+    used = {name for weights in grid for name, w in weights.as_dict().items() if w > 0}
+    missing = sorted(used - set(candidates))
     if missing:
-        raise ValueError(f"blend weights {weights} need candidates of {missing}")
-    parts = [rank_points(candidates[name], depth).select(
-        USER_ID, ITEM_ID, (F.col("_points") * w).alias("_points")) for name, w in used.items()]
-    union = reduce(DataFrame.unionByName, parts)
-    order = Window.partitionBy(USER_ID).orderBy(F.col(SCORE).desc(), F.col(ITEM_ID))
-    return (union.groupBy(USER_ID, ITEM_ID).agg(F.sum("_points").alias(SCORE))
+        raise ValueError(f"blend weights {', '.join(map(str, grid))} need candidates of "
+                         f"{missing}")
+    points = reduce(DataFrame.unionByName, [
+        rank_points(candidates[name], depth).withColumn("_component", F.lit(name))
+        for name in sorted(used)])
+    weights = points.sparkSession.createDataFrame(
+        [(n, name, w) for n, weights in enumerate(grid)
+         for name, w in weights.as_dict().items() if w > 0],
+        f"{WEIGHTING} int, _component string, _weight double")
+    weighted = points.join(F.broadcast(weights), "_component").select(
+        WEIGHTING, USER_ID, ITEM_ID, (F.col("_points") * F.col("_weight")).alias("_points"))
+    order = Window.partitionBy(WEIGHTING, USER_ID).orderBy(F.col(SCORE).desc(), F.col(ITEM_ID))
+    return (weighted.groupBy(WEIGHTING, USER_ID, ITEM_ID).agg(F.sum("_points").alias(SCORE))
             .withColumn(RANK, F.row_number().over(order)).where(F.col(RANK) <= k)
-            .select(USER_ID, ITEM_ID, SCORE, RANK))
+            .select(WEIGHTING, USER_ID, ITEM_ID, SCORE, RANK))
 
 
 @dataclass(frozen=True)
@@ -153,29 +174,44 @@ def simplicity(weights: BlendWeights) -> tuple[int, float]:
     return len(values), -max(values)
 
 
-def paired_errors(others: Mapping[int, DataFrame], best: DataFrame) -> dict[int, float]:
-    """Standard error of the mean per-customer difference between ``best`` and each of
-    ``others``: ``(user_id, _value, _weighting)`` frames over the same customers, keyed by
-    their ``_weighting``."""
-    reference = best.select(USER_ID, F.col("_value").alias("_best"))
-    union = reduce(DataFrame.unionByName, others.values())
+def paired_errors(values: DataFrame, best: int, others: Sequence[int]) -> dict[int, float]:
+    """Standard error of the mean per-customer difference between weighting ``best`` and
+    each of ``others``, from ``(_weighting, user_id, _value)`` over the same customers."""
+    reference = values.where(F.col(WEIGHTING) == best).select(
+        USER_ID, F.col("_value").alias("_best"))
     gap = F.col("_best") - F.col("_value")
-    rows = (union.join(reference, USER_ID).groupBy("_weighting")
+    rows = (values.where(F.col(WEIGHTING).isin(list(others))).join(reference, USER_ID)
+            .groupBy(WEIGHTING)
             .agg((F.coalesce(F.stddev_samp(gap), F.lit(0.0)) / F.sqrt(F.count("*")))
                  .alias("se"))
             .collect())
-    return {row["_weighting"]: float(row["se"]) for row in rows}
+    return {row[WEIGHTING]: float(row["se"]) for row in rows}
+
+
+def ndcg_per_weighting(recs: DataFrame, relevant: DataFrame, k: int,
+                       n_weightings: int) -> DataFrame:
+    """``(_weighting, user_id, _value)``: each customer's NDCG@``k`` under each of the
+    ``n_weightings`` weightings of :func:`blend_grid`'s ``recs``, one row per weighting and
+    customer with a relevant item (0 when none is recommended)."""
+    key = "_key"
+    weightings = recs.sparkSession.range(n_weightings).select(
+        F.col("id").cast("int").alias(WEIGHTING))
+    keyed_relevant = (relevant.select(USER_ID, ITEM_ID).crossJoin(F.broadcast(weightings))
+                      .select(F.struct(WEIGHTING, USER_ID).alias(key), ITEM_ID))
+    keyed_recs = recs.select(F.struct(WEIGHTING, USER_ID).alias(key), ITEM_ID, RANK)
+    return (ndcg_per_user(keyed_recs, keyed_relevant, k, user_col=key)
+            .select(f"{key}.{WEIGHTING}", f"{key}.{USER_ID}", F.col("ndcg").alias("_value")))
 
 
 def choose_weights(candidates: Mapping[str, DataFrame], grid: list[BlendWeights],
-                   per_user: Callable[[DataFrame], DataFrame], *, depth: int, k: int,
+                   relevant: DataFrame, *, depth: int, k: int,
                    tolerance_se: float = 0.0) -> tuple[BlendWeights, list[Weighing]]:
     """The simplest weighting of ``grid`` (:func:`simplicity`) that scores as well as the
     best one, within ``tolerance_se`` standard errors, and every weighting's evidence.
 
-    ``per_user`` scores a blend's top ``k`` per customer (for example NDCG@10 on validation,
-    :func:`~lakerec.recs.metrics.ndcg_per_user`): ``(user_id, value)`` for the same customers
-    whatever the recommendations. A weighting is as good as the best when its mean shortfall
+    Each weighting's top ``k`` is scored per customer by NDCG@``k`` against ``relevant``
+    (``(user_id, item_id)``, for example a validation split's), the whole grid in one Spark
+    job (:func:`blend_grid`). A weighting is as good as the best when its mean shortfall
     to the best, paired customer by customer, is at most ``tolerance_se`` times the standard
     error of that shortfall: the one-standard-error rule (Hastie, Tibshirani and Friedman,
     *The Elements of Statistical Learning*, 7.10) with the paired error of two models scored
@@ -188,26 +224,25 @@ def choose_weights(candidates: Mapping[str, DataFrame], grid: list[BlendWeights]
         raise ValueError("the weight grid is empty")
     if tolerance_se < 0:
         raise ValueError(f"the tolerance must be at least 0 standard errors, got {tolerance_se}")
-    scored: list[DataFrame] = []
-    means: list[float] = []
-    for n, weights in enumerate(grid):
-        values = (per_user(blend(candidates, weights, depth=depth, k=k))
-                  .toDF(USER_ID, "_value").withColumn("_weighting", F.lit(n)).cache())
-        mean = values.agg(F.avg("_value")).first()[0]  # type: ignore[index]
-        if mean is None:
-            raise ValueError("the blend's per-customer scores hold no customer")
-        log.info("blend %s: %.4f", weights, mean)
-        scored.append(values)
-        means.append(float(mean))
-    best = max(range(len(grid)),
-               key=lambda n: (means[n], tuple(-v for v in simplicity(grid[n]))))
-    # the paired errors of the weightings the rule could choose instead: the simpler ones
-    contenders = [n for n, weights in enumerate(grid)
-                  if simplicity(weights) < simplicity(grid[best])]
-    se_of = paired_errors({n: scored[n] for n in contenders}, scored[best]) if contenders else {}
+    values = ndcg_per_weighting(blend_grid(candidates, grid, depth=depth, k=k), relevant,
+                                k, len(grid)).cache()
+    try:
+        rows = values.groupBy(WEIGHTING).agg(F.avg("_value").alias("_mean")).collect()
+        mean_of = {row[WEIGHTING]: float(row["_mean"]) for row in rows}
+        if not mean_of:
+            raise ValueError("no customer of the blend's candidates has a relevant item")
+        means = [mean_of[n] for n in range(len(grid))]
+        for weights, mean in zip(grid, means, strict=True):
+            log.info("blend %s: %.4f", weights, mean)
+        best = max(range(len(grid)),
+                   key=lambda n: (means[n], tuple(-v for v in simplicity(grid[n]))))
+        # the paired errors of the weightings the rule could choose instead: the simpler ones
+        contenders = [n for n, weights in enumerate(grid)
+                      if simplicity(weights) < simplicity(grid[best])]
+        se_of = paired_errors(values, best, contenders) if contenders else {}
+    finally:
+        values.unpersist()
     se_of[best] = 0.0
-    for part in scored:
-        part.unpersist()
     weighings = [Weighing(weights, means[n], means[best] - means[n], se_of.get(n))
                  for n, weights in enumerate(grid)]
     chosen = min((w for w in weighings if w.within(tolerance_se)),

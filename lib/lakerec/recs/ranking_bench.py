@@ -35,7 +35,7 @@ from lakerec.recs.baselines import popularity_top_k
 from lakerec.recs.blend import choose_weights, weight_grid
 from lakerec.recs.holdout import Holdout
 from lakerec.recs.item_similarity import SIMILARITY_METRICS, item_item_top_k
-from lakerec.recs.metrics import ndcg_per_user, ranking_metrics
+from lakerec.recs.metrics import ranking_metrics
 from lakerec.recs.promotion import PRIMARY_K, PRIMARY_METRIC
 from lakerec.recs.search import AlsParams, search
 from lakerec.recs.training import (
@@ -153,9 +153,7 @@ def compare_systems(ctx: StepContext, *, exhaustive_trials: int,
         candidates = candidates_on(holdout, inputs, fitter.on_holdout(holdout, best),
                                    fitter.spec_for(best), ctx)
         weights, _ = choose_weights(candidates.lists, weight_grid(cfg.blend.weight_step),
-                                    lambda recs: ndcg_per_user(recs, holdout.relevant,
-                                                               PRIMARY_K),
-                                    depth=candidates.depth, k=PRIMARY_K)
+                                    holdout.relevant, depth=candidates.depth, k=PRIMARY_K)
         options.append((lambda: candidates.blended(weights, k), f"blend {weights} at that ALS"))
         best_recs, best_detail, best_score = None, "", -1.0
         for make, detail in options:

@@ -12,7 +12,7 @@ from pyspark.sql import DataFrame
 from lakerec.core.step import StepContext
 from lakerec.recs.blend import BlendWeights, Weighing, choose_weights, weight_grid
 from lakerec.recs.holdout import ConfidenceSpec, Holdout, validation_holdout
-from lakerec.recs.metrics import ndcg_per_user, ranking_metrics
+from lakerec.recs.metrics import ranking_metrics
 from lakerec.recs.promotion import PRIMARY_K, PRIMARY_METRIC
 from lakerec.recs.search import AlsParams, SearchSpace, Trial, search, space_around
 from lakerec.recs.training import (
@@ -102,8 +102,7 @@ def choose_blend(ctx: StepContext, validation: Holdout | None, inputs: Inputs, f
     candidates = candidates_on(validation, inputs, fitter.on_holdout(validation, best),
                                fitter.spec_for(best), ctx)
     try:
-        return choose_weights(candidates.lists, grid,
-                              lambda recs: ndcg_per_user(recs, validation.relevant, PRIMARY_K),
+        return choose_weights(candidates.lists, grid, validation.relevant,
                               depth=candidates.depth, k=PRIMARY_K,
                               tolerance_se=ctx.config.recommend.blend.tolerance_se)
     finally:
