@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from pyspark.ml.recommendation import ALSModel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -39,8 +40,14 @@ from lakerec.recs.holdout import Holdout
 from lakerec.recs.interactions import event_confidence
 from lakerec.recs.promotion import Evidence, promotion_decision
 from lakerec.recs.search import AlsParams
-from lakerec.recs.training import default_params
-from lakerec.recs.tuning import start_points
+from lakerec.recs.training import (
+    default_params,
+    evaluation_holdout,
+    make_fitter,
+    model_top_k,
+    read_inputs,
+)
+from lakerec.recs.tuning import choose_settings, start_points, validation_ndcg, validation_split
 from tests.conftest import make_config
 
 RUN_DATE = date(2026, 11, 27)
@@ -310,6 +317,38 @@ def test_the_served_model_is_refitted_on_the_held_out_events_too(
     new_in_window = everything.join(pairs(window_start), [USER_ID, ITEM_ID], "left_anti")
     assert new_in_window.count() > 0
     assert int(params["training_pairs"]) == everything.count()
+
+
+@pytest.mark.slow
+def test_the_search_hands_over_the_chosen_trials_model(spark: SparkSession,
+                                                      trained: Config) -> None:
+    """The blend choice reuses the best trial's model instead of fitting it again: it is the
+    model of the chosen settings, scoring on validation what that trial scored (and what a
+    fresh fit scores: the fits are seeded)."""
+    config = trained.model_copy(update={"recommend": trained.recommend.model_copy(update={
+        "search": trained.recommend.search.model_copy(update={"trials": 3}),
+        "als": trained.recommend.als.model_copy(update={"max_iter": 5})})})
+    ctx = StepContext(config=config, spark=spark, lake=Lake(spark, config.paths.root),
+                      run_date=RUN_DATE, run_id="search-test")
+    inputs = read_inputs(ctx)
+    fitter = make_fitter(ctx, inputs)
+    holdout = evaluation_holdout(ctx, inputs.events)
+    validation = validation_split(ctx, holdout, fitter.spec)
+    assert validation is not None
+    settings = choose_settings(ctx, validation, inputs, fitter)
+    assert len(settings.trials) == 3 and settings.model is not None
+    chosen = max(settings.trials, key=lambda t: t.value)
+    assert settings.params == chosen.params
+    assert settings.model.rank == chosen.params.rank
+
+    def score(model: ALSModel) -> float:
+        return validation_ndcg(model_top_k(model, validation, inputs, 10,
+                                           config.recommend.users_per_block), validation)
+
+    assert score(settings.model) == pytest.approx(chosen.value)
+    assert score(fitter.on_holdout(validation, settings.params)) == pytest.approx(chosen.value)
+    validation.unpersist()
+    holdout.unpersist()
 
 
 @pytest.mark.slow

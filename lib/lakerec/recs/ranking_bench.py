@@ -48,6 +48,7 @@ from lakerec.recs.training import (
     read_inputs,
 )
 from lakerec.recs.tuning import (
+    Searched,
     choose_blend,
     choose_settings,
     configured_space,
@@ -83,16 +84,17 @@ def compare_systems(ctx: StepContext, *, exhaustive_trials: int,
 
     tuned: dict[str, object] = {}   # the search, run once and shared by two systems
 
-    def tuning() -> tuple[Holdout | None, AlsParams, float]:
+    def tuning() -> tuple[Holdout | None, Searched, float]:
         """Validation split and searched settings; the seconds they took unless already
         counted by an earlier system (then 0, and the caller adds them)."""
         if not tuned:
             start = time.perf_counter()
             validation = validation_split(ctx, holdout, fitter.spec)
             tuned.update(validation=validation,
-                         best=choose_settings(ctx, validation, inputs, fitter)[0],
+                         searched=choose_settings(ctx, validation, inputs, fitter),
                          seconds=time.perf_counter() - start)
-        return tuned["validation"], tuned["best"], tuned["seconds"]  # type: ignore[return-value]
+        return (tuned["validation"], tuned["searched"],  # type: ignore[return-value]
+                tuned["seconds"])
 
     def timed(system: str, build: Callable[[], tuple[DataFrame, str]], *,
               uses_search: bool = False) -> None:
@@ -125,12 +127,13 @@ def compare_systems(ctx: StepContext, *, exhaustive_trials: int,
                                neighbours=item_cfg.neighbours)
 
     def searched() -> tuple[DataFrame, str]:
-        best = tuning()[1]
+        best = tuning()[1].params
         return als(best), str(best.as_dict())
 
     def pipeline() -> tuple[DataFrame, str]:
-        validation, best, _ = tuning()
-        weights, _ = choose_blend(ctx, validation, inputs, fitter, best)
+        validation, searched, _ = tuning()
+        best = searched.params
+        weights, _ = choose_blend(ctx, validation, inputs, fitter, searched)
         candidates = candidates_on(holdout, inputs, fitter.on_holdout(holdout, best),
                                    fitter.spec_for(best), ctx)
         recs = candidates.blended(weights, k).cache()

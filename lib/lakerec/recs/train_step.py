@@ -85,8 +85,9 @@ def run(ctx: StepContext) -> StepResult:
                           summary=[reason], warnings=[reason])
     fitter = make_fitter(ctx, inputs)
     validation = validation_split(ctx, holdout, fitter.spec)
-    best, trials = choose_settings(ctx, validation, inputs, fitter)
-    weights, weighings = choose_blend(ctx, validation, inputs, fitter, best)
+    settings = choose_settings(ctx, validation, inputs, fitter)
+    best, trials = settings.params, settings.trials
+    weights, weighings = choose_blend(ctx, validation, inputs, fitter, settings)
     if validation is not None:
         validation.unpersist()
 

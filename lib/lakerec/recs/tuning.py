@@ -5,8 +5,10 @@ Shared by ``train`` and ``lakerec bench ranking``."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from functools import partial
 
+from pyspark.ml.recommendation import ALSModel
 from pyspark.sql import DataFrame
 
 from lakerec.core.step import StepContext
@@ -69,38 +71,58 @@ def configured_space(ctx: StepContext) -> SearchSpace:
         transforms=search_cfg.transforms, half_lives=search_cfg.half_lives))
 
 
+@dataclass(frozen=True)
+class Searched:
+    """The chosen ALS settings, every trial, and the chosen settings' model fitted on the
+    validation split's training part when its trial ran in full (``None``: fit it again)."""
+
+    params: AlsParams
+    trials: list[Trial]
+    model: ALSModel | None = None
+
+
 def choose_settings(ctx: StepContext, validation: Holdout | None, inputs: Inputs,
-                    fitter: Fitter) -> tuple[AlsParams, list[Trial]]:
+                    fitter: Fitter) -> Searched:
     """The searched ALS settings (or the default point when the search is off or there is no
-    validation split)."""
+    validation split). The best trial's model is kept, so that the blend choice does not
+    fit it again."""
     cfg = ctx.config.recommend
     default = default_params(ctx)
     if cfg.search.trials <= 1 or validation is None:
-        return default, []
+        return Searched(default, [])
+    kept: dict[AlsParams, tuple[float, ALSModel]] = {}   # the best full-length trial so far
 
     def score(params: AlsParams, max_iter: int | None = None) -> float:
         model = fitter.on_holdout(validation, params, max_iter=max_iter)
-        return validation_ndcg(model_top_k(model, validation, inputs, PRIMARY_K,
-                                           cfg.users_per_block), validation)
+        value = validation_ndcg(model_top_k(model, validation, inputs, PRIMARY_K,
+                                            cfg.users_per_block), validation)
+        full = max_iter in (None, cfg.als.max_iter)
+        if full and value == value and value > max((v for v, _ in kept.values()), default=-1):
+            kept.clear()
+            kept[params] = (value, model)
+        return value
 
     probe = cfg.search.prune_after_iterations
-    return search(partial(score, max_iter=cfg.search.trial_max_iter), default=default,
-                  space=configured_space(ctx),
-                  trials=cfg.search.trials, timeout_seconds=cfg.search.timeout_seconds,
-                  seed=cfg.search.seed, starts=start_points(ctx),
-                  early_score=None if probe is None else partial(score, max_iter=probe))
+    best, trials = search(partial(score, max_iter=cfg.search.trial_max_iter), default=default,
+                          space=configured_space(ctx),
+                          trials=cfg.search.trials, timeout_seconds=cfg.search.timeout_seconds,
+                          seed=cfg.search.seed, starts=start_points(ctx),
+                          early_score=None if probe is None else partial(score, max_iter=probe))
+    return Searched(best, trials, kept[best][1] if best in kept else None)
 
 
 def choose_blend(ctx: StepContext, validation: Holdout | None, inputs: Inputs, fitter: Fitter,
-                 best: AlsParams) -> tuple[BlendWeights, list[Weighing]]:
-    """The family (or blend of families) best on validation, ALS with ``best`` among them,
+                 searched: Searched) -> tuple[BlendWeights, list[Weighing]]:
+    """The family (or blend of families) best on validation, ALS with the searched settings
+    among them,
     by :func:`~lakerec.recs.blend.choose_weights` with ``recommend.blend.tolerance_se``; ALS
     alone without a validation split."""
     grid = configured_grid(ctx)
     if validation is None or len(grid) <= 1:
         return BlendWeights(), []
-    candidates = candidates_on(validation, inputs, fitter.on_holdout(validation, best),
-                               fitter.spec_for(best), ctx)
+    best = searched.params
+    model = searched.model or fitter.on_holdout(validation, best)
+    candidates = candidates_on(validation, inputs, model, fitter.spec_for(best), ctx)
     try:
         return choose_weights(candidates.lists, grid, validation.relevant,
                               depth=candidates.depth, k=PRIMARY_K,
