@@ -5,6 +5,7 @@ Shared by ``train`` and ``lakerec bench ranking``."""
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from functools import partial
 
@@ -90,16 +91,15 @@ def choose_settings(ctx: StepContext, validation: Holdout | None, inputs: Inputs
     default = default_params(ctx)
     if cfg.search.trials <= 1 or validation is None:
         return Searched(default, [])
-    kept: dict[AlsParams, tuple[float, ALSModel]] = {}   # the best full-length trial so far
+    kept: list[tuple[float, AlsParams, ALSModel]] = []   # the best full-length trial so far
 
     def score(params: AlsParams, max_iter: int | None = None) -> float:
         model = fitter.on_holdout(validation, params, max_iter=max_iter)
         value = validation_ndcg(model_top_k(model, validation, inputs, PRIMARY_K,
                                             cfg.users_per_block), validation)
         full = max_iter in (None, cfg.als.max_iter)
-        if full and value == value and value > max((v for v, _ in kept.values()), default=-1):
-            kept.clear()
-            kept[params] = (value, model)
+        if full and not math.isnan(value) and (not kept or value > kept[0][0]):
+            kept[:] = [(value, params, model)]
         return value
 
     probe = cfg.search.prune_after_iterations
@@ -108,15 +108,14 @@ def choose_settings(ctx: StepContext, validation: Holdout | None, inputs: Inputs
                           trials=cfg.search.trials, timeout_seconds=cfg.search.timeout_seconds,
                           seed=cfg.search.seed, starts=start_points(ctx),
                           early_score=None if probe is None else partial(score, max_iter=probe))
-    return Searched(best, trials, kept[best][1] if best in kept else None)
+    return Searched(best, trials, kept[0][2] if kept and kept[0][1] == best else None)
 
 
 def choose_blend(ctx: StepContext, validation: Holdout | None, inputs: Inputs, fitter: Fitter,
                  searched: Searched) -> tuple[BlendWeights, list[Weighing]]:
     """The family (or blend of families) best on validation, ALS with the searched settings
-    among them,
-    by :func:`~lakerec.recs.blend.choose_weights` with ``recommend.blend.tolerance_se``; ALS
-    alone without a validation split."""
+    among them, by :func:`~lakerec.recs.blend.choose_weights` with
+    ``recommend.blend.tolerance_se``; ALS alone without a validation split."""
     grid = configured_grid(ctx)
     if validation is None or len(grid) <= 1:
         return BlendWeights(), []
