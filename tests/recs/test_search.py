@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from dataclasses import replace
 
 import pytest
 
@@ -106,3 +107,32 @@ def test_the_space_is_widened_to_hold_every_enqueued_point() -> None:
     assert space.alpha == (0.01, 50.0)
     assert list(space.transforms) == ["linear", "log", "binary"]
     assert list(space.half_lives) == [None, 7.0, 30.0]
+
+
+AT_RANK_4 = AlsParams(rank=4, reg_param=0.01, alpha=1.0, transform="binary")
+
+
+def test_rank_growth_doubles_the_best_start_up_trials_rank_while_that_scores_better() -> None:
+    # start-up: the default and AT_RANK_4 (the better); score peaks at rank 16
+    best, trials = search(score, default=DEFAULT, space=SPACE, trials=6, timeout_seconds=600,
+                          seed=3, starts=[AT_RANK_4], grow_rank=True)
+    assert [t.params.rank for t in trials[:5]] == [4, 4, 8, 16, 32]
+    assert [t.params for t in trials[2:5]] == [replace(AT_RANK_4, rank=rank)
+                                               for rank in (8, 16, 32)]
+    assert len(trials) == 6, "the growth counts against the budget; TPE has the rest"
+    assert best == replace(AT_RANK_4, rank=16)
+    # without it the same budget never gets there
+    plain_best, plain = search(score, default=DEFAULT, space=SPACE, trials=6,
+                               timeout_seconds=600, seed=3, starts=[AT_RANK_4])
+    assert [t.params.rank for t in plain[2:5]] != [8, 16, 32]
+    assert score(plain_best) < score(best)
+
+
+def test_rank_growth_stops_at_the_top_of_the_rank_range() -> None:
+    # the higher the rank the better; the default wins the tie of the start-up trials
+    best, trials = search(lambda params: params.rank, default=DEFAULT, space=SPACE, trials=8,
+                          timeout_seconds=600, seed=3, starts=[AT_RANK_4], grow_rank=True)
+    assert [t.params for t in trials[2:6]] == [replace(DEFAULT, rank=rank)
+                                               for rank in (8, 16, 32, 64)]
+    assert replace(DEFAULT, rank=64) not in [t.params for t in trials[6:]]   # TPE's trials
+    assert max(t.params.rank for t in trials) == 64 == best.rank

@@ -7,6 +7,14 @@ budget does not depend on TPE drawing a good region by chance; TPE learns from t
 regParam and alpha are searched on a log scale; the confidence transform and the half-life
 (``None``: no decay) are categorical.
 
+Optionally (``grow_rank``), after those start-up trials the best one's rank is doubled, up to
+the top of the range, for as long as that improves the score, before TPE takes over. This is
+the last step of the iALS tuning protocol of Rendle et al. ("Revisiting the Performance of iALS
+on Item Recommendation Benchmarks", RecSys 2022): settle the other settings at a modest
+dimension, then grow it. A random or TPE draw of a high rank mostly comes with a
+regularisation that does not suit it (rank and regParam interact), so the search seldom finds
+high ranks without it (``bench/ranking.md``, Findings).
+
 Notes
 -----
 The result is reproducible from the seed when the trial budget, not the time budget, ends the
@@ -24,7 +32,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from lakerec.recs.interactions import CONFIDENCE_TRANSFORMS
@@ -119,16 +127,18 @@ def _score(function: Callable[[AlsParams], float], params: AlsParams) -> float:
 def search(objective: Callable[[AlsParams], float], *, default: AlsParams, space: SearchSpace,
            trials: int, timeout_seconds: float, seed: int,
            starts: Sequence[AlsParams] = (),
-           early_score: Callable[[AlsParams], float] | None = None
-           ) -> tuple[AlsParams, list[Trial]]:
+           early_score: Callable[[AlsParams], float] | None = None,
+           grow_rank: bool = False) -> tuple[AlsParams, list[Trial]]:
     """Maximise ``objective`` (validation NDCG@10 in ``train``) over ``space``.
 
     The first trial is ``default``, then ``starts`` in order (as many as the budget holds;
     ``space`` must hold them, see :func:`space_around`); the start-up trials (a third of the
     budget, at least 2, the enqueued ones included) are drawn at random when not enqueued,
-    and the rest by TPE. Stops after ``trials``
-    trials or once ``timeout_seconds`` have passed, whichever comes first. Ties keep the
-    earlier trial, so the default wins unless something is strictly better.
+    and the rest by TPE. With ``grow_rank``, the start-up trials are followed by the best
+    one's settings at twice its rank (at most ``space.rank``'s top), again while each doubling
+    scores strictly better. Stops after ``trials`` trials or once ``timeout_seconds`` have
+    passed, whichever comes first. Ties keep the earlier trial, so the default wins unless
+    something is strictly better.
 
     With ``early_score`` (the same score after a cheaper fit), every trial is scored by it
     first, and trials after the start-up ones stop there when it falls below the median of
@@ -172,9 +182,31 @@ def search(objective: Callable[[AlsParams], float], *, default: AlsParams, space
     pruner = (optuna.pruners.MedianPruner(n_startup_trials=startup, n_warmup_steps=0)
               if early_score is not None else optuna.pruners.NopPruner())
     study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
-    for point in dict.fromkeys([default, *starts]):
+    enqueued = list(dict.fromkeys([default, *starts]))
+    for point in enqueued:
         study.enqueue_trial(point.as_dict(), skip_if_exists=False)
-    study.optimize(run, n_trials=trials, timeout=timeout_seconds)
-    # max keeps the first of equal scores; the default point (start-up) always runs in full
-    best = max((t for t in done if not t.pruned), key=lambda t: t.value)
-    return best.params, done
+    deadline = time.monotonic() + timeout_seconds
+
+    def optimize(n_trials: int) -> None:
+        left = deadline - time.monotonic()
+        if n_trials > 0 and left > 0:
+            study.optimize(run, n_trials=n_trials, timeout=left)
+
+    optimize(min(trials, max(startup, len(enqueued))))
+    while grow_rank and len(done) < trials and time.monotonic() < deadline:
+        best = _best(done)
+        grown = replace(best.params, rank=min(2 * best.params.rank, space.rank[1]))
+        if grown in {t.params for t in done}:
+            break
+        study.enqueue_trial(grown.as_dict(), skip_if_exists=False)
+        optimize(1)
+        if _best(done) is best:
+            break
+    optimize(trials - len(done))
+    return _best(done).params, done
+
+
+def _best(done: Sequence[Trial]) -> Trial:
+    """The best trial that ran in full; ``max`` keeps the first of equal scores, and the
+    default point (start-up) always runs in full."""
+    return max((t for t in done if not t.pruned), key=lambda t: t.value)

@@ -224,6 +224,7 @@ def log_and_register(ctx: StepContext, client: MlflowClient, model: ALSModel, be
                            "search_trial_max_iter": cfg.search.trial_max_iter or cfg.als.max_iter,
                            "search_prune_after_iterations": cfg.search.prune_after_iterations,
                            "search_start_points": len(cfg.search.start_points),
+                           "search_grow_rank": cfg.search.grow_rank,
                            "run_date": ctx.run_date.isoformat(),
                            "trained_until": trained_until.isoformat(),
                            "training_pairs": training_pairs,

@@ -107,6 +107,7 @@ def choose_settings(ctx: StepContext, validation: Holdout | None, inputs: Inputs
                           space=configured_space(ctx),
                           trials=cfg.search.trials, timeout_seconds=cfg.search.timeout_seconds,
                           seed=cfg.search.seed, starts=start_points(ctx),
+                          grow_rank=cfg.search.grow_rank,
                           early_score=None if probe is None else partial(score, max_iter=probe))
     return Searched(best, trials, kept[0][2] if kept and kept[0][1] == best else None)
 
