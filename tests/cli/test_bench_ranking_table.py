@@ -33,3 +33,11 @@ def test_a_later_record_of_the_same_system_replaces_the_earlier_one() -> None:
     records = [record("a", "time", "exhaustive", 0.20), record("a", "time", "pipeline", 0.10),
                record("a", "time", "pipeline", 0.15)]
     assert shares(table(records))[("a", "time", "pipeline")] == "75%"
+
+
+def test_an_earlier_record_still_counts_for_the_ceiling() -> None:
+    # a later, smaller exhaustive search found less: what the data allows is still 0.20
+    records = [record("a", "time", "exhaustive", 0.20), record("a", "time", "pipeline", 0.19),
+               record("a", "time", "exhaustive", 0.18)]
+    assert shares(table(records)) == {("a", "time", "pipeline"): "95%",
+                                      ("a", "time", "exhaustive"): "90%"}

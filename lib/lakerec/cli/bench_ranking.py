@@ -140,6 +140,7 @@ def run_dataset(spark: SparkSession, name: str, config: Config, args: argparse.N
                       "blend_tolerance_se": config.recommend.blend.tolerance_se,
                       "search_start_points": [point.model_dump() for point in
                                               config.recommend.search.start_points],
+                      "search_grow_rank": config.recommend.search.grow_rank,
                       "exhaustive_trials": args.exhaustive_trials,
                       "machine": machine, "spark_master": spark.sparkContext.master,
                       "at": datetime.now(UTC).isoformat(timespec="seconds")}
@@ -155,14 +156,15 @@ def run_dataset(spark: SparkSession, name: str, config: Config, args: argparse.N
 
 def table(records: list[dict]) -> str:
     """A Markdown table of the latest record of each (dataset, protocol, system), with each
-    system's share of the ceiling: the best NDCG@10 any system reached on that dataset and
+    system's share of the ceiling: the best NDCG@10 any record reached on that dataset and
     protocol, the exhaustive search included (a smaller exhaustive search may miss a point
-    the default search found on validation; the ceiling is then that point's figure)."""
+    the default search found on validation; the ceiling is then that point's figure), and
+    earlier records included (a later, smaller or unluckier run does not lower it)."""
     latest = {(r["dataset"], r["protocol"], r["system"]): r for r in records}
     best: dict[tuple[str, str], float] = {}
-    for (dataset, protocol, _), record in latest.items():
-        ndcg = record["metrics"].get("ndcg@10", 0.0)
-        best[(dataset, protocol)] = max(best.get((dataset, protocol), 0.0), ndcg)
+    for record in records:
+        key, ndcg = (record["dataset"], record["protocol"]), record["metrics"].get("ndcg@10", 0.0)
+        best[key] = max(best.get(key, 0.0), ndcg)
     lines = ["| dataset | protocol | system | " + " | ".join(METRICS) + " | s | % of ceiling |",
              "|---" * (len(METRICS) + 5) + "|"]
     for (dataset, protocol, system), record in latest.items():
