@@ -11,7 +11,8 @@ date (`{{ ds }}`):
 * `segment` fits the segmentation pipeline (KMeans, k chosen by silhouette), registers it
   as `lakerec-segmentation` and promotes it to `champion` when it passes its checks and
   beats the champion's silhouette on the same customers (`segment.promotion_margin`);
-* `train` searches implicit ALS's settings (Optuna), chooses on validation between ALS,
+* `train` searches implicit ALS's settings (Optuna; the champion's settings are tried
+  first, so each week's search carries on from the last one's), chooses on validation between ALS,
   item-item collaborative filtering, popularity and a weighted blend of them, measures every
   family, the chosen one and the current champion on the same held-out data (accuracy,
   Gini and long-tail share, NDCG per segment; logged to MLflow), refits on everything,

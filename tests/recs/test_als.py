@@ -46,6 +46,7 @@ from lakerec.recs.training import (
     make_fitter,
     model_top_k,
     read_inputs,
+    trained_on,
 )
 from lakerec.recs.tuning import choose_settings, start_points, validation_ndcg, validation_split
 from tests.conftest import make_config
@@ -223,6 +224,35 @@ def test_weak_model_does_not_replace_the_champion(spark: SparkSession, trained: 
 
 
 @pytest.mark.slow
+def test_the_search_carries_on_from_the_champions_settings(spark: SparkSession,
+                                                           trained: Config) -> None:
+    """The champion's settings are tried right after the default point: with a bad default
+    and no start points, a two-trial search chooses them again."""
+    client = registry.tracking(trained.mlflow)
+    version = registry.alias_version(client, registry.ALS_MODEL, registry.CHAMPION)
+    assert version is not None
+    champion = trained_on(client, version).params
+    bad = trained.model_copy(update={"recommend": trained.recommend.model_copy(update={
+        "search": trained.recommend.search.model_copy(update={
+            "trials": 2, "start_points": (), "grow_rank": False, "carry_champion": True}),
+        "blend": trained.recommend.blend.model_copy(update={"families": ("als",)}),
+        "als": trained.recommend.als.model_copy(update={
+            "rank": 2, "reg_param": 1.0, "alpha": 0.01})})})
+    result = run_step("train", bad, RUN_DATE, spark=spark, out=lambda _: None)
+    params, record = latest_run(trained)
+    tried = [AlsParams(**{name: t[name] for name in champion.as_dict()})
+             for t in record["trials"]]
+    assert len(tried) == 2 and (tried[0].rank, tried[1]) == (2, champion)
+    assert record["trials"][1]["validation_ndcg@10"] > record["trials"][0]["validation_ndcg@10"]
+    assert AlsParams.from_logged(params) == champion
+    assert params["search_carried_from"] == str(version)
+    assert params["search_seed"] == str(trained.recommend.search.seed + version)  # new draws
+    assert any(f"champion v{version}'s settings chosen again" in line
+               for line in result.summary), result.summary
+    assert f"carrying on from champion v{version}'s settings" in result.highlights[0]
+
+
+@pytest.mark.slow
 def test_a_champion_from_another_lake_never_scores_this_one(
         spark: SparkSession, trained: Config, tmp_path: Path) -> None:
     # A second lake with customers and items named alike, sharing the first lake's registry.
@@ -275,7 +305,7 @@ def test_the_search_finds_better_settings_than_a_bad_start(spark: SparkSession,
     bad = trained.model_copy(update={"recommend": trained.recommend.model_copy(update={
         "search": trained.recommend.search.model_copy(update={
             "trials": 5, "prune_after_iterations": 2, "trial_max_iter": 6,
-            "start_points": ()}),   # TPE and random draws only
+            "start_points": (), "carry_champion": False}),   # TPE and random draws only
         "blend": trained.recommend.blend.model_copy(update={"families": ("als",)}),
         "als": trained.recommend.als.model_copy(update={
             "rank": 2, "reg_param": 1.0, "alpha": 0.01})})})

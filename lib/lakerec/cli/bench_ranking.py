@@ -134,6 +134,8 @@ def run_dataset(spark: SparkSession, name: str, config: Config, args: argparse.N
                       "metrics": {k: round(v, 5) for k, v in result.metrics.items()
                                   if v == v},
                       "search_trials": config.recommend.search.trials,
+                      "search_seed": config.recommend.search.seed,
+                      "split_seed": config.recommend.split.seed,
                       "prune_after_iterations":
                           config.recommend.search.prune_after_iterations,
                       "trial_max_iter": config.recommend.search.trial_max_iter,

@@ -283,6 +283,7 @@ class AlsSearchConfig(Section):
     prune_after_iterations: int | None = Field(gt=0)
     trial_max_iter: int | None = Field(gt=0)
     start_points: tuple[AlsStartPoint, ...]
+    carry_champion: bool
     grow_rank: bool
     rank: tuple[int, int]
     reg_param: tuple[float, float]

@@ -84,9 +84,20 @@ def run(ctx: StepContext) -> StepResult:
         return StepResult(status="skipped", versions_read=inputs.versions, message=reason,
                           summary=[reason], warnings=[reason])
     fitter = make_fitter(ctx, inputs)
+    client = registry.tracking(ctx.config.mlflow)
+    champion_version = registry.alias_version(client, registry.ALS_MODEL, registry.CHAMPION)
+    champion_on = trained_on(client, champion_version) if champion_version is not None else None
+    foreign = foreign_to(champion_on.binding, ctx.lake) if champion_on is not None else None
+    carried = (champion_on.params if champion_on is not None and not foreign
+               and cfg.search.carry_champion else None)
+    # A search carrying on from champion vN draws with seed + N: the configured seed alone
+    # would repeat the draws the champion's own search made. Still reproducible: the same
+    # lake and registry give the same search.
+    seed = cfg.search.seed + (champion_version or 0) if carried is not None else cfg.search.seed
     validation = validation_split(ctx, holdout, fitter.spec)
-    settings = choose_settings(ctx, validation, inputs, fitter)
+    settings = choose_settings(ctx, validation, inputs, fitter, carried=carried, seed=seed)
     best, trials = settings.params, settings.trials
+    carried_from = champion_version if carried is not None and trials else None
     weights, weighings = choose_blend(ctx, validation, inputs, fitter, settings)
     if validation is not None:
         validation.unpersist()
@@ -99,17 +110,13 @@ def run(ctx: StepContext) -> StepResult:
     popularity = families[Source.POPULAR]
     new = families.get(weights.family) or measure_recs(
         BLEND, candidates.blended(weights, max(ks)), holdout, inputs, ks=ks)
-    client = registry.tracking(ctx.config.mlflow)
-    champion_version = registry.alias_version(client, registry.ALS_MODEL, registry.CHAMPION)
     champion = None
     warnings = []
-    foreign = (foreign_to(trained_on(client, champion_version).binding, ctx.lake)
-               if champion_version is not None else None)
     if foreign:
         warnings.append(f"{registry.ALS_MODEL} v{champion_version} (champion) is not compared "
                         f"and keeps its alias: {foreign}")
-    elif champion_version is not None:
-        champion = measure_champion(ctx, client, champion_version, holdout, inputs, fitter,
+    elif champion_version is not None and champion_on is not None:
+        champion = measure_champion(ctx, champion_version, champion_on, holdout, inputs, fitter,
                                     candidates)
     candidates.unpersist()
     holdout.unpersist()
@@ -128,7 +135,8 @@ def run(ctx: StepContext) -> StepResult:
         evidence["champion"] = champion
     version, run_id = log_and_register(ctx, client, served, best, weights, trials, weighings,
                                        holdout, evidence, promote, why, inputs.versions,
-                                       trained_until=until, training_pairs=pairs)
+                                       trained_until=until, training_pairs=pairs,
+                                       carried_from=carried_from, search_seed=seed)
     alias = registry.CHAMPION if promote else registry.CHALLENGER
     registry.set_alias(client, registry.ALS_MODEL, alias, version)
     if weak:
@@ -150,8 +158,12 @@ def run(ctx: StepContext) -> StepResult:
                                                                       "long_tail")]
         return f"{ev.name:>14}: " + ", ".join(figures)
     pruned = sum(t.pruned for t in trials)
+    notes = [f"{pruned} pruned"] if pruned else []
+    if carried_from is not None:
+        notes.append(f"champion v{carried_from}'s settings "
+                     + ("chosen again" if best == carried else "tried, not chosen"))
     searched = (f" (validation ndcg@10 {max(t.value for t in trials if not t.pruned):.4f} "
-                f"over {len(trials)} trials" + (f", {pruned} pruned)" if pruned else ")")
+                f"over {len(trials)} trials" + "".join(f"; {n}" for n in notes) + ")"
                 if trials else " (the default point; no search)")
     blended = f" ({describe_choice(weights, weighings)})" if weighings else ""
     summary = [f"trained on {EVENTS_VERSION} v{inputs.versions[EVENTS_VERSION]}, "
@@ -173,6 +185,10 @@ def run(ctx: StepContext) -> StepResult:
     highlight += (f", exposure Gini {new.metrics[f'gini@{k}']:.2f}, long tail "
                   f"{new.metrics[f'long_tail@{k}']:.0%} of slots; {registry.ALS_MODEL} "
                   f"v{version} -> {alias}")
+    if trials:
+        highlight += (f"; {len(trials)} search trials" + (
+            f", carrying on from champion v{carried_from}'s settings" if carried_from
+            else ", no champion to carry on from"))
     return StepResult(rows_in=None, versions_read=inputs.versions, versions_written=written,
                       summary=summary, warnings=warnings, highlights=[highlight])
 
@@ -201,8 +217,10 @@ def log_and_register(ctx: StepContext, client: MlflowClient, model: ALSModel, be
                      weighings: list[Weighing], holdout: Holdout,
                      evidence: dict[str, Evidence], promote: bool, why: str,
                      versions: dict[str, int], *, trained_until: datetime,
-                     training_pairs: int) -> tuple[int, str]:
-    """One MLflow run: params (ALS settings, family and blend weights), the evidence of every
+                     training_pairs: int, carried_from: int | None,
+                     search_seed: int) -> tuple[int, str]:
+    """One MLflow run: params (ALS settings, family and blend weights, and the champion
+    version whose settings the search tried second), the evidence of every
     family at every k (prefix ``model.`` for the chosen one), plot, split, one child run per
     search trial, the blend weightings tried, and the served ALS model; registered with its
     family as a tag."""
@@ -225,6 +243,8 @@ def log_and_register(ctx: StepContext, client: MlflowClient, model: ALSModel, be
                            "search_prune_after_iterations": cfg.search.prune_after_iterations,
                            "search_start_points": len(cfg.search.start_points),
                            "search_grow_rank": cfg.search.grow_rank,
+                           "search_carried_from": carried_from,
+                           "search_seed": search_seed,
                            "run_date": ctx.run_date.isoformat(),
                            "trained_until": trained_until.isoformat(),
                            "training_pairs": training_pairs,

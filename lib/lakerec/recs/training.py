@@ -385,9 +385,10 @@ def measure_version(name: str, model: ALSModel, weights: BlendWeights, holdout: 
         own.unpersist()
 
 
-def measure_champion(ctx: StepContext, client: MlflowClient, version: int, holdout: Holdout,
+def measure_champion(ctx: StepContext, version: int, champion: TrainedOn, holdout: Holdout,
                      inputs: Inputs, fitter: Fitter, candidates: Candidates) -> Evidence:
-    """The champion on this holdout, fairly.
+    """The champion (registered version ``version``, trained on ``champion``) on this
+    holdout, fairly.
 
     The registered model is measured as it is when its training data ended before the
     held-out events start. Otherwise (the random protocol, or a champion trained on data
@@ -396,7 +397,6 @@ def measure_champion(ctx: StepContext, client: MlflowClient, version: int, holdo
     model is measured instead, under the name ``champion vN (refit)``. A blended champion
     is measured with its own weights.
     """
-    champion = trained_on(client, version)
     if champion.fair_on(holdout):
         return measure_version(f"champion v{version}", load_version(ctx.config.mlflow, version),
                                champion.weights, holdout, inputs, ctx, candidates)

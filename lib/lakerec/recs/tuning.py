@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -64,10 +65,12 @@ def start_points(ctx: StepContext) -> list[AlsParams]:
     return [AlsParams(**point.model_dump()) for point in ctx.config.recommend.search.start_points]
 
 
-def configured_space(ctx: StepContext) -> SearchSpace:
-    """``recommend.search``'s ranges, widened to hold the default and start points."""
+def configured_space(ctx: StepContext, starts: Sequence[AlsParams] | None = None) -> SearchSpace:
+    """``recommend.search``'s ranges, widened to hold the default point and ``starts`` (the
+    configured start points when ``None``)."""
     search_cfg = ctx.config.recommend.search
-    return space_around([default_params(ctx), *start_points(ctx)], SearchSpace(
+    starts = start_points(ctx) if starts is None else starts
+    return space_around([default_params(ctx), *starts], SearchSpace(
         rank=search_cfg.rank, reg_param=search_cfg.reg_param, alpha=search_cfg.alpha,
         transforms=search_cfg.transforms, half_lives=search_cfg.half_lives))
 
@@ -83,10 +86,13 @@ class Searched:
 
 
 def choose_settings(ctx: StepContext, validation: Holdout | None, inputs: Inputs,
-                    fitter: Fitter) -> Searched:
+                    fitter: Fitter, carried: AlsParams | None = None,
+                    seed: int | None = None) -> Searched:
     """The searched ALS settings (or the default point when the search is off or there is no
-    validation split). The best trial's model is kept, so that the blend choice does not
-    fit it again."""
+    validation split). ``carried`` (the champion's settings) is tried right after the
+    default point, before the configured start points; ``seed`` replaces
+    ``recommend.search.seed``. The best trial's model is kept, so that the blend choice does
+    not fit it again."""
     cfg = ctx.config.recommend
     default = default_params(ctx)
     if cfg.search.trials <= 1 or validation is None:
@@ -103,10 +109,11 @@ def choose_settings(ctx: StepContext, validation: Holdout | None, inputs: Inputs
         return value
 
     probe = cfg.search.prune_after_iterations
+    starts = [*([carried] if carried is not None else []), *start_points(ctx)]
     best, trials = search(partial(score, max_iter=cfg.search.trial_max_iter), default=default,
-                          space=configured_space(ctx),
+                          space=configured_space(ctx, starts),
                           trials=cfg.search.trials, timeout_seconds=cfg.search.timeout_seconds,
-                          seed=cfg.search.seed, starts=start_points(ctx),
+                          seed=cfg.search.seed if seed is None else seed, starts=starts,
                           grow_rank=cfg.search.grow_rank,
                           early_score=None if probe is None else partial(score, max_iter=probe))
     return Searched(best, trials, kept[0][2] if kept and kept[0][1] == best else None)
