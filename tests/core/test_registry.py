@@ -19,6 +19,7 @@ from lakerec.core.registry import (
     alias_version,
     champion_uri,
     ensure_experiment,
+    latest_version,
     tracking,
 )
 from lakerec.core.schemas import (
@@ -108,6 +109,7 @@ def test_first_run_is_champion_second_registers_version_two(
 def test_failing_checks_make_a_challenger_and_the_champion_keeps_scoring(
         spark: SparkSession, features_lake) -> None:
     config, lake = features_lake
+    assert latest_version(tracking(config.mlflow), SEGMENTATION_MODEL) is None
     run_step("segment", config, RUN_DATE, spark=spark, **QUIET)
     strict = config.model_copy(update={"segment": config.segment.model_copy(
         update={"min_silhouette": 0.999})})
@@ -115,5 +117,6 @@ def test_failing_checks_make_a_challenger_and_the_champion_keeps_scoring(
     client = tracking(config.mlflow)
     assert alias_version(client, SEGMENTATION_MODEL, CHAMPION) == 1
     assert alias_version(client, SEGMENTATION_MODEL, CHALLENGER) == 2
+    assert latest_version(client, SEGMENTATION_MODEL) == 2   # the challenger, not the champion
     gold = lake.read(GOLD_CUSTOMER_SEGMENTS)
     assert gold.where(F.col(MODEL_VERSION) != 1).count() == 0

@@ -232,6 +232,7 @@ def test_the_search_carries_on_from_the_champions_settings(spark: SparkSession,
     version = registry.alias_version(client, registry.ALS_MODEL, registry.CHAMPION)
     assert version is not None
     champion = trained_on(client, version).params
+    registered = len(client.search_model_versions(f"name = '{registry.ALS_MODEL}'"))
     bad = trained.model_copy(update={"recommend": trained.recommend.model_copy(update={
         "search": trained.recommend.search.model_copy(update={
             "trials": 2, "start_points": (), "grow_rank": False, "carry_champion": True}),
@@ -246,7 +247,8 @@ def test_the_search_carries_on_from_the_champions_settings(spark: SparkSession,
     assert record["trials"][1]["validation_ndcg@10"] > record["trials"][0]["validation_ndcg@10"]
     assert AlsParams.from_logged(params) == champion
     assert params["search_carried_from"] == str(version)
-    assert params["search_seed"] == str(trained.recommend.search.seed + version)  # new draws
+    # new draws: after version N (champion or challenger), seed + N
+    assert params["search_seed"] == str(trained.recommend.search.seed + registered)
     assert any(f"champion v{version}'s settings chosen again" in line
                for line in result.summary), result.summary
     assert f"carrying on from champion v{version}'s settings" in result.highlights[0]

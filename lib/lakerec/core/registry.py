@@ -161,6 +161,13 @@ def alias_version(client: MlflowClient, name: str, alias: str) -> int | None:
         raise
 
 
+def latest_version(client: MlflowClient, name: str) -> int | None:
+    """The newest registered version of ``name``, or None when ``name`` has none."""
+    found = client.search_model_versions(f"name = '{name}'", max_results=1,
+                                         order_by=["version_number DESC"])
+    return int(found[0].version) if found else None
+
+
 def set_alias(client: MlflowClient, name: str, alias: str, version: int) -> None:
     """Move ``alias`` of model ``name`` to ``version``."""
     client.set_registered_model_alias(name, alias, str(version))

@@ -90,10 +90,13 @@ def run(ctx: StepContext) -> StepResult:
     foreign = foreign_to(champion_on.binding, ctx.lake) if champion_on is not None else None
     carried = (champion_on.params if champion_on is not None and not foreign
                and cfg.search.carry_champion else None)
-    # A search carrying on from champion vN draws with seed + N: the configured seed alone
-    # would repeat the draws the champion's own search made. Still reproducible: the same
-    # lake and registry give the same search.
-    seed = cfg.search.seed + (champion_version or 0) if carried is not None else cfg.search.seed
+    # Carrying on, the search after model version N draws with seed + N: the configured seed
+    # alone would repeat the draws of every earlier search, also while a champion is kept and
+    # its challengers are not promoted. Still reproducible: the same lake and registry give
+    # the same search.
+    newest = (registry.latest_version(client, registry.ALS_MODEL)
+              if cfg.search.carry_champion else None)
+    seed = cfg.search.seed + (newest or 0)
     validation = validation_split(ctx, holdout, fitter.spec)
     settings = choose_settings(ctx, validation, inputs, fitter, carried=carried, seed=seed)
     best, trials = settings.params, settings.trials
