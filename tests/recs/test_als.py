@@ -232,7 +232,12 @@ def test_the_search_carries_on_from_the_champions_settings(spark: SparkSession,
     version = registry.alias_version(client, registry.ALS_MODEL, registry.CHAMPION)
     assert version is not None
     champion = trained_on(client, version).params
-    registered = len(client.search_model_versions(f"name = '{registry.ALS_MODEL}'"))
+    # a later week's model that stayed challenger: the newest version is not the champion's,
+    # whatever ran before this test, so the seed rule (newest, not champion) is put to the test
+    served = client.get_model_version(registry.ALS_MODEL, str(version))
+    client.create_model_version(registry.ALS_MODEL, served.source, run_id=served.run_id)
+    registered = registry.latest_version(client, registry.ALS_MODEL)
+    assert registered is not None and registered > version
     bad = trained.model_copy(update={"recommend": trained.recommend.model_copy(update={
         "search": trained.recommend.search.model_copy(update={
             "trials": 2, "start_points": (), "grow_rank": False, "carry_champion": True}),
