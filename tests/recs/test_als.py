@@ -235,7 +235,8 @@ def test_the_search_carries_on_from_the_champions_settings(spark: SparkSession,
     # a later week's model that stayed challenger: the newest version is not the champion's,
     # whatever ran before this test, so the seed rule (newest, not champion) is put to the test
     served = client.get_model_version(registry.ALS_MODEL, str(version))
-    client.create_model_version(registry.ALS_MODEL, served.source, run_id=served.run_id)
+    registry.register(client, served.source, registry.ALS_MODEL, run_id=served.run_id,
+                      tags=served.tags)
     registered = registry.latest_version(client, registry.ALS_MODEL)
     assert registered is not None and registered > version
     bad = trained.model_copy(update={"recommend": trained.recommend.model_copy(update={
