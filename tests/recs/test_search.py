@@ -13,7 +13,7 @@ from dataclasses import replace
 
 import pytest
 
-from lakerec.recs.search import AlsParams, SearchSpace, search, space_around
+from lakerec.recs.search import AlsParams, SearchSpace, Trial, earliest_within, search, space_around
 
 SPACE = SearchSpace(rank=(4, 64), reg_param=(1e-3, 1.0), alpha=(0.01, 10.0),
                     transforms=("binary", "linear"), half_lives=(None, 30.0))
@@ -136,3 +136,38 @@ def test_rank_growth_stops_at_the_top_of_the_rank_range() -> None:
                                                for rank in (8, 16, 32, 64)]
     assert replace(DEFAULT, rank=64) not in [t.params for t in trials[6:]]   # TPE's trials
     assert max(t.params.rank for t in trials) == 64 == best.rank
+
+
+def trials_scoring(*per_customer: dict[str, float]) -> tuple[list[Trial], dict]:
+    """Trials in order, each with its customers' scores (the value is their mean)."""
+    trials = [Trial(n, replace(DEFAULT, rank=4 + n), statistics.fmean(scores.values()), 1.0)
+              for n, scores in enumerate(per_customer)]
+    return trials, {t.params: scores for t, scores in zip(trials, per_customer, strict=True)}
+
+
+def test_the_earliest_trial_within_one_standard_error_of_the_best_is_chosen() -> None:
+    # trial 2 is best (mean 0.5). Trial 1 falls short by 0.1 on average, customer by
+    # customer 0.1, 0.0, 0.2, 0.1: the gaps' standard deviation is sqrt(0.02 / 3) = 0.0816,
+    # their standard error 0.0408, so 0.1 is 2.45 standard errors. Trial 0 falls short by
+    # 0.3 with every gap 0.3: no spread, outside any tolerance.
+    trials, per_customer = trials_scoring({"a": 0.2, "b": 0.3, "c": 0.1, "d": 0.2},
+                                          {"a": 0.4, "b": 0.6, "c": 0.2, "d": 0.4},
+                                          {"a": 0.5, "b": 0.6, "c": 0.4, "d": 0.5})
+    assert earliest_within(trials, per_customer, 0.0) is trials[2]
+    assert earliest_within(trials, per_customer, 2.0) is trials[2]
+    assert earliest_within(trials, per_customer, 2.5) is trials[1]
+    assert earliest_within(trials, per_customer, 100.0) is trials[1]
+
+
+def test_a_later_trial_within_the_tolerance_is_not_chosen_over_the_best() -> None:
+    # the best is trial 0; a later, worse trial is never preferred, however close
+    trials, per_customer = trials_scoring({"a": 0.5, "b": 0.7}, {"a": 0.4, "b": 0.7})
+    assert earliest_within(trials, per_customer, 100.0) is trials[0]
+
+
+def test_pruned_trials_are_never_chosen() -> None:
+    trials, per_customer = trials_scoring({"a": 0.45, "b": 0.55}, {"a": 0.5, "b": 0.6})
+    trials[0] = replace(trials[0], pruned=True)
+    assert earliest_within(trials, per_customer, 100.0) is trials[1]
+    with pytest.raises(ValueError, match="at least 0 standard errors"):
+        earliest_within(trials, per_customer, -1.0)

@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import logging
 import math
+import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -204,6 +205,37 @@ def search(objective: Callable[[AlsParams], float], *, default: AlsParams, space
             break
     optimize(trials - len(done))
     return _best(done).params, done
+
+
+def earliest_within(done: Sequence[Trial], per_customer: Mapping[AlsParams, Mapping[str, float]],
+                    tolerance_se: float) -> Trial:
+    """The earliest trial that ran in full and scores as well as the best one, within
+    ``tolerance_se`` standard errors: the one-standard-error rule (Hastie, Tibshirani and
+    Friedman, *The Elements of Statistical Learning*, 7.10) with the trials' order as the
+    preference, since the first ones are the prior knowledge (the default point, the
+    champion's settings, the start points) and the later ones draws.
+
+    A trial is as good as the best when its mean shortfall to the best, paired customer by
+    customer (``per_customer``: each trial's per-customer validation scores, keyed by its
+    settings), is at most ``tolerance_se`` times the standard error of that shortfall.
+    ``0`` takes the best, the earliest of equal scores.
+    """
+    if tolerance_se < 0:
+        raise ValueError(f"the tolerance must be at least 0 standard errors, got {tolerance_se}")
+    best = _best(done)
+    reference = per_customer[best.params]
+    for trial in sorted(done, key=lambda t: t.number):
+        if trial is best:
+            return best
+        if trial.pruned:
+            continue
+        scores = per_customer[trial.params]
+        gaps = [reference[user] - scores.get(user, 0.0) for user in reference]
+        shortfall = best.value - trial.value
+        if len(gaps) > 1 and shortfall <= tolerance_se * statistics.stdev(gaps) / math.sqrt(
+                len(gaps)):
+            return trial
+    return best
 
 
 def _best(done: Sequence[Trial]) -> Trial:

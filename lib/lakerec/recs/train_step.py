@@ -165,8 +165,14 @@ def run(ctx: StepContext) -> StepResult:
     if carried_from is not None:
         notes.append(f"champion v{carried_from}'s settings "
                      + ("chosen again" if best == carried else "tried, not chosen"))
-    searched = (f" (validation ndcg@10 {max(t.value for t in trials if not t.pruned):.4f} "
-                f"over {len(trials)} trials" + "".join(f"; {n}" for n in notes) + ")"
+    if trials:
+        top = max(t.value for t in trials if not t.pruned)
+        value = next(t.value for t in trials if t.params == best and not t.pruned)
+        if value < top:
+            notes.append(f"the earliest trial within {cfg.search.tolerance_se:g} standard "
+                         f"errors of the best, {top:.4f}")
+    searched = (f" (validation ndcg@10 {value:.4f} over {len(trials)} trials"
+                + "".join(f"; {n}" for n in notes) + ")"
                 if trials else " (the default point; no search)")
     blended = f" ({describe_choice(weights, weighings)})" if weighings else ""
     summary = [f"trained on {EVENTS_VERSION} v{inputs.versions[EVENTS_VERSION]}, "
@@ -243,6 +249,7 @@ def log_and_register(ctx: StepContext, client: MlflowClient, model: ALSModel, be
                            "num_blocks": ctx.spark.sparkContext.defaultParallelism,
                            "search_trials": len(trials) or 1,
                            "search_trial_max_iter": cfg.search.trial_max_iter or cfg.als.max_iter,
+                           "search_tolerance_se": cfg.search.tolerance_se,
                            "search_prune_after_iterations": cfg.search.prune_after_iterations,
                            "search_start_points": len(cfg.search.start_points),
                            "search_grow_rank": cfg.search.grow_rank,
@@ -269,8 +276,10 @@ def log_and_register(ctx: StepContext, client: MlflowClient, model: ALSModel, be
                                    "pruned": trial.pruned})
                 mlflow.log_metrics({"validation.ndcg_at_10": trial.value,
                                     "seconds": trial.seconds})
-        mlflow.log_dict({"trials": [{**t.params.as_dict(), "validation_ndcg@10": t.value,
-                                     "seconds": t.seconds, "pruned": t.pruned}
+        mlflow.log_dict({"tolerance_se": cfg.search.tolerance_se,
+                         "trials": [{**t.params.as_dict(), "validation_ndcg@10": t.value,
+                                     "seconds": t.seconds, "pruned": t.pruned,
+                                     "chosen": t.params == best and not t.pruned}
                                     for t in trials]},
                         "evaluation/search.json")
         mlflow.log_dict({"metric": f"validation {PRIMARY_METRIC}",

@@ -13,12 +13,20 @@ from functools import partial
 from pyspark.ml.recommendation import ALSModel
 from pyspark.sql import DataFrame
 
+from lakerec.core.schemas import USER_ID
 from lakerec.core.step import StepContext
 from lakerec.recs.blend import BlendWeights, Weighing, choose_weights, weight_grid
 from lakerec.recs.holdout import ConfidenceSpec, Holdout, validation_holdout
-from lakerec.recs.metrics import ranking_metrics
-from lakerec.recs.promotion import PRIMARY_K, PRIMARY_METRIC
-from lakerec.recs.search import AlsParams, SearchSpace, Trial, search, space_around
+from lakerec.recs.metrics import ndcg_per_user
+from lakerec.recs.promotion import PRIMARY_K
+from lakerec.recs.search import (
+    AlsParams,
+    SearchSpace,
+    Trial,
+    earliest_within,
+    search,
+    space_around,
+)
 from lakerec.recs.training import (
     Fitter,
     Inputs,
@@ -50,8 +58,19 @@ def validation_split(ctx: StepContext, holdout: Holdout, spec: ConfidenceSpec) -
     return validation
 
 
+def validation_scores(recs: DataFrame, validation: Holdout) -> dict[str, float]:
+    """Each validation customer's NDCG@10 (0 when none of their items is recommended)."""
+    rows = ndcg_per_user(recs, validation.relevant, PRIMARY_K).collect()
+    return {row[USER_ID]: float(row["ndcg"]) for row in rows}
+
+
+def mean_score(scores: dict[str, float]) -> float:
+    """The validation NDCG@10: the mean of the customers' scores (NaN for none)."""
+    return math.fsum(scores.values()) / len(scores) if scores else math.nan
+
+
 def validation_ndcg(recs: DataFrame, validation: Holdout) -> float:
-    return ranking_metrics(recs, validation.relevant, ks=(PRIMARY_K,))[PRIMARY_METRIC]
+    return mean_score(validation_scores(recs, validation))
 
 
 def configured_grid(ctx: StepContext) -> list[BlendWeights]:
@@ -98,11 +117,15 @@ def choose_settings(ctx: StepContext, validation: Holdout | None, inputs: Inputs
     if cfg.search.trials <= 1 or validation is None:
         return Searched(default, [])
     kept: list[tuple[float, AlsParams, ALSModel]] = []   # the best full-length trial so far
+    per_customer: dict[AlsParams, dict[str, float]] = {}  # every trial's, not the probes'
 
-    def score(params: AlsParams, max_iter: int | None = None) -> float:
+    def score(params: AlsParams, max_iter: int | None = None, *, probe: bool = False) -> float:
         model = fitter.on_holdout(validation, params, max_iter=max_iter)
-        value = validation_ndcg(model_top_k(model, validation, inputs, PRIMARY_K,
-                                            cfg.users_per_block), validation)
+        scores = validation_scores(model_top_k(model, validation, inputs, PRIMARY_K,
+                                               cfg.users_per_block), validation)
+        value = mean_score(scores)
+        if not probe:
+            per_customer[params] = scores
         full = max_iter in (None, cfg.als.max_iter)
         if full and not math.isnan(value) and (not kept or value > kept[0][0]):
             kept[:] = [(value, params, model)]
@@ -115,8 +138,13 @@ def choose_settings(ctx: StepContext, validation: Holdout | None, inputs: Inputs
                           trials=cfg.search.trials, timeout_seconds=cfg.search.timeout_seconds,
                           seed=cfg.search.seed if seed is None else seed, starts=starts,
                           grow_rank=cfg.search.grow_rank,
-                          early_score=None if probe is None else partial(score, max_iter=probe))
-    return Searched(best, trials, kept[0][2] if kept and kept[0][1] == best else None)
+                          early_score=None if probe is None
+                          else partial(score, max_iter=probe, probe=True))
+    chosen = earliest_within(trials, per_customer, cfg.search.tolerance_se).params
+    if chosen != best:
+        log.info("search chose %s, the earliest trial within %g standard errors of the best, "
+                 "%s", chosen, cfg.search.tolerance_se, best)
+    return Searched(chosen, trials, kept[0][2] if kept and kept[0][1] == chosen else None)
 
 
 def choose_blend(ctx: StepContext, validation: Holdout | None, inputs: Inputs, fitter: Fitter,
