@@ -21,20 +21,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pyspark.sql import SparkSession
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from lakerec.core.step import StepContext
 
 from lakerec.core import schemas as S
 from lakerec.core.config import Config, with_overrides
 from lakerec.core.lake import Lake
 from lakerec.core.tables import SILVER_EVENTS
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 log = logging.getLogger("lakerec.bench")
 
@@ -46,7 +45,7 @@ class BenchDataset:
     """Where a bench dataset's landing files come from, its run date (the data's last day
     for real logs) and the config it needs (the generator's size, time windows)."""
 
-    source: str                      # "generate", "online-retail" or "movielens"
+    source: Literal["generate", "online-retail", "movielens"]
     run_date: date
     overrides: tuple[str, ...] = ()
     protocols: tuple[str, ...] = PROTOCOLS   # the splits that suit its data
