@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
+import numpy
 import pytest
 from pyspark.sql import SparkSession
 
 from lakerec.core.lake import Lake
 from lakerec.core.schemas import ITEM_ID, USER_ID, USER_IDX
 from lakerec.core.tables import GOLD_USER_INDEX
-from lakerec.recs.interactions import event_confidence, new_index_rows
+from lakerec.recs.interactions import MIN_STRENGTH, event_confidence, new_index_rows
 
 AS_OF = datetime(2026, 1, 31)
 WEIGHTS = {"view": 1.0, "add_to_cart": 3.0, "purchase": 5.0, "return": 5.0, "rating": 1.0}
@@ -50,6 +51,31 @@ def test_weights_decay_and_returns(spark: SparkSession) -> None:
     assert got[("u2", "a")] == pytest.approx(3.0)
     assert got[("u2", "b")] == pytest.approx(5.0 * decay_1d)  # 5*d - 5 + 5
     assert got[("u2", "d")] == pytest.approx(4.0 * 0.25 + 2.0)
+
+
+def test_old_history_stays_positive(spark: SparkSession) -> None:
+    """A pair decays towards ALS's base confidence, never out of the data: Spark's ALS reads a
+    float rating of 0 as unobserved, so a customer with only old events would have none."""
+    rows = [
+        ("u1", "a", "purchase", datetime(2006, 1, 31), None),   # 20 years: 2 ** -730 of 5
+        ("u1", "b", "rating", datetime(2016, 1, 31), 4.0),      # 10 years
+        ("u1", "c", "purchase", datetime(2006, 1, 31), None),
+        ("u1", "c", "return", datetime(2026, 1, 30), None),     # returned 20 years on: gone
+        ("u2", "a", "purchase", datetime(2006, 1, 31), None),
+        ("u2", "a", "return", datetime(2006, 2, 1), None),
+        ("u2", "a", "purchase", datetime(2006, 2, 28), None),   # bought again: kept
+        ("u2", "b", "purchase", datetime(2006, 1, 31), None),
+        ("u2", "b", "return", datetime(2006, 2, 1), None),      # returned the next day: gone
+    ]
+    old = spark.createDataFrame(rows, COLUMNS)
+    for transform in ("linear", "log", "binary"):
+        got = as_dict(event_confidence(old, weights=WEIGHTS, half_life_days=10, as_of=AS_OF,
+                                       transform=transform))
+        assert set(got) == {("u1", "a"), ("u1", "b"), ("u2", "a")}, transform
+        # positive as ALS's float ratings: numpy's float32 is Spark's FloatType
+        assert all(numpy.float32(value) > 0 for value in got.values()), (transform, got)
+    linear = as_dict(event_confidence(old, weights=WEIGHTS, half_life_days=10, as_of=AS_OF))
+    assert linear[("u1", "a")] == MIN_STRENGTH
 
 
 def test_confidence_transforms_and_no_decay(spark: SparkSession) -> None:

@@ -3,8 +3,9 @@
 Confidence of a pair is the sum over its events of ``weight(event_type) x decay(age)``, where
 ``decay = 0.5 ** (age_days / half_life_days)`` with the age measured up to ``as_of``;
 returns count with their weight *subtracted*, and a rating event counts ``weight x rating``.
-Pairs whose confidence is not positive (bought and returned) are dropped. With explicit
-ratings the value is instead the customer's latest rating of the item.
+Pairs whose confidence is not positive (bought and returned) are dropped; however old, a
+kept pair stays a positive (see :data:`MIN_STRENGTH`). With explicit ratings the value is
+instead the customer's latest rating of the item.
 
 ALS takes integer ids. ``gold.user_index`` and ``gold.item_index`` map business keys to them;
 they are only ever extended (new keys get ids above the current maximum, in key order), so a
@@ -17,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import get_args
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from lakerec.core.schemas import (
@@ -36,6 +37,13 @@ from lakerec.core.settings import ConfidenceTransform
 
 SECONDS_PER_DAY = 86400.0
 
+#: The least strength a kept pair has. Decay shrinks an old event's weight towards 0 (a 30-day
+#: half-life leaves 1e-9 after 2.5 years, less than a float holds after 12), and Spark's ALS,
+#: which reads its ratings as floats, takes a pair rated 0 or less as unobserved: without the
+#: floor, a customer whose history is old (a ratings log spanning decades) would have no
+#: positives at all. Floored, an old pair keeps ALS's base confidence 1, as decay intends.
+MIN_STRENGTH = 1e-30
+
 
 CONFIDENCE_TRANSFORMS: tuple[str, ...] = get_args(ConfidenceTransform)
 
@@ -46,9 +54,11 @@ def event_confidence(events: DataFrame, *, weights: Mapping[str, float],
                      explicit_ratings: bool = False) -> DataFrame:
     """Aggregate events into ``(user_id, item_id, confidence, last_event_ts)``.
 
-    The strength ``r`` of a pair is the sum over its events of weight x decay; pairs with
-    ``r`` at or below zero (returned) are dropped. The confidence is then ``1`` (``binary``),
-    ``r`` (``linear``) or ``log1p(r / epsilon)`` (``log``); ALS turns it into
+    The strength ``r`` of a pair is the sum over its events of weight x decay, at least
+    :data:`MIN_STRENGTH`. Pairs whose sum is at or below zero (returned) are dropped; the
+    sign is taken before the decay of the pair's newest event, a factor common to all its
+    events, so that it survives however old the pair is. The confidence is then ``1``
+    (``binary``), ``r`` (``linear``) or ``log1p(r / epsilon)`` (``log``); ALS turns it into
     ``1 + alpha x confidence``.
 
     Parameters
@@ -87,15 +97,25 @@ def event_confidence(events: DataFrame, *, weights: Mapping[str, float],
     age_days = F.greatest(
         (F.lit(as_of).cast("timestamp").cast("double") - F.col(EVENT_TS).cast("double"))
         / SECONDS_PER_DAY, F.lit(0.0))
-    decay = (F.lit(1.0) if half_life_days is None
-             else F.pow(F.lit(0.5), age_days / F.lit(float(half_life_days))))
-    strength = F.col("_r")
+    # decay = 0.5 ** (age / h) = 0.5 ** (newest age / h) x 0.5 ** ((age - newest age) / h):
+    # the sum over the pair's events uses the second factor (1 for the newest event, so
+    # it keeps its sign and scale), and the first is applied once, to the pair
+    pair = Window.partitionBy(USER_ID, ITEM_ID)
+    newest_age = F.min("_age").over(pair)
+
+    def decay(age: Column) -> Column:
+        return (F.lit(1.0) if half_life_days is None
+                else F.pow(F.lit(0.5), age / F.lit(float(half_life_days))))
+
+    strength = F.greatest(F.col("_r") * decay(F.col("_newest_age")), F.lit(MIN_STRENGTH))
     confidence = {"binary": F.lit(1.0), "linear": strength,
                   "log": F.log1p(strength / F.lit(float(epsilon)))}[transform]
     return (events
-            .withColumn("_c", weight * rating_factor * decay)
+            .withColumn("_age", age_days)
+            .withColumn("_c", weight * rating_factor * decay(F.col("_age") - newest_age))
             .groupBy(USER_ID, ITEM_ID)
-            .agg(F.sum("_c").alias("_r"), F.max(EVENT_TS).alias(LAST_EVENT_TS))
+            .agg(F.sum("_c").alias("_r"), F.min("_age").alias("_newest_age"),
+                 F.max(EVENT_TS).alias(LAST_EVENT_TS))
             .where(F.col("_r") > 1e-9)
             .select(USER_ID, ITEM_ID, confidence.cast("double").alias(CONFIDENCE),
                     LAST_EVENT_TS))
