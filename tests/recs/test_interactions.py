@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from datetime import datetime
 
@@ -68,14 +69,15 @@ def test_old_history_stays_positive(spark: SparkSession) -> None:
         ("u2", "b", "return", datetime(2006, 2, 1), None),      # returned the next day: gone
     ]
     old = spark.createDataFrame(rows, COLUMNS)
-    for transform in ("linear", "log", "binary"):
-        got = as_dict(event_confidence(old, weights=WEIGHTS, half_life_days=10, as_of=AS_OF,
-                                       transform=transform))
-        assert set(got) == {("u1", "a"), ("u1", "b"), ("u2", "a")}, transform
+    # a 10-day half-life leaves 1e-220 of the 2006 events; a 1-day one leaves 0 (underflow)
+    for half_life, transform in itertools.product((10, 1), ("linear", "log", "binary")):
+        got = as_dict(event_confidence(old, weights=WEIGHTS, half_life_days=half_life,
+                                       as_of=AS_OF, transform=transform))
+        assert set(got) == {("u1", "a"), ("u1", "b"), ("u2", "a")}, (half_life, transform)
         # positive as ALS's float ratings: numpy's float32 is Spark's FloatType
         assert all(numpy.float32(value) > 0 for value in got.values()), (transform, got)
-    linear = as_dict(event_confidence(old, weights=WEIGHTS, half_life_days=10, as_of=AS_OF))
-    assert linear[("u1", "a")] == MIN_STRENGTH
+        if transform == "linear":
+            assert got[("u1", "a")] == MIN_STRENGTH
 
 
 def test_confidence_transforms_and_no_decay(spark: SparkSession) -> None:

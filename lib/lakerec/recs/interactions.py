@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import get_args
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from lakerec.core.schemas import (
@@ -55,10 +55,9 @@ def event_confidence(events: DataFrame, *, weights: Mapping[str, float],
     """Aggregate events into ``(user_id, item_id, confidence, last_event_ts)``.
 
     The strength ``r`` of a pair is the sum over its events of weight x decay, at least
-    :data:`MIN_STRENGTH`. Pairs whose sum is at or below zero (returned) are dropped; the
-    sign is taken before the decay of the pair's newest event, a factor common to all its
-    events, so that it survives however old the pair is. The confidence is then ``1``
-    (``binary``), ``r`` (``linear``) or ``log1p(r / epsilon)`` (``log``); ALS turns it into
+    :data:`MIN_STRENGTH`. Pairs whose sum is not positive (returned) are dropped, however
+    small its terms: an old pair is kept. The confidence is then ``1`` (``binary``), ``r``
+    (``linear``) or ``log1p(r / epsilon)`` (``log``); ALS turns it into
     ``1 + alpha x confidence``.
 
     Parameters
@@ -97,26 +96,23 @@ def event_confidence(events: DataFrame, *, weights: Mapping[str, float],
     age_days = F.greatest(
         (F.lit(as_of).cast("timestamp").cast("double") - F.col(EVENT_TS).cast("double"))
         / SECONDS_PER_DAY, F.lit(0.0))
-    # decay = 0.5 ** (age / h) = 0.5 ** (newest age / h) x 0.5 ** ((age - newest age) / h):
-    # the sum over the pair's events uses the second factor (1 for the newest event, so
-    # it keeps its sign and scale), and the first is applied once, to the pair
-    pair = Window.partitionBy(USER_ID, ITEM_ID)
-    newest_age = F.min("_age").over(pair)
-
-    def decay(age: Column) -> Column:
-        return (F.lit(1.0) if half_life_days is None
-                else F.pow(F.lit(0.5), age / F.lit(float(half_life_days))))
-
-    strength = F.greatest(F.col("_r") * decay(F.col("_newest_age")), F.lit(MIN_STRENGTH))
+    decay = (F.lit(1.0) if half_life_days is None
+             else F.pow(F.lit(0.5), age_days / F.lit(float(half_life_days))))
+    pair_term = weight * rating_factor
+    # positive beyond rounding, relative to the size of its terms (a purchase and its return
+    # cancel out); when the decay leaves nothing at all (it underflows), the undecayed sum
+    # tells a held pair from a returned one
+    kept = ((F.col("_r") > 1e-9 * F.col("_gross"))
+            | ((F.col("_gross") == 0) & (F.col("_net") > 1e-9)))
+    strength = F.greatest(F.col("_r"), F.lit(MIN_STRENGTH))
     confidence = {"binary": F.lit(1.0), "linear": strength,
                   "log": F.log1p(strength / F.lit(float(epsilon)))}[transform]
     return (events
-            .withColumn("_age", age_days)
-            .withColumn("_c", weight * rating_factor * decay(F.col("_age") - newest_age))
             .groupBy(USER_ID, ITEM_ID)
-            .agg(F.sum("_c").alias("_r"), F.min("_age").alias("_newest_age"),
-                 F.max(EVENT_TS).alias(LAST_EVENT_TS))
-            .where(F.col("_r") > 1e-9)
+            .agg(F.sum(pair_term * decay).alias("_r"),
+                 F.sum(F.abs(pair_term * decay)).alias("_gross"),
+                 F.sum(pair_term).alias("_net"), F.max(EVENT_TS).alias(LAST_EVENT_TS))
+            .where(kept)
             .select(USER_ID, ITEM_ID, confidence.cast("double").alias(CONFIDENCE),
                     LAST_EVENT_TS))
 
