@@ -138,6 +138,38 @@ def test_rank_growth_stops_at_the_top_of_the_rank_range() -> None:
     assert max(t.params.rank for t in trials) == 64 == best.rank
 
 
+def test_a_doubled_rank_within_the_growth_tolerance_replaces_the_trial_it_grew_from() -> None:
+    # AT_RANK_4 scores 0.5 for each of four customers. At rank 8: 0.6, 0.4, 0.5, 0.45 (mean
+    # 0.4875); the gaps to rank 4 (-0.1, 0.1, 0, 0.05) have a standard deviation of 0.0854,
+    # so the shortfall of 0.0125 is within one standard error (0.0427) and rank 8 replaces
+    # rank 4. Rank 16 (0.3 each) falls 0.1875 short of rank 8, beyond it: growth stops.
+    table = {4: [0.5, 0.5, 0.5, 0.5], 8: [0.6, 0.4, 0.5, 0.45], 16: [0.3, 0.3, 0.3, 0.3]}
+    per_customer: dict[AlsParams, dict[str, float]] = {}
+
+    def customers(params: AlsParams) -> float:
+        at_rank_4 = replace(params, rank=AT_RANK_4.rank) == AT_RANK_4
+        scores = table.get(params.rank, [0.0] * 4) if at_rank_4 else [0.0] * 4
+        per_customer[params] = {f"c{n}": value for n, value in enumerate(scores)}
+        return statistics.fmean(scores)
+
+    best, trials = search(customers, default=DEFAULT, space=SPACE, trials=6,
+                          timeout_seconds=600, seed=3, starts=[AT_RANK_4], grow_rank=True,
+                          grow_tolerance_se=1.0, per_customer=per_customer)
+    assert [t.params for t in trials[1:4]] == [replace(AT_RANK_4, rank=rank)
+                                               for rank in (4, 8, 16)]
+    assert [t.grown_from for t in trials[:4]] == [None, None, 1, None]
+    assert best == replace(AT_RANK_4, rank=8)
+    assert earliest_within(trials, per_customer, 0.0) is trials[2], "it stands for rank 4"
+    # without a tolerance a tie or a shortfall keeps the smaller rank, and growth stops
+    per_customer.clear()
+    strict_best, strict = search(customers, default=DEFAULT, space=SPACE, trials=6,
+                                 timeout_seconds=600, seed=3, starts=[AT_RANK_4],
+                                 grow_rank=True, per_customer=per_customer)
+    assert strict_best == AT_RANK_4
+    assert replace(AT_RANK_4, rank=16) not in [t.params for t in strict]
+    assert all(t.grown_from is None for t in strict)
+
+
 def trials_scoring(*per_customer: dict[str, float]) -> tuple[list[Trial], dict]:
     """Trials in order, each with its customers' scores (the value is their mean)."""
     trials = [Trial(n, replace(DEFAULT, rank=4 + n), statistics.fmean(scores.values()), 1.0)

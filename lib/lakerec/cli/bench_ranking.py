@@ -238,6 +238,7 @@ def run_dataset(spark: SparkSession, name: str, config: Config, args: argparse.N
                       "search_start_points": [point.model_dump() for point in
                                               config.recommend.search.start_points],
                       "search_grow_rank": config.recommend.search.grow_rank,
+                      "search_grow_tolerance_se": config.recommend.search.grow_tolerance_se,
                       "exhaustive_trials": args.exhaustive_trials,
                       "machine": machine, "spark_master": spark.sparkContext.master,
                       "at": datetime.now(UTC).isoformat(timespec="seconds")}

@@ -285,6 +285,7 @@ class AlsSearchConfig(Section):
     start_points: tuple[AlsStartPoint, ...]
     carry_champion: bool
     grow_rank: bool
+    grow_tolerance_se: float = Field(ge=0)
     tolerance_se: float = Field(ge=0)
     rank: tuple[int, int]
     reg_param: tuple[float, float]

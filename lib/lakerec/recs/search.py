@@ -8,12 +8,14 @@ regParam and alpha are searched on a log scale; the confidence transform and the
 (``None``: no decay) are categorical.
 
 Optionally (``grow_rank``), after those start-up trials the best one's rank is doubled, up to
-the top of the range, for as long as that improves the score, before TPE takes over. This is
-the last step of the iALS tuning protocol of Rendle et al. ("Revisiting the Performance of iALS
-on Item Recommendation Benchmarks", RecSys 2022): settle the other settings at a modest
-dimension, then grow it. A random or TPE draw of a high rank mostly comes with a
-regularisation that does not suit it (rank and regParam interact), so the search seldom finds
-high ranks without it (``bench/ranking.md``, Findings).
+the top of the range, for as long as that scores as well (within ``grow_tolerance_se``
+standard errors), before TPE takes over. This is the last step of the iALS tuning protocol of
+Rendle et al. ("Revisiting the Performance of iALS on Item Recommendation Benchmarks", RecSys
+2022): settle the other settings at a modest dimension, then grow it. A random or TPE draw of a
+high rank mostly comes with a regularisation that does not suit it (rank and regParam
+interact), so the search seldom finds high ranks without it (``bench/ranking.md``, Findings).
+A tie goes to the larger rank: the validation split's customers keep fewer of their items
+than the evaluation's, which favours small ranks (``bench/ranking.md``, Findings).
 
 Notes
 -----
@@ -118,6 +120,9 @@ class Trial:
     seconds: float
     pruned: bool = False
     """Stopped after the short fit; ``value`` is then that fit's score."""
+    grown_from: int | None = None
+    """The number of the trial whose rank this one doubled and replaces, when it scored
+    within the growth tolerance but not better (see :func:`successor`)."""
 
 
 def _score(function: Callable[[AlsParams], float], params: AlsParams) -> float:
@@ -129,7 +134,9 @@ def search(objective: Callable[[AlsParams], float], *, default: AlsParams, space
            trials: int, timeout_seconds: float, seed: int,
            starts: Sequence[AlsParams] = (),
            early_score: Callable[[AlsParams], float] | None = None,
-           grow_rank: bool = False) -> tuple[AlsParams, list[Trial]]:
+           grow_rank: bool = False, grow_tolerance_se: float = 0.0,
+           per_customer: Mapping[AlsParams, Mapping[str, float]] | None = None,
+           ) -> tuple[AlsParams, list[Trial]]:
     """Maximise ``objective`` (validation NDCG@10 in ``train``) over ``space``.
 
     The first trial is ``default``, then ``starts`` in order (as many as the budget holds;
@@ -137,9 +144,12 @@ def search(objective: Callable[[AlsParams], float], *, default: AlsParams, space
     budget, at least 2, the enqueued ones included) are drawn at random when not enqueued,
     and the rest by TPE. With ``grow_rank``, the start-up trials are followed by the best
     one's settings at twice its rank (at most ``space.rank``'s top), again while each doubling
-    scores strictly better. Stops after ``trials`` trials or once ``timeout_seconds`` have
-    passed, whichever comes first. Ties keep the earlier trial, so the default wins unless
-    something is strictly better.
+    scores better, or within ``grow_tolerance_se`` standard errors of the paired
+    per-customer difference (``per_customer``: each trial's per-customer scores, filled in
+    by ``objective``), in which case it replaces the trial it grew from (``grown_from``).
+    Stops after ``trials`` trials or once ``timeout_seconds`` have passed, whichever comes
+    first. Otherwise ties keep the earlier trial, so the default wins unless something is
+    strictly better. Returns the chosen settings (:func:`chosen`) and every trial.
 
     With ``early_score`` (the same score after a cheaper fit), every trial is scored by it
     first, and trials after the start-up ones stop there when it falls below the median of
@@ -195,16 +205,53 @@ def search(objective: Callable[[AlsParams], float], *, default: AlsParams, space
 
     optimize(min(trials, max(startup, len(enqueued))))
     while grow_rank and len(done) < trials and time.monotonic() < deadline:
-        best = _best(done)
-        grown = replace(best.params, rank=min(2 * best.params.rank, space.rank[1]))
+        parent = chosen(done)
+        grown = replace(parent.params, rank=min(2 * parent.params.rank, space.rank[1]))
         if grown in {t.params for t in done}:
             break
         study.enqueue_trial(grown.as_dict(), skip_if_exists=False)
         optimize(1)
-        if _best(done) is best:
+        trial = done[-1]
+        if trial.params != grown or _best(done) is trial:
+            continue  # ran out of time, or strictly better than every trial
+        if (trial.pruned or grow_tolerance_se <= 0 or per_customer is None
+                or not (trial.value > parent.value
+                        or _within(parent, trial, per_customer, grow_tolerance_se))):
             break
+        done[-1] = replace(trial, grown_from=parent.number)
+        log.info("trial %d: the doubled rank scores within grow_tolerance_se=%g of trial %d's "
+                 "score and replaces it", trial.number + 1, grow_tolerance_se,
+                 parent.number + 1)
     optimize(trials - len(done))
-    return _best(done).params, done
+    return chosen(done).params, done
+
+
+def shortfall_se(reference: Mapping[str, float], scores: Mapping[str, float]) -> float:
+    """The standard error of ``scores``' mean shortfall to ``reference``, paired customer by
+    customer (a customer missing from ``scores`` scores 0); NaN for fewer than two."""
+    gaps = [reference[user] - scores.get(user, 0.0) for user in reference]
+    return statistics.stdev(gaps) / math.sqrt(len(gaps)) if len(gaps) > 1 else math.nan
+
+
+def _within(best: Trial, trial: Trial, per_customer: Mapping[AlsParams, Mapping[str, float]],
+            tolerance_se: float) -> bool:
+    """Whether ``trial``'s mean shortfall to ``best``, paired customer by customer, is at
+    most ``tolerance_se`` times the standard error of that shortfall."""
+    se = shortfall_se(per_customer[best.params], per_customer[trial.params])
+    return not math.isnan(se) and best.value - trial.value <= tolerance_se * se
+
+
+def successor(done: Sequence[Trial], trial: Trial) -> Trial:
+    """``trial``, or the doubled rank that replaced it (and so on, as the rank grew)."""
+    for other in done:
+        if other.grown_from == trial.number:
+            return successor(done, other)
+    return trial
+
+
+def chosen(done: Sequence[Trial]) -> Trial:
+    """The best trial that ran in full, or the larger rank that replaced it."""
+    return successor(done, _best(done))
 
 
 def earliest_within(done: Sequence[Trial], per_customer: Mapping[AlsParams, Mapping[str, float]],
@@ -218,24 +265,17 @@ def earliest_within(done: Sequence[Trial], per_customer: Mapping[AlsParams, Mapp
     A trial is as good as the best when its mean shortfall to the best, paired customer by
     customer (``per_customer``: each trial's per-customer validation scores, keyed by its
     settings), is at most ``tolerance_se`` times the standard error of that shortfall.
-    ``0`` takes the best, the earliest of equal scores.
+    ``0`` takes the best, the earliest of equal scores. A trial whose doubled rank replaced
+    it (``grown_from``) stands for that one.
     """
     if tolerance_se < 0:
         raise ValueError(f"the tolerance must be at least 0 standard errors, got {tolerance_se}")
     best = _best(done)
-    reference = per_customer[best.params]
     for trial in sorted(done, key=lambda t: t.number):
-        if trial is best:
-            return best
-        if trial.pruned:
-            continue
-        scores = per_customer[trial.params]
-        gaps = [reference[user] - scores.get(user, 0.0) for user in reference]
-        shortfall = best.value - trial.value
-        if len(gaps) > 1 and shortfall <= tolerance_se * statistics.stdev(gaps) / math.sqrt(
-                len(gaps)):
-            return trial
-    return best
+        if trial is best or (not trial.pruned
+                             and _within(best, trial, per_customer, tolerance_se)):
+            return successor(done, trial)
+    return successor(done, best)
 
 
 def _best(done: Sequence[Trial]) -> Trial:

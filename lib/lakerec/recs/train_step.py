@@ -167,10 +167,13 @@ def run(ctx: StepContext) -> StepResult:
                      + ("chosen again" if best == carried else "tried, not chosen"))
     if trials:
         top = max(t.value for t in trials if not t.pruned)
-        value = next(t.value for t in trials if t.params == best and not t.pruned)
+        kept = next(t for t in trials if t.params == best and not t.pruned)
+        value = kept.value
+        if kept.grown_from is not None:
+            notes.append(f"the doubled rank of trial {kept.grown_from}, within "
+                         f"grow_tolerance_se={cfg.search.grow_tolerance_se:g} of its score")
         if value < top:
-            notes.append(f"the earliest trial within {cfg.search.tolerance_se:g} standard "
-                         f"errors of the best, {top:.4f}")
+            notes.append(f"kept over the best trial's {top:.4f} (within the tolerance)")
     searched = (f" (validation ndcg@10 {value:.4f} over {len(trials)} trials"
                 + "".join(f"; {n}" for n in notes) + ")"
                 if trials else " (the default point; no search)")
@@ -253,6 +256,7 @@ def log_and_register(ctx: StepContext, client: MlflowClient, model: ALSModel, be
                            "search_prune_after_iterations": cfg.search.prune_after_iterations,
                            "search_start_points": len(cfg.search.start_points),
                            "search_grow_rank": cfg.search.grow_rank,
+                           "search_grow_tolerance_se": cfg.search.grow_tolerance_se,
                            "search_carried_from": carried_from,
                            "search_seed": search_seed,
                            "run_date": ctx.run_date.isoformat(),
@@ -273,12 +277,14 @@ def log_and_register(ctx: StepContext, client: MlflowClient, model: ALSModel, be
             with mlflow.start_run(experiment_id=experiment, nested=True,
                                   run_name=f"trial {trial.number}"):
                 mlflow.log_params({**trial.params.as_dict(), "trial": trial.number,
-                                   "pruned": trial.pruned})
+                                   "pruned": trial.pruned, "grown_from": trial.grown_from})
                 mlflow.log_metrics({"validation.ndcg_at_10": trial.value,
                                     "seconds": trial.seconds})
         mlflow.log_dict({"tolerance_se": cfg.search.tolerance_se,
-                         "trials": [{**t.params.as_dict(), "validation_ndcg@10": t.value,
-                                     "seconds": t.seconds, "pruned": t.pruned,
+                         "grow_tolerance_se": cfg.search.grow_tolerance_se,
+                         "trials": [{"trial": t.number, **t.params.as_dict(),
+                                     "validation_ndcg@10": t.value, "seconds": t.seconds,
+                                     "pruned": t.pruned, "grown_from": t.grown_from,
                                      "chosen": t.params == best and not t.pruned}
                                     for t in trials]},
                         "evaluation/search.json")

@@ -138,6 +138,8 @@ def choose_settings(ctx: StepContext, validation: Holdout | None, inputs: Inputs
                           trials=cfg.search.trials, timeout_seconds=cfg.search.timeout_seconds,
                           seed=cfg.search.seed if seed is None else seed, starts=starts,
                           grow_rank=cfg.search.grow_rank,
+                          grow_tolerance_se=cfg.search.grow_tolerance_se,
+                          per_customer=per_customer,
                           early_score=None if probe is None
                           else partial(score, max_iter=probe, probe=True))
     chosen = earliest_within(trials, per_customer, cfg.search.tolerance_se).params
