@@ -58,10 +58,15 @@ pid_alive() {  # pid file, class name: true when the pid runs that Spark daemon
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+pid_exists() { kill -0 "$(cat "$1" 2>/dev/null)" 2>/dev/null; }
+
 wait_for_log() {  # log file, pattern, wanted count, pid file, class, timeout s
     local deadline=$((SECONDS + $6))
     until [[ "$(grep -c "$2" "$1" 2>/dev/null || true)" -ge "$3" ]]; do
-        if ! pid_alive "$4" "$5"; then
+        # whether the process is gone, not pid_alive: while spark-class execs java, its
+        # /proc/<pid>/cmdline can read empty, and a live master was once taken for an exited
+        # one (CI, 2026-12-05; the stop that followed found it running)
+        if ! pid_exists "$4"; then
             say "$5 exited; last lines of $1:"; tail -n 20 "$1" >&2; return 1
         fi
         if ((SECONDS > deadline)); then
