@@ -271,11 +271,10 @@ def earliest_within(done: Sequence[Trial], per_customer: Mapping[AlsParams, Mapp
     if tolerance_se < 0:
         raise ValueError(f"the tolerance must be at least 0 standard errors, got {tolerance_se}")
     best = _best(done)
-    for trial in sorted(done, key=lambda t: t.number):
-        if trial is best or (not trial.pruned
-                             and _within(best, trial, per_customer, tolerance_se)):
-            return successor(done, trial)
-    return successor(done, best)
+    earliest = next(trial for trial in sorted(done, key=lambda t: t.number)
+                    if trial is best or (not trial.pruned
+                                         and _within(best, trial, per_customer, tolerance_se)))
+    return successor(done, earliest)
 
 
 def _best(done: Sequence[Trial]) -> Trial:
