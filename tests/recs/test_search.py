@@ -61,7 +61,7 @@ def test_pruning_stops_trials_below_the_median_early_score_of_finished_ones() ->
     assert pruned, "with 20 trials some fall below the median of earlier ones"
     assert not any(t.pruned for t in trials[:startup]), "start-up trials always finish"
     for trial in trials[startup:]:  # MedianPruner: the median over trials that finished
-        finished = [early(t.params) for t in trials[:trial.number] if not t.pruned]
+        finished = [early(t.params) for t in trials[:trial.number - 1] if not t.pruned]
         below = early(trial.params) < statistics.median(finished)
         assert trial.pruned == below
         assert trial.value == (early(trial.params) if trial.pruned else score(trial.params))
@@ -157,7 +157,8 @@ def test_a_doubled_rank_within_the_growth_tolerance_replaces_the_trial_it_grew_f
                           grow_tolerance_se=1.0, per_customer=per_customer)
     assert [t.params for t in trials[1:4]] == [replace(AT_RANK_4, rank=rank)
                                                for rank in (4, 8, 16)]
-    assert [t.grown_from for t in trials[:4]] == [None, None, 1, None]
+    assert [t.number for t in trials[:4]] == [1, 2, 3, 4], "counted from 1, as in the log"
+    assert [t.grown_from for t in trials[:4]] == [None, None, 2, None]
     assert best == replace(AT_RANK_4, rank=8)
     assert earliest_within(trials, per_customer, 0.0) is trials[2], "it stands for rank 4"
     # without a tolerance a tie or a shortfall keeps the smaller rank, and growth stops
@@ -173,14 +174,14 @@ def test_a_doubled_rank_within_the_growth_tolerance_replaces_the_trial_it_grew_f
 def trials_scoring(*per_customer: dict[str, float]) -> tuple[list[Trial], dict]:
     """Trials in order, each with its customers' scores (the value is their mean)."""
     trials = [Trial(n, replace(DEFAULT, rank=4 + n), statistics.fmean(scores.values()), 1.0)
-              for n, scores in enumerate(per_customer)]
+              for n, scores in enumerate(per_customer, start=1)]
     return trials, {t.params: scores for t, scores in zip(trials, per_customer, strict=True)}
 
 
 def test_the_earliest_trial_within_one_standard_error_of_the_best_is_chosen() -> None:
-    # trial 2 is best (mean 0.5). Trial 1 falls short by 0.1 on average, customer by
+    # trial 3 is best (mean 0.5). Trial 2 falls short by 0.1 on average, customer by
     # customer 0.1, 0.0, 0.2, 0.1: the gaps' standard deviation is sqrt(0.02 / 3) = 0.0816,
-    # their standard error 0.0408, so 0.1 is 2.45 standard errors. Trial 0 falls short by
+    # their standard error 0.0408, so 0.1 is 2.45 standard errors. Trial 1 falls short by
     # 0.3 with every gap 0.3: no spread, outside any tolerance.
     trials, per_customer = trials_scoring({"a": 0.2, "b": 0.3, "c": 0.1, "d": 0.2},
                                           {"a": 0.4, "b": 0.6, "c": 0.2, "d": 0.4},
@@ -192,7 +193,7 @@ def test_the_earliest_trial_within_one_standard_error_of_the_best_is_chosen() ->
 
 
 def test_a_later_trial_within_the_tolerance_is_not_chosen_over_the_best() -> None:
-    # the best is trial 0; a later, worse trial is never preferred, however close
+    # the best is trial 1; a later, worse trial is never preferred, however close
     trials, per_customer = trials_scoring({"a": 0.5, "b": 0.7}, {"a": 0.4, "b": 0.7})
     assert earliest_within(trials, per_customer, 100.0) is trials[0]
 

@@ -115,6 +115,8 @@ class Trial:
     """One evaluated point: its settings, its validation score and how long it took."""
 
     number: int
+    """1 for the first trial (Optuna counts from 0), as in the log, the MLflow child runs'
+    names and the closing report."""
     params: AlsParams
     value: float
     seconds: float
@@ -171,19 +173,20 @@ def search(objective: Callable[[AlsParams], float], *, default: AlsParams, space
             transform=trial.suggest_categorical("transform", list(space.transforms)),
             half_life_days=_half_life(trial.suggest_categorical("half_life_days",
                                                                 list(space.half_lives))))
+        number = trial.number + 1
         started = time.perf_counter()
         if early_score is not None:
             early = _score(early_score, params)
             trial.report(early, step=0)
             if trial.should_prune():
-                done.append(Trial(trial.number, params, early, time.perf_counter() - started,
+                done.append(Trial(number, params, early, time.perf_counter() - started,
                                   pruned=True))
                 log.info("trial %d/%d %s: pruned, early validation score %.4f (%.0f s)",
-                         trial.number + 1, trials, params, early, done[-1].seconds)
+                         number, trials, params, early, done[-1].seconds)
                 raise optuna.TrialPruned()
         value = _score(objective, params)
-        done.append(Trial(trial.number, params, value, time.perf_counter() - started))
-        log.info("trial %d/%d %s: validation score %.4f (%.0f s)", trial.number + 1, trials,
+        done.append(Trial(number, params, value, time.perf_counter() - started))
+        log.info("trial %d/%d %s: validation score %.4f (%.0f s)", number, trials,
                  params, value, done[-1].seconds)
         return value
 
@@ -220,8 +223,7 @@ def search(objective: Callable[[AlsParams], float], *, default: AlsParams, space
             break
         done[-1] = replace(trial, grown_from=parent.number)
         log.info("trial %d: the doubled rank scores within grow_tolerance_se=%g of trial %d's "
-                 "score and replaces it", trial.number + 1, grow_tolerance_se,
-                 parent.number + 1)
+                 "score and replaces it", trial.number, grow_tolerance_se, parent.number)
     optimize(trials - len(done))
     return chosen(done).params, done
 
