@@ -325,9 +325,16 @@ def test_the_search_finds_better_settings_than_a_bad_start(spark: SparkSession,
     assert not any(t["pruned"] for t in trials[:2])   # the start-up trials always finish
     best = max((t for t in trials if not t["pruned"]), key=lambda t: t["validation_ndcg@10"])
     assert best["validation_ndcg@10"] > 1.2 * trials[0]["validation_ndcg@10"]
-    # the best, or the doubled rank that replaced it (within search.grow_tolerance_se)
+    # the earliest trial within search.tolerance_se standard errors of the best (by the
+    # logged evidence: each full trial's standard error of its paired shortfall, 0 for the
+    # best), or the doubled rank that replaced it (within search.grow_tolerance_se)
+    tolerance = bad.recommend.search.tolerance_se
+    assert record["tolerance_se"] == tolerance and best["shortfall_se"] == 0.0
+    assert all((t["shortfall_se"] is None) == t["pruned"] for t in trials)
+    top = best["validation_ndcg@10"]
+    chosen = next(t for t in trials if t is best or (
+        not t["pruned"] and top - t["validation_ndcg@10"] <= tolerance * t["shortfall_se"]))
     replaced_by = {t["grown_from"]: t for t in trials if t["grown_from"] is not None}
-    chosen = best
     while chosen["trial"] in replaced_by:
         chosen = replaced_by[chosen["trial"]]
     assert [t for t in trials if t["chosen"]] == [chosen]
@@ -368,9 +375,10 @@ def test_the_search_hands_over_the_chosen_trials_model(spark: SparkSession,
                                                       trained: Config) -> None:
     """The blend choice reuses the best trial's model instead of fitting it again: it is the
     model of the chosen settings, scoring on validation what that trial scored (and what a
-    fresh fit scores: the fits are seeded)."""
+    fresh fit scores: the fits are seeded). The best trial is chosen here (``tolerance_se``
+    0); when the rule keeps an earlier one, its model is fitted again."""
     config = trained.model_copy(update={"recommend": trained.recommend.model_copy(update={
-        "search": trained.recommend.search.model_copy(update={"trials": 3}),
+        "search": trained.recommend.search.model_copy(update={"trials": 3, "tolerance_se": 0.0}),
         "als": trained.recommend.als.model_copy(update={"max_iter": 5})})})
     ctx = StepContext(config=config, spark=spark, lake=Lake(spark, config.paths.root),
                       run_date=RUN_DATE, run_id="search-test")

@@ -160,6 +160,11 @@ def test_a_doubled_rank_within_the_growth_tolerance_replaces_the_trial_it_grew_f
     assert [t.number for t in trials[:4]] == [1, 2, 3, 4], "counted from 1, as in the log"
     assert [t.grown_from for t in trials[:4]] == [None, None, 2, None]
     assert best == replace(AT_RANK_4, rank=8)
+    # the evidence of the choice: each trial's standard error of its shortfall to the best
+    # (rank 4); rank 16's gaps are all 0.2, with no spread
+    assert trials[1].shortfall_se == 0.0
+    assert trials[2].shortfall_se == pytest.approx(0.0427, abs=1e-4)
+    assert trials[3].shortfall_se == pytest.approx(0.0, abs=1e-12)
     assert earliest_within(trials, per_customer, 0.0) is trials[2], "it stands for rank 4"
     # without a tolerance a tie or a shortfall keeps the smaller rank, and growth stops
     per_customer.clear()

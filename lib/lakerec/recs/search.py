@@ -125,6 +125,11 @@ class Trial:
     grown_from: int | None = None
     """The number of the trial whose rank this one doubled and replaces, when it scored
     within the growth tolerance but not better (see :func:`successor`)."""
+    shortfall_se: float | None = None
+    """The standard error of this trial's mean shortfall to the best trial, paired customer by
+    customer (:func:`shortfall_se`; 0 for the best): the evidence of ``tolerance_se``'s
+    rule (:func:`earliest_within`), filled in at the end of the search when per-customer
+    scores are given; ``None`` for a pruned trial or fewer than two customers."""
 
 
 def _score(function: Callable[[AlsParams], float], params: AlsParams) -> float:
@@ -151,7 +156,8 @@ def search(objective: Callable[[AlsParams], float], *, default: AlsParams, space
     by ``objective``), in which case it replaces the trial it grew from (``grown_from``).
     Stops after ``trials`` trials or once ``timeout_seconds`` have passed, whichever comes
     first. Otherwise ties keep the earlier trial, so the default wins unless something is
-    strictly better. Returns the chosen settings (:func:`chosen`) and every trial.
+    strictly better. Returns the chosen settings (:func:`chosen`) and every trial (with its
+    ``shortfall_se`` to the best one when ``per_customer`` is given).
 
     With ``early_score`` (the same score after a cheaper fit), every trial is scored by it
     first, and trials after the start-up ones stop there when it falls below the median of
@@ -225,7 +231,21 @@ def search(objective: Callable[[AlsParams], float], *, default: AlsParams, space
         log.info("trial %d: the doubled rank scores within grow_tolerance_se=%g of trial %d's "
                  "score and replaces it", trial.number, grow_tolerance_se, parent.number)
     optimize(trials - len(done))
-    return chosen(done).params, done
+    return chosen(done).params, with_shortfall_se(done, per_customer)
+
+
+def with_shortfall_se(done: Sequence[Trial],
+                      per_customer: Mapping[AlsParams, Mapping[str, float]] | None) -> list[Trial]:
+    """``done`` with each full trial's ``shortfall_se`` to the best trial filled in (as it is
+    without per-customer scores)."""
+    reference = per_customer.get(_best(done).params) if done and per_customer else None
+    if reference is None or per_customer is None:
+        return list(done)
+    filled = []
+    for trial in done:
+        se = math.nan if trial.pruned else shortfall_se(reference, per_customer[trial.params])
+        filled.append(trial if math.isnan(se) else replace(trial, shortfall_se=se))
+    return filled
 
 
 def shortfall_se(reference: Mapping[str, float], scores: Mapping[str, float]) -> float:

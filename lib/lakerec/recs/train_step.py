@@ -173,7 +173,9 @@ def run(ctx: StepContext) -> StepResult:
             notes.append(f"the doubled rank of trial {kept.grown_from}, within "
                          f"grow_tolerance_se={cfg.search.grow_tolerance_se:g} of its score")
         if value < top:
-            notes.append(f"kept over the best trial's {top:.4f} (within the tolerance)")
+            se = (f" of {kept.shortfall_se:.4f}" if kept.shortfall_se is not None else "")
+            notes.append(f"kept over the best trial's {top:.4f}, {top - value:.4f} below it: "
+                         f"within tolerance_se={cfg.search.tolerance_se:g} standard errors{se}")
     searched = (f" (validation ndcg@10 {value:.4f} over {len(trials)} trials"
                 + "".join(f"; {n}" for n in notes) + ")"
                 if trials else " (the default point; no search)")
@@ -279,12 +281,15 @@ def log_and_register(ctx: StepContext, client: MlflowClient, model: ALSModel, be
                 mlflow.log_params({**trial.params.as_dict(), "trial": trial.number,
                                    "pruned": trial.pruned, "grown_from": trial.grown_from})
                 mlflow.log_metrics({"validation.ndcg_at_10": trial.value,
-                                    "seconds": trial.seconds})
+                                    "seconds": trial.seconds,
+                                    **({"validation.shortfall_se": trial.shortfall_se}
+                                       if trial.shortfall_se is not None else {})})
         mlflow.log_dict({"tolerance_se": cfg.search.tolerance_se,
                          "grow_tolerance_se": cfg.search.grow_tolerance_se,
                          "trials": [{"trial": t.number, **t.params.as_dict(),
                                      "validation_ndcg@10": t.value, "seconds": t.seconds,
                                      "pruned": t.pruned, "grown_from": t.grown_from,
+                                     "shortfall_se": t.shortfall_se,
                                      "chosen": t.params == best and not t.pruned}
                                     for t in trials]},
                         "evaluation/search.json")
