@@ -13,7 +13,15 @@ from dataclasses import replace
 
 import pytest
 
-from lakerec.recs.search import AlsParams, SearchSpace, Trial, earliest_within, search, space_around
+from lakerec.recs.search import (
+    AlsParams,
+    SearchSpace,
+    Trial,
+    earliest_within,
+    search,
+    space_around,
+    with_shortfall_se,
+)
 
 SPACE = SearchSpace(rank=(4, 64), reg_param=(1e-3, 1.0), alpha=(0.01, 10.0),
                     transforms=("binary", "linear"), half_lives=(None, 30.0))
@@ -121,6 +129,8 @@ def test_rank_growth_doubles_the_best_start_up_trials_rank_while_that_scores_bet
                                                for rank in (8, 16, 32)]
     assert len(trials) == 6, "the growth counts against the budget; TPE has the rest"
     assert best == replace(AT_RANK_4, rank=16)
+    # each better doubling replaces the trial it grew from; rank 32 scores worse and does not
+    assert [t.grown_from for t in trials[2:5]] == [2, 3, None]
     # without it the same budget never gets there
     plain_best, plain = search(score, default=DEFAULT, space=SPACE, trials=6,
                                timeout_seconds=600, seed=3, starts=[AT_RANK_4])
@@ -138,12 +148,10 @@ def test_rank_growth_stops_at_the_top_of_the_rank_range() -> None:
     assert max(t.params.rank for t in trials) == 64 == best.rank
 
 
-def test_a_doubled_rank_within_the_growth_tolerance_replaces_the_trial_it_grew_from() -> None:
-    # AT_RANK_4 scores 0.5 for each of four customers. At rank 8: 0.6, 0.4, 0.5, 0.45 (mean
-    # 0.4875); the gaps to rank 4 (-0.1, 0.1, 0, 0.05) have a standard deviation of 0.0854,
-    # so the shortfall of 0.0125 is within one standard error (0.0427) and rank 8 replaces
-    # rank 4. Rank 16 (0.3 each) falls 0.1875 short of rank 8, beyond it: growth stops.
-    table = {4: [0.5, 0.5, 0.5, 0.5], 8: [0.6, 0.4, 0.5, 0.45], 16: [0.3, 0.3, 0.3, 0.3]}
+def growing_rank_4(table: dict[int, list[float]], grow_tolerance_se: float,
+                   ) -> tuple[AlsParams, list[Trial]]:
+    """The search from the default and AT_RANK_4 with rank growth, where AT_RANK_4's settings
+    at rank r score ``table[r]`` for four customers, and every other point 0."""
     per_customer: dict[AlsParams, dict[str, float]] = {}
 
     def customers(params: AlsParams) -> float:
@@ -152,9 +160,18 @@ def test_a_doubled_rank_within_the_growth_tolerance_replaces_the_trial_it_grew_f
         per_customer[params] = {f"c{n}": value for n, value in enumerate(scores)}
         return statistics.fmean(scores)
 
-    best, trials = search(customers, default=DEFAULT, space=SPACE, trials=6,
-                          timeout_seconds=600, seed=3, starts=[AT_RANK_4], grow_rank=True,
-                          grow_tolerance_se=1.0, per_customer=per_customer)
+    return search(customers, default=DEFAULT, space=SPACE, trials=6, timeout_seconds=600,
+                  seed=3, starts=[AT_RANK_4], grow_rank=True,
+                  grow_tolerance_se=grow_tolerance_se, per_customer=per_customer)
+
+
+def test_a_doubled_rank_within_the_growth_tolerance_replaces_the_trial_it_grew_from() -> None:
+    # AT_RANK_4 scores 0.5 for each of four customers. At rank 8: 0.6, 0.4, 0.5, 0.45 (mean
+    # 0.4875); the gaps to rank 4 (-0.1, 0.1, 0, 0.05) have a standard deviation of 0.0854,
+    # so the shortfall of 0.0125 is within one standard error (0.0427) and rank 8 replaces
+    # rank 4. Rank 16 (0.3 each) falls 0.1875 short of rank 8, beyond it: growth stops.
+    table = {4: [0.5, 0.5, 0.5, 0.5], 8: [0.6, 0.4, 0.5, 0.45], 16: [0.3, 0.3, 0.3, 0.3]}
+    best, trials = growing_rank_4(table, grow_tolerance_se=1.0)
     assert [t.params for t in trials[1:4]] == [replace(AT_RANK_4, rank=rank)
                                                for rank in (4, 8, 16)]
     assert [t.number for t in trials[:4]] == [1, 2, 3, 4], "counted from 1, as in the log"
@@ -165,22 +182,38 @@ def test_a_doubled_rank_within_the_growth_tolerance_replaces_the_trial_it_grew_f
     assert trials[1].shortfall_se == 0.0
     assert trials[2].shortfall_se == pytest.approx(0.0427, abs=1e-4)
     assert trials[3].shortfall_se == pytest.approx(0.0, abs=1e-12)
-    assert earliest_within(trials, per_customer, 0.0) is trials[2], "it stands for rank 4"
+    assert earliest_within(trials, 0.0) is trials[2], "it stands for rank 4"
     # without a tolerance a tie or a shortfall keeps the smaller rank, and growth stops
-    per_customer.clear()
-    strict_best, strict = search(customers, default=DEFAULT, space=SPACE, trials=6,
-                                 timeout_seconds=600, seed=3, starts=[AT_RANK_4],
-                                 grow_rank=True, per_customer=per_customer)
+    strict_best, strict = growing_rank_4(table, grow_tolerance_se=0.0)
     assert strict_best == AT_RANK_4
     assert replace(AT_RANK_4, rank=16) not in [t.params for t in strict]
     assert all(t.grown_from is None for t in strict)
 
 
-def trials_scoring(*per_customer: dict[str, float]) -> tuple[list[Trial], dict]:
-    """Trials in order, each with its customers' scores (the value is their mean)."""
+def test_a_doubled_rank_scoring_above_its_parent_within_the_noise_stands_for_it() -> None:
+    # rank 8 scores 0.6, 0.4, 0.55, 0.5 (mean 0.5125), just above rank 4's 0.5 each: rank 4
+    # falls 0.0125 short, within one standard error (0.0427, as in the test above). The
+    # one-standard-error rule then prefers the earlier trial, rank 4, which the doubling
+    # replaced, so the larger rank is chosen, as when the doubling scores just below.
+    table = {4: [0.5, 0.5, 0.5, 0.5], 8: [0.6, 0.4, 0.55, 0.5], 16: [0.3, 0.3, 0.3, 0.3]}
+    best, trials = growing_rank_4(table, grow_tolerance_se=1.0)
+    assert [t.params for t in trials[1:4]] == [replace(AT_RANK_4, rank=rank)
+                                               for rank in (4, 8, 16)]
+    assert [t.grown_from for t in trials[:4]] == [None, None, 2, None]
+    assert best == replace(AT_RANK_4, rank=8)
+    assert trials[1].shortfall_se == pytest.approx(0.0427, abs=1e-4)
+    assert trials[2].value - trials[1].value < trials[1].shortfall_se
+    assert earliest_within(trials, 1.0) is trials[2], "rank 4 is within; rank 8 stands for it"
+    assert earliest_within(trials, 0.0) is trials[2]
+
+
+def trials_scoring(*per_customer: dict[str, float]) -> list[Trial]:
+    """Trials in order, each with its customers' scores (the value is their mean) and the
+    standard error of its shortfall to the best, as :func:`search` returns them."""
     trials = [Trial(n, replace(DEFAULT, rank=4 + n), statistics.fmean(scores.values()), 1.0)
               for n, scores in enumerate(per_customer, start=1)]
-    return trials, {t.params: scores for t, scores in zip(trials, per_customer, strict=True)}
+    return with_shortfall_se(trials, {t.params: scores for t, scores
+                                      in zip(trials, per_customer, strict=True)})
 
 
 def test_the_earliest_trial_within_one_standard_error_of_the_best_is_chosen() -> None:
@@ -188,24 +221,24 @@ def test_the_earliest_trial_within_one_standard_error_of_the_best_is_chosen() ->
     # customer 0.1, 0.0, 0.2, 0.1: the gaps' standard deviation is sqrt(0.02 / 3) = 0.0816,
     # their standard error 0.0408, so 0.1 is 2.45 standard errors. Trial 1 falls short by
     # 0.3 with every gap 0.3: no spread, outside any tolerance.
-    trials, per_customer = trials_scoring({"a": 0.2, "b": 0.3, "c": 0.1, "d": 0.2},
+    trials = trials_scoring({"a": 0.2, "b": 0.3, "c": 0.1, "d": 0.2},
                                           {"a": 0.4, "b": 0.6, "c": 0.2, "d": 0.4},
                                           {"a": 0.5, "b": 0.6, "c": 0.4, "d": 0.5})
-    assert earliest_within(trials, per_customer, 0.0) is trials[2]
-    assert earliest_within(trials, per_customer, 2.0) is trials[2]
-    assert earliest_within(trials, per_customer, 2.5) is trials[1]
-    assert earliest_within(trials, per_customer, 100.0) is trials[1]
+    assert earliest_within(trials, 0.0) is trials[2]
+    assert earliest_within(trials, 2.0) is trials[2]
+    assert earliest_within(trials, 2.5) is trials[1]
+    assert earliest_within(trials, 100.0) is trials[1]
 
 
 def test_a_later_trial_within_the_tolerance_is_not_chosen_over_the_best() -> None:
     # the best is trial 1; a later, worse trial is never preferred, however close
-    trials, per_customer = trials_scoring({"a": 0.5, "b": 0.7}, {"a": 0.4, "b": 0.7})
-    assert earliest_within(trials, per_customer, 100.0) is trials[0]
+    trials = trials_scoring({"a": 0.5, "b": 0.7}, {"a": 0.4, "b": 0.7})
+    assert earliest_within(trials, 100.0) is trials[0]
 
 
 def test_pruned_trials_are_never_chosen() -> None:
-    trials, per_customer = trials_scoring({"a": 0.45, "b": 0.55}, {"a": 0.5, "b": 0.6})
+    trials = trials_scoring({"a": 0.45, "b": 0.55}, {"a": 0.5, "b": 0.6})
     trials[0] = replace(trials[0], pruned=True)
-    assert earliest_within(trials, per_customer, 100.0) is trials[1]
+    assert earliest_within(trials, 100.0) is trials[1]
     with pytest.raises(ValueError, match="at least 0 standard errors"):
-        earliest_within(trials, per_customer, -1.0)
+        earliest_within(trials, -1.0)

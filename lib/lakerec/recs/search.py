@@ -124,7 +124,7 @@ class Trial:
     """Stopped after the short fit; ``value`` is then that fit's score."""
     grown_from: int | None = None
     """The number of the trial whose rank this one doubled and replaces, when it scored
-    within the growth tolerance but not better (see :func:`successor`)."""
+    better or within the growth tolerance (see :func:`successor`)."""
     shortfall_se: float | None = None
     """The standard error of this trial's mean shortfall to the best trial, paired customer by
     customer (:func:`shortfall_se`; 0 for the best): the evidence of ``tolerance_se``'s
@@ -153,7 +153,9 @@ def search(objective: Callable[[AlsParams], float], *, default: AlsParams, space
     one's settings at twice its rank (at most ``space.rank``'s top), again while each doubling
     scores better, or within ``grow_tolerance_se`` standard errors of the paired
     per-customer difference (``per_customer``: each trial's per-customer scores, filled in
-    by ``objective``), in which case it replaces the trial it grew from (``grown_from``).
+    by ``objective``); a doubling that grows on replaces the trial it grew from
+    (``grown_from``), so that a choice of that trial (:func:`earliest_within`) takes the
+    larger rank whichever way the noise fell.
     Stops after ``trials`` trials or once ``timeout_seconds`` have passed, whichever comes
     first. Otherwise ties keep the earlier trial, so the default wins unless something is
     strictly better. Returns the chosen settings (:func:`chosen`) and every trial (with its
@@ -221,15 +223,16 @@ def search(objective: Callable[[AlsParams], float], *, default: AlsParams, space
         study.enqueue_trial(grown.as_dict(), skip_if_exists=False)
         optimize(1)
         trial = done[-1]
-        if trial.params != grown or _best(done) is trial:
-            continue  # ran out of time, or strictly better than every trial
-        if (trial.pruned or grow_tolerance_se <= 0 or per_customer is None
-                or not (trial.value > parent.value
-                        or _within(parent, trial, per_customer, grow_tolerance_se))):
+        if trial.params != grown:
+            continue  # ran out of time
+        better = not trial.pruned and trial.value > parent.value
+        if not better and (trial.pruned or grow_tolerance_se <= 0 or per_customer is None
+                           or not _within(parent, trial, per_customer, grow_tolerance_se)):
             break
         done[-1] = replace(trial, grown_from=parent.number)
-        log.info("trial %d: the doubled rank scores within grow_tolerance_se=%g of trial %d's "
-                 "score and replaces it", trial.number, grow_tolerance_se, parent.number)
+        log.info("trial %d: the doubled rank scores %s trial %d's score and replaces it",
+                 trial.number, "above" if better else f"within grow_tolerance_se="
+                 f"{grow_tolerance_se:g} of", parent.number)
     optimize(trials - len(done))
     return chosen(done).params, with_shortfall_se(done, per_customer)
 
@@ -276,17 +279,16 @@ def chosen(done: Sequence[Trial]) -> Trial:
     return successor(done, _best(done))
 
 
-def earliest_within(done: Sequence[Trial], per_customer: Mapping[AlsParams, Mapping[str, float]],
-                    tolerance_se: float) -> Trial:
+def earliest_within(done: Sequence[Trial], tolerance_se: float) -> Trial:
     """The earliest trial that ran in full and scores as well as the best one, within
     ``tolerance_se`` standard errors: the one-standard-error rule (Hastie, Tibshirani and
     Friedman, *The Elements of Statistical Learning*, 7.10) with the trials' order as the
     preference, since the first ones are the prior knowledge (the default point, the
     champion's settings, the start points) and the later ones draws.
 
-    A trial is as good as the best when its mean shortfall to the best, paired customer by
-    customer (``per_customer``: each trial's per-customer validation scores, keyed by its
-    settings), is at most ``tolerance_se`` times the standard error of that shortfall.
+    A trial is as good as the best when its mean shortfall to the best is at most
+    ``tolerance_se`` times its ``shortfall_se`` (as :func:`search` returns the trials, by
+    :func:`with_shortfall_se`); a trial without one (fewer than two customers) is not.
     ``0`` takes the best, the earliest of equal scores. A trial whose doubled rank replaced
     it (``grown_from``) stands for that one.
     """
@@ -294,8 +296,9 @@ def earliest_within(done: Sequence[Trial], per_customer: Mapping[AlsParams, Mapp
         raise ValueError(f"the tolerance must be at least 0 standard errors, got {tolerance_se}")
     best = _best(done)
     earliest = next(trial for trial in sorted(done, key=lambda t: t.number)
-                    if trial is best or (not trial.pruned
-                                         and _within(best, trial, per_customer, tolerance_se)))
+                    if trial is best or (not trial.pruned and trial.shortfall_se is not None
+                                         and best.value - trial.value
+                                         <= tolerance_se * trial.shortfall_se))
     return successor(done, earliest)
 
 

@@ -170,8 +170,11 @@ def run(ctx: StepContext) -> StepResult:
         kept = next(t for t in trials if t.params == best and not t.pruned)
         value = kept.value
         if kept.grown_from is not None:
-            notes.append(f"the doubled rank of trial {kept.grown_from}, within "
-                         f"grow_tolerance_se={cfg.search.grow_tolerance_se:g} of its score")
+            parent = next(t for t in trials if t.number == kept.grown_from)
+            notes.append(f"trial {kept.grown_from}'s rank doubled, "
+                         + ("scoring above it" if value > parent.value else
+                            f"within grow_tolerance_se={cfg.search.grow_tolerance_se:g} of "
+                            "its score"))
         if value < top:
             se = (f" of {kept.shortfall_se:.4f}" if kept.shortfall_se is not None else "")
             notes.append(f"kept over the best trial's {top:.4f}, {top - value:.4f} below it: "

@@ -142,7 +142,7 @@ def choose_settings(ctx: StepContext, validation: Holdout | None, inputs: Inputs
                           per_customer=per_customer,
                           early_score=None if probe is None
                           else partial(score, max_iter=probe, probe=True))
-    chosen = earliest_within(trials, per_customer, cfg.search.tolerance_se).params
+    chosen = earliest_within(trials, cfg.search.tolerance_se).params
     if chosen != best:
         log.info("search chose %s, the earliest trial within %g standard errors of the best, "
                  "%s", chosen, cfg.search.tolerance_se, best)
