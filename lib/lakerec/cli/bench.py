@@ -23,6 +23,7 @@ import logging
 import os
 import platform
 import statistics
+import subprocess
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -86,6 +87,29 @@ def machine() -> dict[str, object]:
         info["memory_gib"] = round(total_kb / 2**20, 1)
     info["loadavg_1m"] = os.getloadavg()[0]
     return info
+
+
+LAKEREC_PACKAGE = Path(__file__).resolve().parents[1]
+
+
+def code_version(package: Path = LAKEREC_PACKAGE) -> str | None:
+    """The git commit of the clone that ``package`` (lakerec's, by default) is ``lib/<name>``
+    of, with ``-dirty`` when ``lib`` or ``conf`` has uncommitted changes (the records a
+    bench appends under ``bench/results`` do not count); ``None`` when it runs from an
+    installed package or without git."""
+    root = package.parents[1]
+    if package.parent.name != "lib" or not (root / ".git").exists():
+        return None
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
+                              check=True, timeout=30).stdout.strip()
+    try:
+        commit = git("rev-parse", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--", "lib", "conf")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("-dirty" if dirty else "")
 
 
 def random_factors(spark: SparkSession, n: int, rank: int, seed: int,
@@ -199,7 +223,7 @@ def bench_scoring(spark: SparkSession, args: argparse.Namespace, workdir: Path) 
         "seconds": [round(s, 3) for s in seconds],
         "median_seconds": round(statistics.median(seconds), 3),
         "spark_master": spark.sparkContext.master,
-        "machine": before, "loadavg_1m_after": os.getloadavg()[0],
+        "machine": before, "loadavg_1m_after": os.getloadavg()[0], "commit": code_version(),
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "verified": verified,
     }
@@ -212,7 +236,8 @@ def main(argv: list[str], config: Config) -> int:
     args = parser().parse_args(argv)
     if args.bench == "ranking":
         spark = build_spark(config.spark, config.paths.checkpoint)
-        return ranking_main(args, config, spark, machine())
+        return ranking_main(args, config, spark,
+                            {"machine": machine(), "commit": code_version()})
     for name in ("users", "items", "rank", "k", "repeats", "users_per_block"):
         if getattr(args, name) < 1:
             raise SystemExit(f"lakerec bench: --{name.replace('_', '-')} must be positive")

@@ -205,7 +205,7 @@ def movielens_landing(ratings: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
 
 
 def run_dataset(spark: SparkSession, name: str, config: Config, args: argparse.Namespace,
-                machine: dict[str, object]) -> list[dict[str, object]]:
+                provenance: dict[str, object]) -> list[dict[str, object]]:
     from lakerec.core.step import StepContext
     from lakerec.recs.ranking_bench import compare_systems
 
@@ -240,7 +240,7 @@ def run_dataset(spark: SparkSession, name: str, config: Config, args: argparse.N
                       "search_grow_rank": config.recommend.search.grow_rank,
                       "search_grow_tolerance_se": config.recommend.search.grow_tolerance_se,
                       "exhaustive_trials": args.exhaustive_trials,
-                      "machine": machine, "spark_master": spark.sparkContext.master,
+                      **provenance, "spark_master": spark.sparkContext.master,
                       "at": datetime.now(UTC).isoformat(timespec="seconds")}
             records.append(record)
             print(f"{name:>16} {protocol:>6} {result.system:>12}: ndcg@10 "
@@ -303,7 +303,7 @@ def plot(records: list[dict], path: Path) -> None:
 
 
 def main(args: argparse.Namespace, config: Config, spark: SparkSession,
-         machine: dict[str, object]) -> int:
+         provenance: dict[str, object]) -> int:
     if args.exhaustive_trials < 1:
         raise SystemExit("lakerec bench ranking: --exhaustive-trials must be positive")
     workdir = Path(args.workdir or Path(config.paths.artifacts) / "bench" / "ranking").resolve()
@@ -312,7 +312,7 @@ def main(args: argparse.Namespace, config: Config, spark: SparkSession,
         folder = workdir / name
         dataset = dataset_config(config, folder, DATASETS[name].overrides)
         build_dataset(spark, name, dataset, args)
-        records += run_dataset(spark, name, dataset, args, machine)
+        records += run_dataset(spark, name, dataset, args, provenance)
     if args.record:
         records = [json.loads(line) for line in
                    Path(args.record).read_text(encoding="utf-8").splitlines() if line.strip()]
