@@ -4,7 +4,8 @@ A diagnostic of rank growth (bench/ranking.md, "A tie in rank growth goes to the
 rank"): ALS at the given settings and at twice their rank, each fitted on the evaluation
 split's training part and scored on its test part, then on validation splits (for the
 random protocol, one per ``--validation-ratios`` share of the training pairs kept; the time
-protocol has one), with the doubled rank's paired shortfall and its standard error. Needs the
+protocol has one), each with the larger rank's paired difference and its standard error
+(``--to-rank`` for another rank than twice the settings'). Needs the
 harness's dataset (``lakerec bench ranking`` builds it)::
 
     .venv/bin/python bench/diag_rank_growth.py movielens-dslabs random \\
@@ -31,6 +32,8 @@ def main() -> None:
     parser.add_argument("protocol", choices=["time", "random"])
     parser.add_argument("settings", help="JSON of the fields of AlsParams")
     parser.add_argument("--validation-ratios", type=float, nargs="+", default=[0.75])
+    parser.add_argument("--to-rank", type=int, help="the larger rank (default: twice the "
+                        "settings' rank; the search's growth stops at the top of its range)")
     args = parser.parse_args()
     ctx = dataset_context(args.dataset, args.protocol)
     cfg = ctx.config.recommend
@@ -38,16 +41,22 @@ def main() -> None:
     holdout = evaluation_holdout(ctx, inputs.events)
     fitter = make_fitter(ctx, inputs)
     chosen = AlsParams(**json.loads(args.settings))
-    doubled = replace(chosen, rank=2 * chosen.rank)
+    doubled = replace(chosen, rank=args.to_rank or 2 * chosen.rank)
 
     def scores(split: Holdout, params: AlsParams) -> dict[str, float]:
         model = fitter.on_holdout(split, params)
         return validation_scores(model_top_k(model, split, inputs, PRIMARY_K,
                                              cfg.users_per_block), split)
 
-    test = [mean_score(scores(holdout, params)) for params in (chosen, doubled)]
-    print(f"{chosen}\ntest: rank {chosen.rank} {test[0]:.4f}, rank {doubled.rank} "
-          f"{test[1]:.4f} ({test[1] / test[0] - 1:+.1%})", flush=True)
+    def compared(base: dict[str, float], grown: dict[str, float]) -> str:
+        shortfall = mean_score(base) - mean_score(grown)
+        return (f"rank {chosen.rank} {mean_score(base):.4f}, rank {doubled.rank} "
+                f"{mean_score(grown):.4f}, larger minus chosen {-shortfall:+.4f} "
+                f"({-shortfall / mean_score(base):+.1%}, "
+                f"{-shortfall / shortfall_se(base, grown):+.2f} standard errors)")
+
+    test = [scores(holdout, params) for params in (chosen, doubled)]
+    print(f"{chosen}\ntest ({len(test[0])} customers): {compared(*test)}", flush=True)
     ratios = args.validation_ratios if args.protocol == "random" else [cfg.split.ratio]
     for ratio in ratios:
         validation = validation_holdout(
@@ -56,12 +65,8 @@ def main() -> None:
             relevant_event_types=cfg.relevant_event_types)
         validation.relevant = validation.relevant.cache()
         base, grown = (scores(validation, params) for params in (chosen, doubled))
-        shortfall = mean_score(base) - mean_score(grown)
-        se = shortfall_se(base, grown)
-        print(f"validation (ratio {ratio}, {len(base)} customers): rank {chosen.rank} "
-              f"{mean_score(base):.4f}, rank {doubled.rank} {mean_score(grown):.4f}, "
-              f"doubled minus chosen {-shortfall:+.4f} ({-shortfall / se:+.2f} standard "
-              "errors)", flush=True)
+        print(f"validation (ratio {ratio}, {len(base)} customers): {compared(base, grown)}",
+              flush=True)
         validation.unpersist()
 
 
