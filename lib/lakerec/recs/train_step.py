@@ -34,6 +34,7 @@ from pyspark.ml.recommendation import ALSModel
 from lakerec.core import registry
 from lakerec.core.dates import midnight
 from lakerec.core.schemas import Source
+from lakerec.core.settings import AlsSearchConfig
 from lakerec.core.step import StepContext, StepResult
 from lakerec.recs.blend import BLEND, COMPONENTS, BlendWeights, Weighing
 from lakerec.recs.holdout import Holdout
@@ -160,28 +161,7 @@ def run(ctx: StepContext) -> StepResult:
         figures += [f"{m}@{k}={ev.metrics[f'{m}@{k}']:.3f}" for m in ("coverage", "gini",
                                                                       "long_tail")]
         return f"{ev.name:>14}: " + ", ".join(figures)
-    pruned = sum(t.pruned for t in trials)
-    notes = [f"{pruned} pruned"] if pruned else []
-    if carried_from is not None:
-        notes.append(f"champion v{carried_from}'s settings "
-                     + ("chosen again" if best == carried else "tried, not chosen"))
-    if trials:
-        top = max(t.value for t in trials if not t.pruned)
-        kept = next(t for t in trials if t.params == best and not t.pruned)
-        value = kept.value
-        if kept.grown_from is not None:
-            parent = next(t for t in trials if t.number == kept.grown_from)
-            notes.append(f"trial {kept.grown_from}'s rank doubled, "
-                         + ("scoring above it" if value > parent.value else
-                            f"within grow_tolerance_se={cfg.search.grow_tolerance_se:g} of "
-                            "its score"))
-        if value < top:
-            se = (f" of {kept.shortfall_se:.4f}" if kept.shortfall_se is not None else "")
-            notes.append(f"kept over the best trial's {top:.4f}, {top - value:.4f} below it: "
-                         f"within tolerance_se={cfg.search.tolerance_se:g} standard errors{se}")
-    searched = (f" (validation ndcg@10 {value:.4f} over {len(trials)} trials"
-                + "".join(f"; {n}" for n in notes) + ")"
-                if trials else " (the default point; no search)")
+    searched = describe_search(trials, best, carried_from, carried, cfg.search)
     blended = f" ({describe_choice(weights, weighings)})" if weighings else ""
     summary = [f"trained on {EVENTS_VERSION} v{inputs.versions[EVENTS_VERSION]}, "
                f"split {json.dumps(holdout.definition)}",
@@ -215,6 +195,33 @@ def describe(params: AlsParams) -> str:
                  else f"half-life {params.half_life_days:g} d")
     return (f"rank={params.rank} regParam={params.reg_param:.4g} alpha={params.alpha:.4g} "
             f"{params.transform} confidence, {half_life}")
+
+
+def describe_search(trials: list[Trial], chosen: AlsParams, carried_from: int | None,
+                    carried: AlsParams | None, cfg: AlsSearchConfig) -> str:
+    """What the closing report says of the search: the chosen trial's validation score and
+    how it was chosen (pruned trials, the champion's settings, a doubled rank standing for
+    its parent, an earlier trial kept over the best within ``cfg.tolerance_se``)."""
+    if not trials:
+        return " (the default point; no search)"
+    pruned = sum(t.pruned for t in trials)
+    notes = [f"{pruned} pruned"] if pruned else []
+    if carried_from is not None:
+        notes.append(f"champion v{carried_from}'s settings "
+                     + ("chosen again" if chosen == carried else "tried, not chosen"))
+    top = max(t.value for t in trials if not t.pruned)
+    kept = next(t for t in trials if t.params == chosen and not t.pruned)
+    if kept.grown_from is not None:
+        parent = next(t for t in trials if t.number == kept.grown_from)
+        notes.append(f"trial {kept.grown_from}'s rank doubled, "
+                     + ("scoring above it" if kept.value > parent.value else
+                        f"within grow_tolerance_se={cfg.grow_tolerance_se:g} of its score"))
+    if kept.value < top:
+        se = f" of {kept.shortfall_se:.4f}" if kept.shortfall_se is not None else ""
+        notes.append(f"kept over the best trial's {top:.4f}, {top - kept.value:.4f} below it: "
+                     f"within tolerance_se={cfg.tolerance_se:g} standard errors{se}")
+    return (f" (validation ndcg@10 {kept.value:.4f} over {len(trials)} trials"
+            + "".join(f"; {n}" for n in notes) + ")")
 
 
 def describe_choice(weights: BlendWeights, weighings: list[Weighing]) -> str:

@@ -1,0 +1,51 @@
+"""What ``train``'s closing report says of the search (``train_step.describe_search``)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from lakerec.core.config import Config
+from lakerec.recs.search import AlsParams, Trial
+from lakerec.recs.train_step import describe_search
+
+DEFAULT = AlsParams(rank=32, reg_param=0.1, alpha=0.5, transform="binary")
+START = AlsParams(rank=8, reg_param=0.7, alpha=4.0, transform="binary", half_life_days=30.0)
+DOUBLED = replace(START, rank=16)
+
+
+def trials(doubled_value: float) -> list[Trial]:
+    """The default point, a start point and its doubled rank, which replaced it."""
+    return [Trial(1, DEFAULT, 0.10, 1.0, shortfall_se=0.004),
+            Trial(2, START, 0.15, 1.0, shortfall_se=0.002),
+            Trial(3, DOUBLED, doubled_value, 1.0, grown_from=2, shortfall_se=0.002)]
+
+
+def test_no_search(config: Config) -> None:
+    assert describe_search([], DEFAULT, None, None, config.recommend.search) == (
+        " (the default point; no search)")
+
+
+def test_a_doubled_rank_scoring_above_its_parent(config: Config) -> None:
+    text = describe_search(trials(0.151), DOUBLED, None, None, config.recommend.search)
+    assert text == (" (validation ndcg@10 0.1510 over 3 trials; "
+                    "trial 2's rank doubled, scoring above it)")
+
+
+def test_a_doubled_rank_within_the_tolerance_below_its_parent(config: Config) -> None:
+    search = config.recommend.search.model_copy(update={"grow_tolerance_se": 1.0,
+                                                        "tolerance_se": 1.0})
+    text = describe_search(trials(0.149), DOUBLED, None, None, search)
+    assert text == (" (validation ndcg@10 0.1490 over 3 trials; "
+                    "trial 2's rank doubled, within grow_tolerance_se=1 of its score; "
+                    "kept over the best trial's 0.1500, 0.0010 below it: "
+                    "within tolerance_se=1 standard errors of 0.0020)")
+
+
+def test_the_champions_settings_and_pruned_trials(config: Config) -> None:
+    done = [*trials(0.151), Trial(4, replace(START, alpha=40.0), 0.02, 0.5, pruned=True)]
+    text = describe_search(done, DEFAULT, 7, DEFAULT, config.recommend.search)
+    assert text.startswith(" (validation ndcg@10 0.1000 over 4 trials; 1 pruned; "
+                           "champion v7's settings chosen again; kept over the best "
+                           "trial's 0.1510, 0.0510 below it")
+    other = describe_search(done, DOUBLED, 7, DEFAULT, config.recommend.search)
+    assert "champion v7's settings tried, not chosen" in other
