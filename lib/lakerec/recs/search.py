@@ -143,6 +143,7 @@ def search(objective: Callable[[AlsParams], float], *, default: AlsParams, space
            early_score: Callable[[AlsParams], float] | None = None,
            grow_rank: bool = False, grow_tolerance_se: float = 0.0,
            per_customer: Mapping[AlsParams, Mapping[str, float]] | None = None,
+           tolerance_se: float = 0.0,
            ) -> tuple[AlsParams, list[Trial]]:
     """Maximise ``objective`` (validation NDCG@10 in ``train``) over ``space``.
 
@@ -158,8 +159,9 @@ def search(objective: Callable[[AlsParams], float], *, default: AlsParams, space
     larger rank whichever way the noise fell.
     Stops after ``trials`` trials or once ``timeout_seconds`` have passed, whichever comes
     first. Otherwise ties keep the earlier trial, so the default wins unless something is
-    strictly better. Returns the chosen settings (:func:`chosen`) and every trial (with its
-    ``shortfall_se`` to the best one when ``per_customer`` is given).
+    strictly better. Returns the chosen settings, the earliest trial within
+    ``tolerance_se`` standard errors of the best (:func:`earliest_within`; 0: the best), and
+    every trial (with its ``shortfall_se`` to the best one when ``per_customer`` is given).
 
     With ``early_score`` (the same score after a cheaper fit), every trial is scored by it
     first, and trials after the start-up ones stop there when it falls below the median of
@@ -234,7 +236,12 @@ def search(objective: Callable[[AlsParams], float], *, default: AlsParams, space
                  trial.number, "above" if better else f"within grow_tolerance_se="
                  f"{grow_tolerance_se:g} of", parent.number)
     optimize(trials - len(done))
-    return chosen(done).params, with_shortfall_se(done, per_customer)
+    done = with_shortfall_se(done, per_customer)
+    kept = earliest_within(done, tolerance_se)
+    if kept is not chosen(done):
+        log.info("search chose trial %d %s, the earliest within %g standard errors of the "
+                 "best, trial %d", kept.number, kept.params, tolerance_se, _best(done).number)
+    return kept.params, done
 
 
 def with_shortfall_se(done: Sequence[Trial],

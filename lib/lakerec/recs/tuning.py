@@ -23,7 +23,6 @@ from lakerec.recs.search import (
     AlsParams,
     SearchSpace,
     Trial,
-    earliest_within,
     search,
     space_around,
 )
@@ -133,19 +132,15 @@ def choose_settings(ctx: StepContext, validation: Holdout | None, inputs: Inputs
 
     probe = cfg.search.prune_after_iterations
     starts = [*([carried] if carried is not None else []), *start_points(ctx)]
-    best, trials = search(partial(score, max_iter=cfg.search.trial_max_iter), default=default,
-                          space=configured_space(ctx, starts),
-                          trials=cfg.search.trials, timeout_seconds=cfg.search.timeout_seconds,
-                          seed=cfg.search.seed if seed is None else seed, starts=starts,
-                          grow_rank=cfg.search.grow_rank,
-                          grow_tolerance_se=cfg.search.grow_tolerance_se,
-                          per_customer=per_customer,
-                          early_score=None if probe is None
-                          else partial(score, max_iter=probe, probe=True))
-    chosen = earliest_within(trials, cfg.search.tolerance_se).params
-    if chosen != best:
-        log.info("search chose %s, the earliest trial within %g standard errors of the best, "
-                 "%s", chosen, cfg.search.tolerance_se, best)
+    chosen, trials = search(partial(score, max_iter=cfg.search.trial_max_iter), default=default,
+                            space=configured_space(ctx, starts),
+                            trials=cfg.search.trials, timeout_seconds=cfg.search.timeout_seconds,
+                            seed=cfg.search.seed if seed is None else seed, starts=starts,
+                            grow_rank=cfg.search.grow_rank,
+                            grow_tolerance_se=cfg.search.grow_tolerance_se,
+                            per_customer=per_customer, tolerance_se=cfg.search.tolerance_se,
+                            early_score=None if probe is None
+                            else partial(score, max_iter=probe, probe=True))
     return Searched(chosen, trials, kept[0][2] if kept and kept[0][1] == chosen else None)
 
 
