@@ -10,6 +10,8 @@ measured on its held-out events, as ``train`` measures:
 * ``item_item``: SAR-style item-item collaborative filtering (``recommend.item_item``);
 * ``pipeline``: what ``train`` serves: the searched ALS blended with item-item and
   popularity by the weights chosen on validation (it may pick one family alone);
+* ``ease``: a reference of another family, EASE (:mod:`lakerec.recs.references`), its
+  ``lambda`` chosen on the same validation split as the search's;
 * ``exhaustive``: the ceiling, "how good can this data get": a larger Optuna search over
   ALS scored on the held-out events themselves (an oracle no deployed system has), every
   item-item similarity metric, and the blend grid at the best ALS, again on the held-out
@@ -37,6 +39,7 @@ from lakerec.recs.holdout import Holdout
 from lakerec.recs.item_similarity import SIMILARITY_METRICS, item_item_top_k
 from lakerec.recs.metrics import ranking_metrics
 from lakerec.recs.promotion import PRIMARY_K, PRIMARY_METRIC
+from lakerec.recs.references import EASE_DEFAULT_LAMBDA, EASE_LAMBDAS, Ease, choose_ease_lambda
 from lakerec.recs.search import AlsParams, search
 from lakerec.recs.training import (
     candidates_on,
@@ -58,7 +61,8 @@ from lakerec.recs.tuning import (
 
 log = logging.getLogger("lakerec.bench")
 
-SYSTEMS = ("popularity", "als_default", "als_searched", "item_item", "pipeline", "exhaustive")
+SYSTEMS = ("popularity", "als_default", "als_searched", "item_item", "pipeline", "ease",
+           "exhaustive")
 
 
 @dataclass
@@ -82,18 +86,21 @@ def compare_systems(ctx: StepContext, *, exhaustive_trials: int,
     k = max(ks)
     results: list[SystemResult] = []
 
-    tuned: dict[str, object] = {}   # the search, run once and shared by two systems
+    tuned: dict[str, object] = {}   # the validation split and the search, shared by systems
+
+    def validation() -> Holdout | None:
+        if "validation" not in tuned:
+            tuned["validation"] = validation_split(ctx, holdout, fitter.spec)
+        return tuned["validation"]  # type: ignore[return-value]
 
     def tuning() -> tuple[Holdout | None, Searched, float]:
         """Validation split and searched settings; the seconds they took unless already
         counted by an earlier system (then 0, and the caller adds them)."""
-        if not tuned:
+        if "searched" not in tuned:
             start = time.perf_counter()
-            validation = validation_split(ctx, holdout, fitter.spec)
-            tuned.update(validation=validation,
-                         searched=choose_settings(ctx, validation, inputs, fitter),
+            tuned.update(searched=choose_settings(ctx, validation(), inputs, fitter),
                          seconds=time.perf_counter() - start)
-        return (tuned["validation"], tuned["searched"],  # type: ignore[return-value]
+        return (validation(), tuned["searched"],  # type: ignore[return-value]
                 tuned["seconds"])
 
     def timed(system: str, build: Callable[[], tuple[DataFrame, str]], *,
@@ -101,7 +108,7 @@ def compare_systems(ctx: StepContext, *, exhaustive_trials: int,
         if system not in systems:
             return
         log.info("bench: %s", system)
-        searched_before = bool(tuned)
+        searched_before = "searched" in tuned
         start = time.perf_counter()
         recs, detail = build()
         recs = recs.cache()
@@ -131,9 +138,9 @@ def compare_systems(ctx: StepContext, *, exhaustive_trials: int,
         return als(best), str(best.as_dict())
 
     def pipeline() -> tuple[DataFrame, str]:
-        validation, searched, _ = tuning()
+        split, searched, _ = tuning()
         best = searched.params
-        weights, _ = choose_blend(ctx, validation, inputs, fitter, searched)
+        weights, _ = choose_blend(ctx, split, inputs, fitter, searched)
         candidates = candidates_on(holdout, inputs, fitter.on_holdout(holdout, best),
                                    fitter.spec_for(best), ctx)
         recs = candidates.blended(weights, k).cache()
@@ -141,8 +148,19 @@ def compare_systems(ctx: StepContext, *, exhaustive_trials: int,
         candidates.unpersist()
         return recs, f"{weights.family}: {weights}"
 
-    def holdout_ndcg(recs: DataFrame) -> float:
-        return ranking_metrics(recs, holdout.relevant, ks=(PRIMARY_K,))[PRIMARY_METRIC]
+    def holdout_ndcg(recs: DataFrame, on: Holdout = holdout) -> float:
+        return ranking_metrics(recs, on.relevant, ks=(PRIMARY_K,))[PRIMARY_METRIC]
+
+    def ease() -> tuple[DataFrame, str]:
+        split = validation()
+        if split is None:
+            lamb, chosen = EASE_DEFAULT_LAMBDA, "no validation split"
+        else:
+            lamb, score = choose_ease_lambda(
+                Ease(split.train), split.relevant.select(USER_ID).distinct(),
+                partial(holdout_ndcg, on=split), k=PRIMARY_K)
+            chosen = f"validation {PRIMARY_METRIC} {score:.4f} of {len(EASE_LAMBDAS)}"
+        return Ease(holdout.train).top_k(users, k, lamb=lamb), f"EASE lambda {lamb:g} ({chosen})"
 
     def exhaustive() -> tuple[DataFrame, str]:
         best, _ = search(lambda params: holdout_ndcg(als(params)), default=default,
@@ -181,10 +199,11 @@ def compare_systems(ctx: StepContext, *, exhaustive_trials: int,
                                 f"{cfg.item_item.similarity}, "
                                 f"{cfg.item_item.neighbours or 'all'} neighbours"))
     timed("pipeline", pipeline, uses_search=True)
+    timed("ease", ease)
     timed("exhaustive", exhaustive)
     users.unpersist()
     holdout.unpersist()
-    validation = tuned.get("validation")
-    if isinstance(validation, Holdout):
-        validation.unpersist()
+    split = tuned.get("validation")
+    if isinstance(split, Holdout):
+        split.unpersist()
     return results
