@@ -418,4 +418,8 @@ def test_the_ranking_bench_measures_every_system_on_the_train_split(
     # the ceiling tries the default ALS and the configured item-item on the test data itself
     assert ndcg["exhaustive"] >= max(ndcg["als_default"], ndcg["item_item"]) - 1e-9
     assert ndcg["pipeline"] > ndcg["popularity"]
+    # the reference of another family learns the planted tastes too, its lambda chosen on
+    # validation
+    assert ndcg["ease"] > ndcg["popularity"]
+    assert "EASE lambda" in results["ease"].detail and "validation" in results["ease"].detail
     assert all(r.seconds > 0 and 0 <= r.metrics["gini@20"] <= 1 for r in results.values())
