@@ -41,3 +41,13 @@ def test_an_earlier_record_still_counts_for_the_ceiling() -> None:
                record("a", "time", "exhaustive", 0.18)]
     assert shares(table(records)) == {("a", "time", "pipeline"): "95%",
                                       ("a", "time", "exhaustive"): "90%"}
+
+
+def test_rows_are_grouped_by_dataset_and_protocol_with_systems_in_the_bench_order() -> None:
+    # a reference measured later, on its own, lands beside the other systems of its split
+    records = [record("a", "time", "pipeline", 0.2), record("b", "time", "pipeline", 0.2),
+               record("a", "time", "popularity", 0.1), record("a", "time", "ease", 0.2),
+               record("b", "time", "ease", 0.2)]
+    assert list(shares(table(records))) == [
+        ("a", "time", "popularity"), ("a", "time", "pipeline"), ("a", "time", "ease"),
+        ("b", "time", "pipeline"), ("b", "time", "ease")]

