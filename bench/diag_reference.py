@@ -35,12 +35,12 @@ def main() -> None:
     inputs = read_inputs(ctx)
     holdout = evaluation_holdout(ctx, inputs.events)
     settings = AlsParams(**json.loads(args.settings))
+    per_block = ctx.config.recommend.users_per_block
     model = make_fitter(ctx, inputs).on_holdout(holdout, settings)
-    als = validation_scores(model_top_k(model, holdout, inputs, PRIMARY_K,
-                                        ctx.config.recommend.users_per_block), holdout)
+    als = validation_scores(model_top_k(model, holdout, inputs, PRIMARY_K, per_block), holdout)
     users = holdout.relevant.select(USER_ID).distinct()
-    ease = validation_scores(Ease(holdout.train).top_k(users, PRIMARY_K, lamb=args.lamb),
-                             holdout)
+    ease = validation_scores(Ease(holdout.train).top_k(users, PRIMARY_K, lamb=args.lamb,
+                                                       users_per_block=per_block), holdout)
     gain = mean_score(ease) - mean_score(als)
     print(f"test ({len(als)} customers): ALS {settings} {mean_score(als):.4f}, EASE lambda "
           f"{args.lamb:g} {mean_score(ease):.4f}, EASE minus ALS {gain:+.4f} "

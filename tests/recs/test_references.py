@@ -44,7 +44,9 @@ def users(spark: SparkSession, *names: str) -> DataFrame:
 
 def test_ease_scores_unseen_items_by_the_closed_form_and_ranks_them(spark: SparkSession) -> None:
     ease = Ease(pairs(spark))
-    recs = ease.top_k(users(spark, "u1", "u2", "u3", "u4", "stranger"), 3, lamb=1.0).collect()
+    # blocks of 2 customers: the scores of one block do not depend on the others
+    recs = ease.top_k(users(spark, "u1", "u2", "u3", "u4", "stranger"), 3, lamb=1.0,
+                      users_per_block=2).collect()
 
     expected = closed_form_scores(1.0)
     got = {(r[USER_ID], r[ITEM_ID]): r[SCORE] for r in recs}
@@ -63,7 +65,8 @@ def test_ease_scores_unseen_items_by_the_closed_form_and_ranks_them(spark: Spark
                                        key=lambda r: r[RANK])] == ["c", "d"]
     assert got[("u1", "c")] > 0 > got[("u1", "d")]
     # a stronger lambda shrinks the weights
-    assert ease.top_k(users(spark, "u1"), 1, lamb=100.0).first()[SCORE] < got[("u1", "c")]
+    stronger = ease.top_k(users(spark, "u1"), 1, lamb=100.0, users_per_block=2).first()
+    assert stronger[SCORE] < got[("u1", "c")]
 
 
 def test_lambda_is_chosen_by_the_score_it_is_given(spark: SparkSession) -> None:
@@ -78,14 +81,15 @@ def test_lambda_is_chosen_by_the_score_it_is_given(spark: SparkSession) -> None:
 
     # the ranking is the same at every lambda here: a tie, which goes to the larger lambda
     lamb, score = choose_ease_lambda(ease, users(spark, "u1", "u3"), ndcg, k=10,
-                                     lambdas=(1.0, 10.0))
+                                     users_per_block=2, lambdas=(1.0, 10.0))
     assert (lamb, score) == (10.0, pytest.approx(1.0))
     # u1's score of c falls as lambda grows: the smallest lambda wins
     lamb, score = choose_ease_lambda(ease, users(spark, "u1"), u1_score_of_c, k=10,
-                                     lambdas=(10.0, 1.0, 100.0))
+                                     users_per_block=2, lambdas=(10.0, 1.0, 100.0))
     assert lamb == 1.0 and score == pytest.approx(closed_form_scores(1.0)[("u1", "c")])
     with pytest.raises(InputError, match="no lambda"):
-        choose_ease_lambda(ease, users(spark, "u1"), ndcg, k=10, lambdas=())
+        choose_ease_lambda(ease, users(spark, "u1"), ndcg, k=10, users_per_block=2,
+                           lambdas=())
 
 
 def test_ease_refuses_an_empty_training_part(spark: SparkSession) -> None:

@@ -158,9 +158,12 @@ def compare_systems(ctx: StepContext, *, exhaustive_trials: int,
         else:
             lamb, score = choose_ease_lambda(
                 Ease(split.train), split.relevant.select(USER_ID).distinct(),
-                partial(holdout_ndcg, on=split), k=PRIMARY_K)
+                partial(holdout_ndcg, on=split), k=PRIMARY_K,
+                users_per_block=cfg.users_per_block)
             chosen = f"validation {PRIMARY_METRIC} {score:.4f} of {len(EASE_LAMBDAS)}"
-        return Ease(holdout.train).top_k(users, k, lamb=lamb), f"EASE lambda {lamb:g} ({chosen})"
+        recs = Ease(holdout.train).top_k(users, k, lamb=lamb,
+                                         users_per_block=cfg.users_per_block)
+        return recs, f"EASE lambda {lamb:g} ({chosen})"
 
     def exhaustive() -> tuple[DataFrame, str]:
         best, _ = search(lambda params: holdout_ndcg(als(params)), default=default,

@@ -34,7 +34,6 @@ RECS_SCHEMA = T.StructType([T.StructField(USER_ID, T.StringType()),
                             T.StructField(ITEM_ID, T.StringType()),
                             T.StructField(SCORE, T.DoubleType()),
                             T.StructField(RANK, T.IntegerType())])
-USERS_PER_BLOCK = 2048
 
 
 class Ease:
@@ -64,14 +63,16 @@ class Ease:
             self._lamb = lamb
         return self._model
 
-    def top_k(self, users: DataFrame, k: int, *, lamb: float) -> DataFrame:
+    def top_k(self, users: DataFrame, k: int, *, lamb: float, users_per_block: int
+              ) -> DataFrame:
         """``(user_id, item_id, score, rank)``: the ``k`` best items of each customer of
-        ``users`` (a ``user_id`` column) who has training pairs, never one of those."""
+        ``users`` (a ``user_id`` column) who has training pairs, never one of those, scored
+        ``users_per_block`` customers at a time (``recommend.users_per_block``)."""
         model = self._fitted(lamb)
         wanted = [row[USER_ID] for row in users.select(USER_ID).distinct().collect()]
         known = [user for user in wanted if user in self._dataset.uid_map]
-        blocks = [self._block(model, known[start:start + USERS_PER_BLOCK], k)
-                  for start in range(0, len(known), USERS_PER_BLOCK)]
+        blocks = [self._block(model, known[start:start + users_per_block], k)
+                  for start in range(0, len(known), users_per_block)]
         frame = (pd.concat(blocks, ignore_index=True) if blocks
                  else pd.DataFrame(columns=[USER_ID, ITEM_ID, SCORE, RANK]))
         return users.sparkSession.createDataFrame(frame, RECS_SCHEMA)
@@ -95,14 +96,15 @@ class Ease:
 
 
 def choose_ease_lambda(ease: Ease, users: DataFrame, score: Callable[[DataFrame], float], *,
-                       k: int, lambdas: Sequence[float] = EASE_LAMBDAS) -> tuple[float, float]:
+                       k: int, users_per_block: int,
+                       lambdas: Sequence[float] = EASE_LAMBDAS) -> tuple[float, float]:
     """The ``lambda`` of ``lambdas`` whose top ``k`` for ``users`` scores best by ``score``
     (a validation NDCG@k; the larger ``lambda`` on a tie), and that score."""
     if not lambdas:
         raise InputError("EASE: no lambda to try")
     scored = []
     for lamb in lambdas:
-        recs = ease.top_k(users, k, lamb=lamb).cache()
+        recs = ease.top_k(users, k, lamb=lamb, users_per_block=users_per_block).cache()
         value = score(recs)
         recs.unpersist()
         log.info("EASE lambda %g: validation score %.4f", lamb, value)
