@@ -7,13 +7,16 @@ and after a short ALS fit (``tests/recs/test_als.py`` runs it on Spark).
 
 from __future__ import annotations
 
+import logging
 import math
 import statistics
+import time
 from dataclasses import replace
 
 import pytest
 
 from lakerec.recs.search import (
+    DOUBLING_COST,
     AlsParams,
     SearchSpace,
     Trial,
@@ -148,8 +151,9 @@ def test_rank_growth_stops_at_the_top_of_the_rank_range() -> None:
     assert max(t.params.rank for t in trials) == 64 == best.rank
 
 
-def growing_rank_4(table: dict[int, list[float]], grow_tolerance_se: float,
-                   ) -> tuple[AlsParams, list[Trial]]:
+def growing_rank_4(table: dict[int, list[float]], grow_tolerance_se: float, *,
+                   space: SearchSpace = SPACE, grow_rank_to: int | None = None,
+                   tolerance_se: float = 0.0) -> tuple[AlsParams, list[Trial]]:
     """The search from the default and AT_RANK_4 with rank growth, where AT_RANK_4's settings
     at rank r score ``table[r]`` for four customers, and every other point 0."""
     per_customer: dict[AlsParams, dict[str, float]] = {}
@@ -160,9 +164,10 @@ def growing_rank_4(table: dict[int, list[float]], grow_tolerance_se: float,
         per_customer[params] = {f"c{n}": value for n, value in enumerate(scores)}
         return statistics.fmean(scores)
 
-    return search(customers, default=DEFAULT, space=SPACE, trials=6, timeout_seconds=600,
+    return search(customers, default=DEFAULT, space=space, trials=6, timeout_seconds=600,
                   seed=3, starts=[AT_RANK_4], grow_rank=True,
-                  grow_tolerance_se=grow_tolerance_se, per_customer=per_customer)
+                  grow_tolerance_se=grow_tolerance_se, grow_rank_to=grow_rank_to,
+                  per_customer=per_customer, tolerance_se=tolerance_se)
 
 
 def test_a_doubled_rank_within_the_growth_tolerance_replaces_the_trial_it_grew_from() -> None:
@@ -205,6 +210,61 @@ def test_a_doubled_rank_scoring_above_its_parent_within_the_noise_stands_for_it(
     assert trials[2].value - trials[1].value < trials[1].shortfall_se
     assert earliest_within(trials, 1.0) is trials[2], "rank 4 is within; rank 8 stands for it"
     assert earliest_within(trials, 0.0) is trials[2]
+
+
+def test_past_the_rank_range_growth_goes_on_only_on_a_gain_beyond_the_tolerance() -> None:
+    # the range ends at rank 8; growth may go on to 32. Rank 8 ties rank 4 (as in the test
+    # above: in the range a tie grows). Rank 16 gains 0.0375 over rank 8, customer by customer
+    # 0, 0.05, 0.05, 0.05: standard error 0.0125, three of them, so it replaces rank 8. Rank
+    # 32 gains 0.0125 more, customer by customer 0.1, -0.05, 0, 0 (standard error 0.0323):
+    # within one standard error, a tie, so it replaces nothing and growth stops.
+    table = {4: [0.5, 0.5, 0.5, 0.5], 8: [0.6, 0.4, 0.5, 0.45], 16: [0.6, 0.45, 0.55, 0.5],
+             32: [0.7, 0.4, 0.55, 0.5]}
+    space = replace(SPACE, rank=(4, 8))
+    best, trials = growing_rank_4(table, grow_tolerance_se=1.0, space=space, grow_rank_to=32,
+                                  tolerance_se=1.0)
+    assert [t.params for t in trials[1:5]] == [replace(AT_RANK_4, rank=rank)
+                                               for rank in (4, 8, 16, 32)]
+    assert [t.grown_from for t in trials[:5]] == [None, None, 2, 3, None]
+    # rank 32 scores best, but rank 4 is within one standard error of it, and rank 4 grew
+    # (by a tie, then by a gain) into rank 16
+    assert trials[4].value == max(t.value for t in trials)
+    assert best == replace(AT_RANK_4, rank=16)
+    # without grow_rank_to growth stops at the top of the range
+    capped_best, capped = growing_rank_4(table, grow_tolerance_se=1.0, space=space,
+                                         tolerance_se=1.0)
+    assert capped_best == replace(AT_RANK_4, rank=8)
+    assert max(t.params.rank for t in capped) == 8
+
+
+def test_past_the_rank_range_without_per_customer_scores_a_better_score_grows() -> None:
+    best, trials = search(lambda params: params.rank, default=DEFAULT, space=SPACE, trials=8,
+                          timeout_seconds=600, seed=3, starts=[AT_RANK_4], grow_rank=True,
+                          grow_rank_to=256)
+    assert [t.params for t in trials[2:8]] == [replace(DEFAULT, rank=rank)
+                                               for rank in (8, 16, 32, 64, 128, 256)]
+    assert max(t.params.rank for t in trials) == 256 == best.rank
+
+
+def test_no_doubling_starts_when_the_time_budget_would_likely_not_hold_it(
+        caplog: pytest.LogCaptureFixture) -> None:
+    seconds = 0.3   # each trial; a doubling is expected to take DOUBLING_COST times that
+
+    def slow(params: AlsParams) -> float:
+        time.sleep(seconds)
+        return score(params)
+
+    # after the two start-up trials less than DOUBLING_COST x 0.3 s is left of 1.2 s
+    assert 2 * seconds + DOUBLING_COST * seconds > 1.2
+    with caplog.at_level(logging.INFO, logger="lakerec.recs.search"):
+        _, trials = search(slow, default=DEFAULT, space=SPACE, trials=4, timeout_seconds=1.2,
+                           seed=3, starts=[AT_RANK_4], grow_rank=True)
+    assert replace(AT_RANK_4, rank=8) not in [t.params for t in trials]
+    assert "rank 8 not tried: trial 2 took 0 s" in caplog.text
+    # with time for it, the same search doubles
+    _, roomy = search(slow, default=DEFAULT, space=SPACE, trials=3, timeout_seconds=60,
+                      seed=3, starts=[AT_RANK_4], grow_rank=True)
+    assert roomy[2].params == replace(AT_RANK_4, rank=8)
 
 
 def trials_scoring(*per_customer: dict[str, float]) -> list[Trial]:

@@ -241,6 +241,7 @@ def run_dataset(spark: SparkSession, name: str, config: Config, args: argparse.N
                                               config.recommend.search.start_points],
                       "search_grow_rank": config.recommend.search.grow_rank,
                       "search_grow_tolerance_se": config.recommend.search.grow_tolerance_se,
+                      "search_grow_rank_to": config.recommend.search.grow_rank_to,
                       "exhaustive_trials": args.exhaustive_trials,
                       **provenance, "spark_master": spark.sparkContext.master,
                       "at": datetime.now(UTC).isoformat(timespec="seconds")}

@@ -286,6 +286,7 @@ class AlsSearchConfig(Section):
     carry_champion: bool
     grow_rank: bool
     grow_tolerance_se: float = Field(ge=0)
+    grow_rank_to: int | None = Field(gt=0)   # growth past rank's top; null: up to it only
     tolerance_se: float = Field(ge=0)
     rank: tuple[int, int]
     reg_param: tuple[float, float]

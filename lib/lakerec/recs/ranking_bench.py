@@ -169,7 +169,8 @@ def compare_systems(ctx: StepContext, *, exhaustive_trials: int,
         best, _ = search(lambda params: holdout_ndcg(als(params)), default=default,
                          space=configured_space(ctx), trials=exhaustive_trials,
                          timeout_seconds=24 * 3600.0, seed=cfg.search.seed,
-                         starts=start_points(ctx), grow_rank=cfg.search.grow_rank)
+                         starts=start_points(ctx), grow_rank=cfg.search.grow_rank,
+                         grow_rank_to=cfg.search.grow_rank_to)
         options: list[tuple[Callable[[], DataFrame], str]] = [
             (lambda: als(best), f"ALS {best.as_dict()}")]
         options += [(partial(item_item, metric), f"item-item {metric}")

@@ -8,14 +8,17 @@ regParam and alpha are searched on a log scale; the confidence transform and the
 (``None``: no decay) are categorical.
 
 Optionally (``grow_rank``), after those start-up trials the best one's rank is doubled, up to
-the top of the range, for as long as that scores as well (within ``grow_tolerance_se``
-standard errors), before TPE takes over. This is the last step of the iALS tuning protocol of
-Rendle et al. ("Revisiting the Performance of iALS on Item Recommendation Benchmarks", RecSys
-2022): settle the other settings at a modest dimension, then grow it. A random or TPE draw of a
-high rank mostly comes with a regularisation that does not suit it (rank and regParam
-interact), so the search seldom finds high ranks without it (``bench/ranking.md``, Findings).
-A tie goes to the larger rank: the validation split's customers keep fewer of their items
-than the evaluation's, which favours small ranks (``bench/ranking.md``, Findings).
+the top of the range, for as long as that scores as well (within ``grow_tolerance_se`` standard
+errors), before TPE takes over. Past the top of the range (up to ``grow_rank_to``) it doubles
+on only on a real gain, by more than ``grow_tolerance_se`` standard errors, and only while the
+time budget will likely hold the next fit (:data:`DOUBLING_COST`). This is the last step of the
+iALS tuning protocol of Rendle et al. ("Revisiting the Performance of iALS on Item
+Recommendation Benchmarks", RecSys 2022): settle the other settings at a modest dimension, then
+grow it. A random or TPE draw of a high rank mostly comes with a regularisation that does not
+suit it (rank and regParam interact), so the search seldom finds high ranks without it
+(``bench/ranking.md``, Findings). Within the range a tie goes to the larger rank: the
+validation split's customers keep fewer of their items than the evaluation's, which favours
+small ranks (``bench/ranking.md``, Findings).
 
 Notes
 -----
@@ -34,6 +37,7 @@ import logging
 import math
 import statistics
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -41,6 +45,13 @@ from typing import Any
 from lakerec.recs.interactions import CONFIDENCE_TRANSFORMS
 
 log = logging.getLogger(__name__)
+
+DOUBLING_COST = 4.0
+"""How many times longer a trial at twice the rank is expected to take: on 2 cores
+a doubling cost 2.7x from rank 64 to 128 and 4.5x from 128 to 256 on Online Retail's random
+split (14, 38 and 170 s; ``bench/ranking.md``), and ALS's cost grows with the cube of the
+rank once solving the rank x rank systems dominates. A doubling is started only when this
+multiple of its parent's time is left of the search's time budget."""
 
 
 @dataclass(frozen=True)
@@ -142,6 +153,7 @@ def search(objective: Callable[[AlsParams], float], *, default: AlsParams, space
            starts: Sequence[AlsParams] = (),
            early_score: Callable[[AlsParams], float] | None = None,
            grow_rank: bool = False, grow_tolerance_se: float = 0.0,
+           grow_rank_to: int | None = None,
            per_customer: Mapping[AlsParams, Mapping[str, float]] | None = None,
            tolerance_se: float = 0.0,
            ) -> tuple[AlsParams, list[Trial]]:
@@ -156,7 +168,11 @@ def search(objective: Callable[[AlsParams], float], *, default: AlsParams, space
     per-customer difference (``per_customer``: each trial's per-customer scores, filled in
     by ``objective``); a doubling that grows on replaces the trial it grew from
     (``grown_from``), so that a choice of that trial (:func:`earliest_within`) takes the
-    larger rank whichever way the noise fell.
+    larger rank whichever way the noise fell. Past ``space.rank``'s top, up to
+    ``grow_rank_to`` (``None``: no further), the rank doubles on only while each doubling scores
+    better by more than ``grow_tolerance_se`` standard errors (better, without
+    ``per_customer``): a gain, not a tie, pays for the larger fits. No doubling starts unless
+    :data:`DOUBLING_COST` times its parent's time is left of ``timeout_seconds``.
     Stops after ``trials`` trials or once ``timeout_seconds`` have passed, whichever comes
     first. Otherwise ties keep the earlier trial, so the default wins unless something is
     strictly better. Returns the chosen settings, the earliest trial within
@@ -217,24 +233,42 @@ def search(objective: Callable[[AlsParams], float], *, default: AlsParams, space
             study.optimize(run, n_trials=n_trials, timeout=left)
 
     optimize(min(trials, max(startup, len(enqueued))))
+    top = space.rank[1]
     while grow_rank and len(done) < trials and time.monotonic() < deadline:
         parent = chosen(done)
-        grown = replace(parent.params, rank=min(2 * parent.params.rank, space.rank[1]))
+        rank = parent.params.rank
+        grown = replace(parent.params, rank=min(2 * rank, top) if rank < top
+                        else min(2 * rank, max(grow_rank_to or top, top)))
         if grown in {t.params for t in done}:
             break
+        if DOUBLING_COST * parent.seconds > deadline - time.monotonic():
+            log.info("rank %d not tried: trial %d took %.0f s, and about %.0fx that is more "
+                     "than the search's time budget has left", grown.rank, parent.number,
+                     parent.seconds, DOUBLING_COST)
+            break
         study.enqueue_trial(grown.as_dict(), skip_if_exists=False)
-        optimize(1)
+        with warnings.catch_warnings():   # past the range on purpose (TPE draws within it)
+            warnings.filterwarnings("ignore", message="Fixed parameter rank with value")
+            optimize(1)
         trial = done[-1]
         if trial.params != grown:
             continue  # ran out of time
         better = not trial.pruned and trial.value > parent.value
-        if not better and (trial.pruned or grow_tolerance_se <= 0 or per_customer is None
-                           or not _within(parent, trial, per_customer, grow_tolerance_se)):
+        if grown.rank > top:
+            grows = better and (per_customer is None or _gains(
+                parent, trial, per_customer, grow_tolerance_se))
+        else:
+            grows = better or (not trial.pruned and grow_tolerance_se > 0
+                               and per_customer is not None
+                               and _within(parent, trial, per_customer, grow_tolerance_se))
+        if not grows:
             break
         done[-1] = replace(trial, grown_from=parent.number)
         log.info("trial %d: the doubled rank scores %s trial %d's score and replaces it",
-                 trial.number, "above" if better else f"within grow_tolerance_se="
-                 f"{grow_tolerance_se:g} of", parent.number)
+                 trial.number, ("above" if grown.rank <= top else
+                                f"more than grow_tolerance_se={grow_tolerance_se:g} above")
+                 if better else f"within grow_tolerance_se={grow_tolerance_se:g} of",
+                 parent.number)
     optimize(trials - len(done))
     done = with_shortfall_se(done, per_customer)
     kept = earliest_within(done, tolerance_se)
@@ -271,6 +305,14 @@ def _within(best: Trial, trial: Trial, per_customer: Mapping[AlsParams, Mapping[
     most ``tolerance_se`` times the standard error of that shortfall."""
     se = shortfall_se(per_customer[best.params], per_customer[trial.params])
     return not math.isnan(se) and best.value - trial.value <= tolerance_se * se
+
+
+def _gains(parent: Trial, trial: Trial, per_customer: Mapping[AlsParams, Mapping[str, float]],
+           tolerance_se: float) -> bool:
+    """Whether ``trial`` scores above ``parent`` by more than ``tolerance_se`` times the
+    standard error of the difference, paired customer by customer."""
+    se = shortfall_se(per_customer[trial.params], per_customer[parent.params])
+    return not math.isnan(se) and trial.value - parent.value > tolerance_se * se
 
 
 def successor(done: Sequence[Trial], trial: Trial) -> Trial:

@@ -269,6 +269,7 @@ def log_and_register(ctx: StepContext, client: MlflowClient, model: ALSModel, be
                            "search_start_points": len(cfg.search.start_points),
                            "search_grow_rank": cfg.search.grow_rank,
                            "search_grow_tolerance_se": cfg.search.grow_tolerance_se,
+                           "search_grow_rank_to": cfg.search.grow_rank_to,
                            "search_carried_from": carried_from,
                            "search_seed": search_seed,
                            "run_date": ctx.run_date.isoformat(),
@@ -296,6 +297,7 @@ def log_and_register(ctx: StepContext, client: MlflowClient, model: ALSModel, be
                                        if trial.shortfall_se is not None else {})})
         mlflow.log_dict({"tolerance_se": cfg.search.tolerance_se,
                          "grow_tolerance_se": cfg.search.grow_tolerance_se,
+                         "grow_rank_to": cfg.search.grow_rank_to,
                          "trials": [{"trial": t.number, **t.params.as_dict(),
                                      "validation_ndcg@10": t.value, "seconds": t.seconds,
                                      "pruned": t.pruned, "grown_from": t.grown_from,

@@ -138,6 +138,7 @@ def choose_settings(ctx: StepContext, validation: Holdout | None, inputs: Inputs
                             seed=cfg.search.seed if seed is None else seed, starts=starts,
                             grow_rank=cfg.search.grow_rank,
                             grow_tolerance_se=cfg.search.grow_tolerance_se,
+                            grow_rank_to=cfg.search.grow_rank_to,
                             per_customer=per_customer, tolerance_se=cfg.search.tolerance_se,
                             early_score=None if probe is None
                             else partial(score, max_iter=probe, probe=True))
