@@ -341,6 +341,10 @@ def test_the_search_finds_better_settings_than_a_bad_start(spark: SparkSession,
     assert int(params["rank"]) == chosen["rank"] != 2
     assert (params["search_trial_max_iter"], params["search_prune_after_iterations"],
             params["search_start_points"]) == ("6", "2", "0")
+    # how far rank growth may go past search.rank, for comparing runs in the MLflow UI
+    grow_rank_to = bad.recommend.search.grow_rank_to
+    assert params["search_grow_rank_to"] == str(grow_rank_to) and grow_rank_to is not None
+    assert record["grow_rank_to"] == grow_rank_to
 
 
 @pytest.mark.slow

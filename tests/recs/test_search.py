@@ -112,9 +112,10 @@ def test_a_budget_smaller_than_the_start_points_runs_the_first_ones() -> None:
     assert [t.params for t in trials] == [DEFAULT, ELSEWHERE]
 
 
-def test_the_space_is_widened_to_hold_every_enqueued_point() -> None:
-    space = space_around([DEFAULT, ELSEWHERE], SPACE)
-    assert space.rank == (4, 128) and space.reg_param == (1e-3, 5.0)
+def test_the_space_is_widened_to_hold_every_enqueued_point_but_a_higher_rank() -> None:
+    space = space_around([DEFAULT, ELSEWHERE, replace(DEFAULT, rank=2)], SPACE)
+    # a rank past the range is tried as given: TPE's draws stay as cheap as configured
+    assert space.rank == (2, 64) and space.reg_param == (1e-3, 5.0)
     assert space.alpha == (0.01, 50.0)
     assert list(space.transforms) == ["linear", "log", "binary"]
     assert list(space.half_lives) == [None, 7.0, 30.0]

@@ -31,6 +31,15 @@ def test_a_doubled_rank_scoring_above_its_parent(config: Config) -> None:
                     "trial 2's rank doubled, scoring above it)")
 
 
+def test_a_doubled_rank_past_the_top_of_the_rank_range(config: Config) -> None:
+    search = config.recommend.search.model_copy(update={"rank": (8, 8),
+                                                        "grow_tolerance_se": 1.0})
+    text = describe_search(trials(0.16), DOUBLED, None, None, search)
+    assert text == (" (validation ndcg@10 0.1600 over 3 trials; trial 2's rank doubled to "
+                    "16, past search.rank's top (8), scoring more than grow_tolerance_se=1 "
+                    "above it)")
+
+
 def test_a_doubled_rank_within_the_tolerance_below_its_parent(config: Config) -> None:
     search = config.recommend.search.model_copy(update={"grow_tolerance_se": 1.0,
                                                         "tolerance_se": 1.0})

@@ -47,10 +47,10 @@ from lakerec.recs.interactions import CONFIDENCE_TRANSFORMS
 log = logging.getLogger(__name__)
 
 DOUBLING_COST = 4.0
-"""How many times longer a trial at twice the rank is expected to take: on 2 cores
-a doubling cost 2.7x from rank 64 to 128 and 4.5x from 128 to 256 on Online Retail's random
-split (14, 38 and 170 s; ``bench/ranking.md``), and ALS's cost grows with the cube of the
-rank once solving the rank x rank systems dominates. A doubling is started only when this
+"""How many times longer a trial at twice the rank is expected to take: on 2 cores a doubling from
+rank 64 to 128 cost 2.1-3.8x on Online Retail and MovieLens, and from 128 to 256 4.5x on Online
+Retail's random split (38 and 170 s; ``bench/ranking.md``); ALS's cost grows with the cube of
+the rank once solving the rank x rank systems dominates. A doubling is started only when this
 multiple of its parent's time is left of the search's time budget."""
 
 
@@ -107,7 +107,10 @@ class SearchSpace:
 
 
 def space_around(points: Sequence[AlsParams], space: SearchSpace) -> SearchSpace:
-    """``space`` widened, where needed, to hold ``points`` (the enqueued first trials)."""
+    """``space`` widened, where needed, to hold ``points`` (the enqueued first trials), but
+    for the top of the rank range: it bounds what TPE's draws cost (ALS's time grows with up
+    to the cube of the rank), so a point past it is tried as given and widens nothing (a
+    champion whose rank grew past the range, say)."""
 
     def widened(name: str) -> tuple[Any, Any]:
         low, high = getattr(space, name)
@@ -115,7 +118,8 @@ def space_around(points: Sequence[AlsParams], space: SearchSpace) -> SearchSpace
         return min(low, *values), max(high, *values)
 
     return SearchSpace(
-        rank=widened("rank"), reg_param=widened("reg_param"), alpha=widened("alpha"),
+        rank=(widened("rank")[0], space.rank[1]), reg_param=widened("reg_param"),
+        alpha=widened("alpha"),
         transforms=list(dict.fromkeys([*(p.transform for p in points), *space.transforms])),
         half_lives=list(dict.fromkeys([*(p.half_life_days for p in points),
                                        *space.half_lives])))
@@ -230,7 +234,9 @@ def search(objective: Callable[[AlsParams], float], *, default: AlsParams, space
     def optimize(n_trials: int) -> None:
         left = deadline - time.monotonic()
         if n_trials > 0 and left > 0:
-            study.optimize(run, n_trials=n_trials, timeout=left)
+            with warnings.catch_warnings():   # an enqueued rank past the range is on purpose
+                warnings.filterwarnings("ignore", message="Fixed parameter rank with value")
+                study.optimize(run, n_trials=n_trials, timeout=left)
 
     optimize(min(trials, max(startup, len(enqueued))))
     top = space.rank[1]
@@ -247,9 +253,7 @@ def search(objective: Callable[[AlsParams], float], *, default: AlsParams, space
                      parent.seconds, DOUBLING_COST)
             break
         study.enqueue_trial(grown.as_dict(), skip_if_exists=False)
-        with warnings.catch_warnings():   # past the range on purpose (TPE draws within it)
-            warnings.filterwarnings("ignore", message="Fixed parameter rank with value")
-            optimize(1)
+        optimize(1)
         trial = done[-1]
         if trial.params != grown:
             continue  # ran out of time

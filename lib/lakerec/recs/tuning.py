@@ -85,7 +85,8 @@ def start_points(ctx: StepContext) -> list[AlsParams]:
 
 def configured_space(ctx: StepContext, starts: Sequence[AlsParams] | None = None) -> SearchSpace:
     """``recommend.search``'s ranges, widened to hold the default point and ``starts`` (the
-    configured start points when ``None``)."""
+    configured start points when ``None``), but for the top of the rank range
+    (:func:`~lakerec.recs.search.space_around`)."""
     search_cfg = ctx.config.recommend.search
     starts = start_points(ctx) if starts is None else starts
     return space_around([default_params(ctx), *starts], SearchSpace(
