@@ -243,8 +243,8 @@ def search(objective: Callable[[AlsParams], float], *, default: AlsParams, space
     while grow_rank and len(done) < trials and time.monotonic() < deadline:
         parent = chosen(done)
         rank = parent.params.rank
-        grown = replace(parent.params, rank=min(2 * rank, top) if rank < top
-                        else min(2 * rank, max(grow_rank_to or top, top)))
+        limit = top if rank < top else max(grow_rank_to or top, top)
+        grown = replace(parent.params, rank=min(2 * rank, limit))
         if grown in {t.params for t in done}:
             break
         if DOUBLING_COST * parent.seconds > deadline - time.monotonic():
@@ -258,21 +258,20 @@ def search(objective: Callable[[AlsParams], float], *, default: AlsParams, space
         if trial.params != grown:
             continue  # ran out of time
         better = not trial.pruned and trial.value > parent.value
-        if grown.rank > top:
+        if grown.rank > top:   # past the range: a real gain only
             grows = better and (per_customer is None or _gains(
                 parent, trial, per_customer, grow_tolerance_se))
-        else:
+            how = f"more than grow_tolerance_se={grow_tolerance_se:g} above"
+        else:                  # inside it: better, or a tie within the tolerance
             grows = better or (not trial.pruned and grow_tolerance_se > 0
                                and per_customer is not None
                                and _within(parent, trial, per_customer, grow_tolerance_se))
+            how = "above" if better else f"within grow_tolerance_se={grow_tolerance_se:g} of"
         if not grows:
             break
         done[-1] = replace(trial, grown_from=parent.number)
         log.info("trial %d: the doubled rank scores %s trial %d's score and replaces it",
-                 trial.number, ("above" if grown.rank <= top else
-                                f"more than grow_tolerance_se={grow_tolerance_se:g} above")
-                 if better else f"within grow_tolerance_se={grow_tolerance_se:g} of",
-                 parent.number)
+                 trial.number, how, parent.number)
     optimize(trials - len(done))
     done = with_shortfall_se(done, per_customer)
     kept = earliest_within(done, tolerance_se)

@@ -213,13 +213,15 @@ def describe_search(trials: list[Trial], chosen: AlsParams, carried_from: int | 
     kept = next(t for t in trials if t.params == chosen and not t.pruned)
     if kept.grown_from is not None:
         parent = next(t for t in trials if t.number == kept.grown_from)
-        past = (f" to {kept.params.rank}, past search.rank's top ({cfg.rank[1]})"
-                if kept.params.rank > cfg.rank[1] else "")
-        notes.append(f"trial {kept.grown_from}'s rank doubled{past}, "
-                     + ((f"scoring more than grow_tolerance_se={cfg.grow_tolerance_se:g} "
-                         "above it" if past else "scoring above it")
-                        if kept.value > parent.value else
-                        f"within grow_tolerance_se={cfg.grow_tolerance_se:g} of its score"))
+        tolerance = f"grow_tolerance_se={cfg.grow_tolerance_se:g}"
+        if kept.params.rank > cfg.rank[1]:   # past the range: grown on a real gain only
+            how = (f" to {kept.params.rank}, past search.rank's top ({cfg.rank[1]}), "
+                   f"scoring more than {tolerance} above it")
+        elif kept.value > parent.value:
+            how = ", scoring above it"
+        else:
+            how = f", within {tolerance} of its score"
+        notes.append(f"trial {kept.grown_from}'s rank doubled{how}")
     if kept.value < top:
         se = f" of {kept.shortfall_se:.4f}" if kept.shortfall_se is not None else ""
         notes.append(f"kept over the best trial's {top:.4f}, {top - kept.value:.4f} below it: "
