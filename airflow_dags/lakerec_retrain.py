@@ -12,8 +12,10 @@ date (`{{ ds }}`):
   as `lakerec-segmentation` and promotes it to `champion` when it passes its checks and
   beats the champion's silhouette on the same customers (`segment.promotion_margin`);
 * `train` searches implicit ALS's settings (Optuna; the champion's settings are tried
-  first, so each week's search carries on from the last one's), chooses on validation between ALS,
-  item-item collaborative filtering, popularity and a weighted blend of them, measures every
+  first, so each week's search carries on from the last one's) and EASE's lambda, chooses on
+  validation between ALS, item-item collaborative filtering, EASE (a closed-form item model;
+  left out above `recommend.ease.max_items` items), popularity and a weighted blend of them,
+  measures every
   family, the chosen one and the current champion on the same held-out data (accuracy,
   Gini and long-tail share, NDCG per segment; logged to MLflow), refits on everything,
   registers it as `lakerec-als` (tag `family`) and promotes it to `champion` only when it

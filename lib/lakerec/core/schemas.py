@@ -270,11 +270,13 @@ class Source(StrEnum):
     POPULAR = "popular"                  # popular overall (cold start)
     CONTENT = "content"                  # a new item placed by its content's neighbours
     ITEM_ITEM = "item_item"              # items similar to the customer's (co-occurrence)
+    EASE = "ease"                        # EASE's learned item-to-item weights
     BLEND = "blend"                      # the champion's weighted blend of several of these
 
 
 RECOMMENDATION_SOURCES = tuple(Source)
-MODEL_SOURCES = (Source.ALS, Source.CONTENT, Source.ITEM_ITEM, Source.BLEND)  # not fallbacks
+MODEL_SOURCES = (Source.ALS, Source.CONTENT, Source.ITEM_ITEM, Source.EASE,  # not fallbacks
+                 Source.BLEND)
 
 RECOMMENDATIONS_SCHEMA = T.StructType([
     T.StructField(USER_ID, T.StringType(), False),

@@ -6,7 +6,7 @@ Each is frozen, and an unknown key is an error; :mod:`lakerec.core.config` loads
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -307,10 +307,17 @@ class ItemItemConfig(Section):
     neighbours: int | None = Field(gt=0)  # each item's most similar items kept; null: all
 
 
-class BlendConfig(Section):
-    """The hybrid blend of ALS, item-item and popularity, weighted on validation."""
+class EaseConfig(Section):
+    """EASE, a closed-form item model (:mod:`lakerec.recs.ease`)."""
 
-    families: tuple[Literal["als", "item_item", "popular"], ...] = Field(min_length=1)
+    lambdas: tuple[Annotated[float, Field(gt=0)], ...] = Field(min_length=1)
+    max_items: int = Field(gt=0)   # above this many items the family is left out
+
+
+class BlendConfig(Section):
+    """The hybrid blend of ALS, item-item, EASE and popularity, weighted on validation."""
+
+    families: tuple[Literal["als", "item_item", "ease", "popular"], ...] = Field(min_length=1)
     weight_step: float = Field(gt=0, le=1)
     depth: int = Field(gt=0)
     tolerance_se: float = Field(ge=0)
@@ -331,6 +338,7 @@ class RecommendConfig(Section):
     als: AlsConfig
     search: AlsSearchConfig
     item_item: ItemItemConfig
+    ease: EaseConfig
     blend: BlendConfig
     metrics_ks: tuple[int, ...] = Field(min_length=1)
     promotion_margin: float = Field(ge=0)

@@ -1,17 +1,17 @@
 """Hybrid recommendations: a weighted blend of the top-k lists of several recommenders.
 
-Each component (``als``, ``item_item``, ``popular``: the :class:`~lakerec.core.schemas.Source`
-it serves as) proposes its top ``depth`` items per customer.
-Scores of different families are not comparable (a dot product, a sum of similarities, a
-share of customers), so each list is turned into rank points first: rank ``r`` of ``depth``
-earns ``(depth + 1 - r) / depth`` (1 for the first, ``1 / depth`` for the last, 0 when the
-item is not on the list). The blend scores an item by the weighted sum of its points and
-keeps the best ``k``. The weights are chosen on a validation split by
-:func:`choose_weights`, over the grid of :func:`weight_grid`; its corners are the single
-families, so choosing the weights is also choosing the family. It takes the simplest
-weighting that validation cannot tell from the best (the one-standard-error rule), since a
-gain smaller than its noise on validation does not carry over to new data
-(bench/ranking.md, "Blend choice").
+Each component (``als``, ``item_item``, ``popular``, ``ease``: the
+:class:`~lakerec.core.schemas.Source` it serves as) proposes its top ``depth`` items per
+customer. Scores of different families are not comparable (a dot product, a sum of
+similarities, a share of customers, a sum of learned weights), so each list is turned into
+rank points first: rank ``r`` of ``depth`` earns ``(depth + 1 - r) / depth`` (1 for the
+first, ``1 / depth`` for the last, 0 when the item is not on the list). The blend scores an
+item by the weighted sum of its points and keeps the best ``k``. The weights are chosen on a
+validation split by :func:`choose_weights`, over the grid of :func:`weight_grid`; its
+corners are the single families, so choosing the weights is also choosing the family. It
+takes the simplest weighting that validation cannot tell from the best (the
+one-standard-error rule), since a gain smaller than its noise on validation does not carry
+over to new data (bench/ranking.md, "Blend choice").
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ class BlendWeights:
     als: float = 1.0
     item_item: float = 0.0
     popular: float = 0.0
+    ease: float = 0.0     # last: versions logged before EASE have no weight for it
 
     def __post_init__(self) -> None:
         values = self.as_dict().values()

@@ -18,6 +18,7 @@ from lakerec.core import registry
 from lakerec.core.errors import InputError
 from lakerec.core.schemas import Source
 from lakerec.core.step import StepContext, StepResult
+from lakerec.recs.ease import item_gram
 from lakerec.recs.promotion import Evidence, metric_key
 from lakerec.recs.training import (
     EXPERIMENT,
@@ -52,10 +53,13 @@ def run(ctx: StepContext) -> StepResult:
     als = load_version(ctx.config.mlflow, int(version))
     spec = confidence_spec(ctx).with_settings(transform=trained.params.transform,
                                               half_life_days=trained.params.half_life_days)
+    # EASE is scored at the version's own lambda, from this split's Gram matrix
+    gram = (item_gram(holdout.train, max_items=ctx.config.recommend.ease.max_items)
+            if trained.weights.ease > 0 else None)
     candidates = (None if trained.weights.family == Source.ALS
-                  else candidates_on(holdout, inputs, als, spec, ctx))
+                  else candidates_on(holdout, inputs, als, spec, ctx, ease_gram=gram))
     model = measure_version(f"{registry.ALS_MODEL} v{version} ({trained.weights})", als,
-                            trained.weights, holdout, inputs, ctx, candidates)
+                            trained, holdout, inputs, ctx, candidates)
     popularity = measure_popularity(holdout, inputs, ctx)
     if candidates is not None:
         candidates.unpersist()

@@ -8,14 +8,14 @@ measured on its held-out events, as ``train`` measures:
 * ``als_default``: ALS at the configured default point, no search;
 * ``als_searched``: ALS with the settings the default search finds on validation;
 * ``item_item``: SAR-style item-item collaborative filtering (``recommend.item_item``);
-* ``pipeline``: what ``train`` serves: the searched ALS blended with item-item and
+* ``ease``: EASE (:mod:`lakerec.recs.ease`) alone, its ``lambda`` chosen on the same
+  validation split as the search's;
+* ``pipeline``: what ``train`` serves: the searched ALS blended with item-item, EASE and
   popularity by the weights chosen on validation (it may pick one family alone);
-* ``ease``: a reference of another family, EASE (:mod:`lakerec.recs.references`), its
-  ``lambda`` chosen on the same validation split as the search's;
 * ``exhaustive``: the ceiling, "how good can this data get": a larger Optuna search over
   ALS scored on the held-out events themselves (an oracle no deployed system has), every
-  item-item similarity metric, and the blend grid at the best ALS, again on the held-out
-  events. Its figure is the best of all of these.
+  item-item similarity metric, EASE's lambda, and the blend grid at the best ALS and
+  lambda, again on the held-out events. Its figure is the best of all of these.
 
 Seconds are wall time of training and scoring the system (the search and the blend choice
 included), not of measuring it.
@@ -31,19 +31,21 @@ from functools import partial
 
 from pyspark.sql import DataFrame
 
+from lakerec.core.errors import InputError
 from lakerec.core.schemas import USER_ID
 from lakerec.core.step import StepContext
 from lakerec.recs.baselines import popularity_top_k
 from lakerec.recs.blend import choose_weights, weight_grid
+from lakerec.recs.ease import EaseModel, Gram, choose_lambda, ease_top_k
 from lakerec.recs.holdout import Holdout
 from lakerec.recs.item_similarity import SIMILARITY_METRICS, item_item_top_k
 from lakerec.recs.metrics import ranking_metrics
 from lakerec.recs.promotion import PRIMARY_K, PRIMARY_METRIC
-from lakerec.recs.references import EASE_DEFAULT_LAMBDA, EASE_LAMBDAS, Ease, choose_ease_lambda
 from lakerec.recs.search import AlsParams, search
 from lakerec.recs.training import (
     candidates_on,
     default_params,
+    ease_gram,
     evaluation_holdout,
     make_fitter,
     measure_recs,
@@ -53,15 +55,19 @@ from lakerec.recs.training import (
 from lakerec.recs.tuning import (
     Searched,
     choose_blend,
+    choose_ease_lambda,
     choose_settings,
     configured_space,
+    ease_fallback_lambda,
     start_points,
     validation_split,
 )
 
 log = logging.getLogger("lakerec.bench")
 
-SYSTEMS = ("popularity", "als_default", "als_searched", "item_item", "pipeline", "ease",
+# EASE's lambdas the exhaustive search tries on the held-out events (Cornac's grid)
+EXHAUSTIVE_EASE_LAMBDAS = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0)
+SYSTEMS = ("popularity", "als_default", "als_searched", "item_item", "ease", "pipeline",
            "exhaustive")
 
 
@@ -137,33 +143,45 @@ def compare_systems(ctx: StepContext, *, exhaustive_trials: int,
         best = tuning()[1].params
         return als(best), str(best.as_dict())
 
+    def test_gram() -> Gram:
+        if gram is None:
+            raise InputError("bench: no EASE: "
+                             + (ease_left_out or "it is not in recommend.blend.families"))
+        return gram
+
+    def ease_list(model: EaseModel, depth: int) -> DataFrame:
+        return ease_top_k(model, holdout.train, depth, users=users,
+                          users_per_block=cfg.users_per_block)
+
     def pipeline() -> tuple[DataFrame, str]:
         split, searched, _ = tuning()
         best = searched.params
-        weights, _ = choose_blend(ctx, split, inputs, fitter, searched)
+        blending = choose_blend(ctx, split, inputs, fitter, searched, ease=gram is not None)
+        weights = blending.weights
+        ease = (test_gram().model(blending.ease_lambda)
+                if blending.ease_lambda is not None else None)
         candidates = candidates_on(holdout, inputs, fitter.on_holdout(holdout, best),
-                                   fitter.spec_for(best), ctx)
+                                   fitter.spec_for(best), ctx, ease=ease)
         recs = candidates.blended(weights, k).cache()
         recs.count()
         candidates.unpersist()
-        return recs, f"{weights.family}: {weights}"
+        lamb = f"; EASE lambda {blending.ease_lambda:g}" if weights.ease > 0 else ""
+        return recs, f"{weights.family}: {weights}{lamb}"
 
     def holdout_ndcg(recs: DataFrame, on: Holdout = holdout) -> float:
         return ranking_metrics(recs, on.relevant, ks=(PRIMARY_K,))[PRIMARY_METRIC]
 
     def ease() -> tuple[DataFrame, str]:
+        fitted = test_gram()
         split = validation()
         if split is None:
-            lamb, chosen = EASE_DEFAULT_LAMBDA, "no validation split"
+            lamb, chosen = ease_fallback_lambda(ctx), "no validation split"
         else:
-            lamb, score = choose_ease_lambda(
-                Ease(split.train), split.relevant.select(USER_ID).distinct(),
-                partial(holdout_ndcg, on=split), k=PRIMARY_K,
-                users_per_block=cfg.users_per_block)
-            chosen = f"validation {PRIMARY_METRIC} {score:.4f} of {len(EASE_LAMBDAS)}"
-        recs = Ease(holdout.train).top_k(users, k, lamb=lamb,
-                                         users_per_block=cfg.users_per_block)
-        return recs, f"EASE lambda {lamb:g} ({chosen})"
+            model, scores = choose_ease_lambda(ctx, split)
+            lamb = model.lamb
+            chosen = (f"validation {PRIMARY_METRIC} {scores[lamb]:.4f}, best of "
+                      + ", ".join(f"{value:g}" for value in sorted(scores)))
+        return ease_list(fitted.model(lamb), k), f"EASE lambda {lamb:g} ({chosen})"
 
     def exhaustive() -> tuple[DataFrame, str]:
         best, _ = search(lambda params: holdout_ndcg(als(params)), default=default,
@@ -175,11 +193,18 @@ def compare_systems(ctx: StepContext, *, exhaustive_trials: int,
             (lambda: als(best), f"ALS {best.as_dict()}")]
         options += [(partial(item_item, metric), f"item-item {metric}")
                     for metric in SIMILARITY_METRICS]
+        ease = None
+        if gram is not None:
+            ease, _ = choose_lambda(gram, lambda model: holdout_ndcg(ease_list(model, k)),
+                                    EXHAUSTIVE_EASE_LAMBDAS)
+            options.append((partial(ease_list, ease, k), f"EASE lambda {ease.lamb:g}"))
         candidates = candidates_on(holdout, inputs, fitter.on_holdout(holdout, best),
-                                   fitter.spec_for(best), ctx)
-        weights, _ = choose_weights(candidates.lists, weight_grid(cfg.blend.weight_step),
+                                   fitter.spec_for(best), ctx, ease=ease)
+        weights, _ = choose_weights(candidates.lists,
+                                    weight_grid(cfg.blend.weight_step, list(candidates.lists)),
                                     holdout.relevant, depth=candidates.depth, k=PRIMARY_K)
-        options.append((lambda: candidates.blended(weights, k), f"blend {weights} at that ALS"))
+        options.append((lambda: candidates.blended(weights, k),
+                        f"blend {weights} at that ALS and lambda"))
         best_recs, best_detail, best_score = None, "", -1.0
         for make, detail in options:
             recs = make().cache()
@@ -195,6 +220,8 @@ def compare_systems(ctx: StepContext, *, exhaustive_trials: int,
         assert best_recs is not None, "there is always an option"
         return best_recs, best_detail
 
+    gram, ease_left_out = (ease_gram(holdout, ctx) if {"ease", "pipeline", "exhaustive"}
+                           & set(systems) else (None, None))
     default = default_params(ctx)
     timed("popularity", lambda: (popularity_top_k(holdout.train, users, k), ""))
     timed("als_default", lambda: (als(default), str(default.as_dict())))
@@ -202,8 +229,8 @@ def compare_systems(ctx: StepContext, *, exhaustive_trials: int,
     timed("item_item", lambda: (item_item(cfg.item_item.similarity),
                                 f"{cfg.item_item.similarity}, "
                                 f"{cfg.item_item.neighbours or 'all'} neighbours"))
-    timed("pipeline", pipeline, uses_search=True)
     timed("ease", ease)
+    timed("pipeline", pipeline, uses_search=True)
     timed("exhaustive", exhaustive)
     users.unpersist()
     holdout.unpersist()

@@ -1,5 +1,5 @@
-"""Step ``recommend``: the champion (ALS, or its blend with item-item and popularity, as
-``train`` chose) -> ``gold.recommendations`` for every active customer,
+"""Step ``recommend``: the champion (ALS, or its blend with item-item, EASE and popularity,
+as ``train`` chose) -> ``gold.recommendations`` for every active customer,
 ``gold.similar_items`` and ``gold.recommendation_gaps``.
 
 Active customers have an event in the ``recommend.active_window_days`` before the run date
@@ -72,8 +72,10 @@ from lakerec.recs.content import (
     similar_items_from_scores,
     with_reason_item,
 )
+from lakerec.recs.ease import TooManyItemsError, item_gram
 from lakerec.recs.interactions import positive_pairs
 from lakerec.recs.training import (
+    EASE_LAMBDA_PARAM,
     TrainedOn,
     component_lists,
     confidence_spec,
@@ -120,20 +122,34 @@ def item_factors_with_content(model: ALSModel, items: DataFrame, item_index: Dat
 
 def blended_candidates(ctx: StepContext, champion: TrainedOn, als_candidates: DataFrame,
                        events: DataFrame, users: DataFrame, new_items: DataFrame,
-                       depth: int) -> DataFrame:
-    """The champion's blend of ``als_candidates`` with item-item and popular candidates
-    computed from the events before the run date, as ``(user_id, item_id, score, rank,
-    source)``; source ``content`` for new items, else the champion's family."""
+                       depth: int) -> tuple[DataFrame, list[str]]:
+    """The champion's blend of ``als_candidates`` with item-item, EASE (at the champion's
+    lambda) and popular candidates computed from the events before the run date, as
+    ``(user_id, item_id, score, rank, source)``; source ``content`` for new items, else the
+    champion's family. And warnings: EASE proposes nothing when the catalogue has grown past
+    ``recommend.ease.max_items`` since ``train`` chose it."""
     params = champion.params
     interactions = confidence_spec(ctx).with_settings(
         transform=params.transform, half_life_days=params.half_life_days
     ).of(events, midnight(ctx.run_date))
-    lists = component_lists(als_candidates, interactions, users, depth, ctx)
+    ease, warnings = None, []
+    if champion.weights.ease > 0:
+        if champion.ease_lambda is None:
+            raise InputError(f"the champion weighs EASE but logged no {EASE_LAMBDA_PARAM}")
+        try:
+            ease = item_gram(interactions, max_items=ctx.config.recommend.ease.max_items
+                             ).model(champion.ease_lambda)
+        except TooManyItemsError as exc:
+            warnings.append(f"{exc}: EASE proposes nothing, the champion's other families "
+                            "serve (`train` will leave EASE out)")
+    lists = component_lists(als_candidates, interactions, users, depth, ctx, ease=ease)
+    if champion.weights.ease > 0 and ease is None:
+        lists[Source.EASE] = lists[Source.POPULAR].limit(0)
     blended = blend(lists, champion.weights, depth=depth, k=depth)
     return (blended.join(new_items.withColumn("_new", F.lit(True)), ITEM_ID, "left")
             .select(USER_ID, ITEM_ID, SCORE, RANK,
                     F.when(F.col("_new"), Source.CONTENT)
-                    .otherwise(F.lit(champion.weights.family)).alias(SOURCE)))
+                    .otherwise(F.lit(champion.weights.family)).alias(SOURCE))), warnings
 
 
 def run(ctx: StepContext) -> StepResult:
@@ -191,8 +207,9 @@ def run(ctx: StepContext) -> StepResult:
             .select(USER_ID, ITEM_ID, SCORE, RANK,
                     F.when(F.col("_new"), Source.CONTENT).otherwise(Source.ALS).alias(SOURCE)))
         if champion.weights.family != Source.ALS:
-            model_candidates = blended_candidates(ctx, champion, model_candidates, events,
-                                                  users, new_items, depth)
+            model_candidates, blend_warnings = blended_candidates(
+                ctx, champion, model_candidates, events, users, new_items, depth)
+            warnings += blend_warnings
         candidates = model_candidates.unionByName(candidates)
         factors_by_id = factors.join(inputs.item_index.withColumnRenamed(ITEM_IDX, FACTOR_ID),
                                      FACTOR_ID).select(ITEM_ID, FACTOR_FEATURES)

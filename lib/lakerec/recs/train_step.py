@@ -1,5 +1,5 @@
-"""Step ``train``: silver events -> a tuned recommender (ALS, item-item, popularity, or a
-blend of them), measured against popularity, registered as ``lakerec-als`` and promoted to
+"""Step ``train``: silver events -> a tuned recommender (ALS, item-item, EASE, popularity, or
+a blend of them), measured against popularity, registered as ``lakerec-als`` and promoted to
 ``champion`` only on evidence.
 
 1. Confidences per (customer, item) and the stable id maps (``gold.user_index``,
@@ -7,15 +7,16 @@ blend of them), measured against popularity, registered as ``lakerec-als`` and p
 2. Hold out evaluation data (``recommend.split``), carve a validation split the same way from
    the training part, and on it: search ALS's rank, regParam, alpha, confidence transform
    and half-life by NDCG@10 (:mod:`lakerec.recs.search`; one MLflow child run per trial);
-   then choose the blend weights of ALS, item-item and popularity
+   then EASE's lambda (:mod:`lakerec.recs.ease`; left out above ``recommend.ease.max_items``
+   items) and the blend weights of ALS, item-item, EASE and popularity
    (:mod:`lakerec.recs.blend`; a single family is a corner of the grid).
 3. Measure every family and the chosen one (and the current champion, with its own
    weights) on the same held-out data: the evidence, with popularity bias (Gini, long-tail
    share) and NDCG per customer segment.
 4. Refit ALS with the chosen settings on every event before the run date, held-out ones
    included: the model that is registered and served, with its family and weights logged
-   beside the evidence (item-item and popularity are recomputed from the data when
-   serving); alias ``champion`` or ``challenger``
+   beside the evidence (item-item, EASE at its logged lambda and popularity are recomputed
+   from the data when serving); alias ``champion`` or ``challenger``
    (:func:`lakerec.recs.promotion.promotion_decision`). When no model beats popularity by
    ``recommend.min_lift_over_popularity``, the champion alias is removed and
    ``recommend`` serves the popularity fallback.
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,7 +38,7 @@ from lakerec.core.dates import midnight
 from lakerec.core.schemas import Source
 from lakerec.core.settings import AlsSearchConfig
 from lakerec.core.step import StepContext, StepResult
-from lakerec.recs.blend import BLEND, COMPONENTS, BlendWeights, Weighing
+from lakerec.recs.blend import BLEND, BlendWeights, Weighing
 from lakerec.recs.holdout import Holdout
 from lakerec.recs.plots import plot_metrics_vs_k
 from lakerec.recs.promotion import (
@@ -48,10 +50,12 @@ from lakerec.recs.promotion import (
 )
 from lakerec.recs.search import AlsParams, Trial
 from lakerec.recs.training import (
+    EASE_LAMBDA_PARAM,
     EVENTS_VERSION,
     EXPERIMENT,
     NothingToEvaluateError,
     candidates_on,
+    ease_gram,
     evaluation_holdout,
     foreign_to,
     lake_binding,
@@ -62,7 +66,7 @@ from lakerec.recs.training import (
     trained_on,
     write_indices,
 )
-from lakerec.recs.tuning import choose_blend, choose_settings, validation_split
+from lakerec.recs.tuning import Blending, choose_blend, choose_settings, validation_split
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -98,24 +102,29 @@ def run(ctx: StepContext) -> StepResult:
     newest = (registry.latest_version(client, registry.ALS_MODEL)
               if cfg.search.carry_champion else None)
     seed = cfg.search.seed + (newest or 0)
+    gram, ease_left_out = ease_gram(holdout, ctx, needed=champion_on is not None
+                                    and champion_on.weights.ease > 0)
+    warnings = [ease_left_out] if ease_left_out else []
     validation = validation_split(ctx, holdout, fitter.spec)
     settings = choose_settings(ctx, validation, inputs, fitter, carried=carried, seed=seed)
     best, trials = settings.params, settings.trials
     carried_from = champion_version if carried is not None and trials else None
-    weights, weighings = choose_blend(ctx, validation, inputs, fitter, settings)
+    blending = choose_blend(ctx, validation, inputs, fitter, settings, ease=gram is not None)
+    weights, weighings = blending.weights, blending.weighings
     if validation is not None:
         validation.unpersist()
 
+    ease = (gram.model(blending.ease_lambda)
+            if gram is not None and blending.ease_lambda is not None else None)
     candidates = candidates_on(holdout, inputs, fitter.on_holdout(holdout, best),
-                               fitter.spec_for(best), ctx)
+                               fitter.spec_for(best), ctx, ease=ease, ease_gram=gram)
     families = {name: measure_recs("popularity" if name == Source.POPULAR else name,
-                                   candidates.lists[name], holdout, inputs, ks=ks)
-                for name in COMPONENTS}
+                                   recs, holdout, inputs, ks=ks)
+                for name, recs in candidates.lists.items()}
     popularity = families[Source.POPULAR]
     new = families.get(weights.family) or measure_recs(
         BLEND, candidates.blended(weights, max(ks)), holdout, inputs, ks=ks)
     champion = None
-    warnings = []
     if foreign:
         warnings.append(f"{registry.ALS_MODEL} v{champion_version} (champion) is not compared "
                         f"and keeps its alias: {foreign}")
@@ -137,7 +146,7 @@ def run(ctx: StepContext) -> StepResult:
                 **{str(name): ev for name, ev in families.items() if name != Source.POPULAR}}
     if champion is not None:
         evidence["champion"] = champion
-    version, run_id = log_and_register(ctx, client, served, best, weights, trials, weighings,
+    version, run_id = log_and_register(ctx, client, served, best, blending, trials,
                                        holdout, evidence, promote, why, inputs.versions,
                                        trained_until=until, training_pairs=pairs,
                                        carried_from=carried_from, search_seed=seed)
@@ -167,6 +176,7 @@ def run(ctx: StepContext) -> StepResult:
                f"split {json.dumps(holdout.definition)}",
                f"ALS settings: {describe(best)}{searched}",
                f"family: {weights.family} ({weights}){blended}",
+               describe_ease(blending, cfg.blend.families, left_out=ease_left_out is not None),
                *(line(ev) for ev in families.values())]
     if weights.family == BLEND:
         summary.append(line(new))
@@ -230,6 +240,20 @@ def describe_search(trials: list[Trial], chosen: AlsParams, carried_from: int | 
             + "".join(f"; {n}" for n in notes) + ")")
 
 
+def describe_ease(blending: Blending, families: Sequence[str], *, left_out: bool) -> str:
+    """What the closing report says of EASE: its lambda and how it was chosen."""
+    if Source.EASE not in families:
+        return "EASE: not among recommend.blend.families"
+    if left_out or blending.ease_lambda is None:
+        return "EASE: left out (see the warnings)" if left_out else "EASE: not tried"
+    if not blending.ease_scores:
+        return f"EASE: lambda={blending.ease_lambda:g} (no validation split to choose on)"
+    tried = ", ".join(f"{lamb:g}: {score:.4f}"
+                      for lamb, score in sorted(blending.ease_scores.items()))
+    return (f"EASE: lambda={blending.ease_lambda:g} (validation {PRIMARY_METRIC} by lambda "
+            f"{tried})")
+
+
 def describe_choice(weights: BlendWeights, weighings: list[Weighing]) -> str:
     """The chosen weighting's validation score, and the best one's when it was passed over
     for a simpler one within the tolerance."""
@@ -243,20 +267,20 @@ def describe_choice(weights: BlendWeights, weighings: list[Weighing]) -> str:
 
 
 def log_and_register(ctx: StepContext, client: MlflowClient, model: ALSModel, best: AlsParams,
-                     weights: BlendWeights, trials: list[Trial],
-                     weighings: list[Weighing], holdout: Holdout,
+                     blending: Blending, trials: list[Trial], holdout: Holdout,
                      evidence: dict[str, Evidence], promote: bool, why: str,
                      versions: dict[str, int], *, trained_until: datetime,
                      training_pairs: int, carried_from: int | None,
                      search_seed: int) -> tuple[int, str]:
-    """One MLflow run: params (ALS settings, family and blend weights, and the champion
-    version whose settings the search tried second), the evidence of every
+    """One MLflow run: params (ALS settings, family and blend weights, EASE's lambda, and the
+    champion version whose settings the search tried second), the evidence of every
     family at every k (prefix ``model.`` for the chosen one), plot, split, one child run per
-    search trial, the blend weightings tried, and the served ALS model; registered with its
-    family as a tag."""
+    search trial, the blend weightings and EASE lambdas tried, and the served ALS model;
+    registered with its family as a tag."""
     import mlflow
 
     cfg = ctx.config.recommend
+    weights = blending.weights
     experiment = registry.ensure_experiment(ctx.config.mlflow, EXPERIMENT)
     artifacts = Path(ctx.config.paths.artifacts) / "train" / ctx.run_id
     with mlflow.start_run(experiment_id=experiment,
@@ -267,6 +291,8 @@ def log_and_register(ctx: StepContext, client: MlflowClient, model: ALSModel, be
                            "event_weights": json.dumps(dict(cfg.event_weights)),
                            "confidence_epsilon": cfg.confidence_epsilon,
                            **{f"item_item.{k}": v for k, v in cfg.item_item.model_dump().items()},
+                           EASE_LAMBDA_PARAM: blending.ease_lambda,
+                           "ease.max_items": cfg.ease.max_items,
                            "num_blocks": ctx.spark.sparkContext.defaultParallelism,
                            "search_trials": len(trials) or 1,
                            "search_trial_max_iter": cfg.search.trial_max_iter or cfg.als.max_iter,
@@ -313,8 +339,13 @@ def log_and_register(ctx: StepContext, client: MlflowClient, model: ALSModel, be
                         "evaluation/search.json")
         mlflow.log_dict({"metric": f"validation {PRIMARY_METRIC}",
                          "tolerance_se": cfg.blend.tolerance_se,
-                         "weightings": [w.logged() for w in weighings]},
+                         "weightings": [w.logged() for w in blending.weighings]},
                         "evaluation/blend.json")
+        mlflow.log_dict({"metric": f"validation {PRIMARY_METRIC}",
+                         "chosen": blending.ease_lambda,
+                         "lambdas": [{"lambda": lamb, "score": score}
+                                     for lamb, score in sorted(blending.ease_scores.items())]},
+                        "evaluation/ease.json")
         unique = list({ev.name: ev for ev in evidence.values()}.values())
         plot = plot_metrics_vs_k(unique, cfg.metrics_ks, artifacts / "metrics_vs_k.png")
         mlflow.log_artifact(str(plot), "evaluation")

@@ -41,6 +41,7 @@ from lakerec.core.tables import (
 from lakerec.recs.als import fit_als, prepare_ratings, top_k
 from lakerec.recs.baselines import popularity_top_k
 from lakerec.recs.blend import BLEND, BlendWeights, blend
+from lakerec.recs.ease import EaseModel, Gram, TooManyItemsError, ease_top_k, item_gram
 from lakerec.recs.holdout import ConfidenceSpec, Holdout, make_holdout
 from lakerec.recs.interactions import new_index_rows, with_indices
 from lakerec.recs.item_similarity import item_item_top_k
@@ -223,13 +224,33 @@ def measure_popularity(holdout: Holdout, inputs: Inputs, ctx: StepContext) -> Ev
     return measure_recs("popularity", recs, holdout, inputs, ks=ctx.config.recommend.metrics_ks)
 
 
+def ease_gram(holdout: Holdout, ctx: StepContext, *, needed: bool = False
+              ) -> tuple[Gram | None, str | None]:
+    """EASE's Gram matrix of ``holdout``'s training part, or ``None`` when
+    ``recommend.blend.families`` leaves EASE out (unless ``needed``, to measure a champion
+    that weighs it), or (with the reason) when its items exceed ``recommend.ease.max_items``:
+    the family is left out."""
+    cfg = ctx.config.recommend
+    if Source.EASE not in cfg.blend.families and not needed:
+        return None, None
+    try:
+        return item_gram(holdout.train, max_items=cfg.ease.max_items), None
+    except TooManyItemsError as exc:
+        log.warning("%s: the family is left out", exc)
+        return None, f"{exc}: the family is left out"
+
+
 @dataclass
 class Candidates:
     """Each blend component's top ``depth`` ``(user_id, item_id, score, rank)`` for the
-    held-out customers of one holdout (:mod:`lakerec.recs.blend`)."""
+    held-out customers of one holdout (:mod:`lakerec.recs.blend`), and EASE's Gram matrix
+    of its training part, to score EASE at another lambda (:meth:`with_ease`)."""
 
     lists: dict[str, DataFrame]
     depth: int
+    users: DataFrame
+    interactions: DataFrame
+    ease_gram: Gram | None = None
 
     def blended(self, weights: BlendWeights, k: int) -> DataFrame:
         if weights.family != BLEND:  # one component: its own list, as it ranked it
@@ -238,7 +259,21 @@ class Candidates:
 
     def with_als(self, recs: DataFrame) -> Candidates:
         """The same lists with another ALS model's."""
-        return Candidates({**self.lists, Source.ALS: recs}, self.depth)
+        return Candidates({**self.lists, Source.ALS: recs}, self.depth, self.users,
+                          self.interactions, self.ease_gram)
+
+    def with_ease(self, lamb: float, users_per_block: int) -> Candidates:
+        """The same lists with EASE's at ``lamb`` (cached: :meth:`unpersist` it); an empty
+        one without a Gram matrix (the catalogue is above ``recommend.ease.max_items``, as
+        ``recommend`` serves then)."""
+        if self.ease_gram is None:
+            log.warning("no EASE Gram matrix (too many items): EASE proposes nothing")
+            recs = self.lists[Source.POPULAR].limit(0).cache()
+        else:
+            recs = ease_top_k(self.ease_gram.model(lamb), self.interactions, self.depth,
+                              users=self.users, users_per_block=users_per_block).cache()
+        return Candidates({**self.lists, Source.EASE: recs}, self.depth, self.users,
+                          self.interactions, self.ease_gram)
 
     def unpersist(self) -> None:
         for df in self.lists.values():
@@ -246,29 +281,42 @@ class Candidates:
 
 
 def candidates_on(holdout: Holdout, inputs: Inputs, als_model: ALSModel, spec: ConfidenceSpec,
-                  ctx: StepContext) -> Candidates:
-    """ALS (``als_model``), item-item and popularity candidates trained on ``holdout``'s
-    training part; item-item affinities are confidences by ``spec``."""
+                  ctx: StepContext, *, ease: EaseModel | None = None,
+                  ease_gram: Gram | None = None) -> Candidates:
+    """ALS (``als_model``), item-item, popularity and (with ``ease``) EASE candidates
+    trained on ``holdout``'s training part; item-item affinities are confidences by
+    ``spec``. ``ease_gram``, the Gram matrix ``ease`` was fitted from, is kept for
+    :meth:`Candidates.with_ease`."""
     cfg = ctx.config.recommend
     depth = max(cfg.blend.depth, *cfg.metrics_ks)
+    users = holdout.relevant.select(USER_ID).distinct()
+    interactions = holdout.train_with(spec)
     lists = component_lists(
         model_top_k(als_model, holdout, inputs, depth, cfg.users_per_block),
-        holdout.train_with(spec), holdout.relevant.select(USER_ID).distinct(), depth, ctx)
-    return Candidates({name: df.cache() for name, df in lists.items()}, depth)
+        interactions, users, depth, ctx, ease=ease)
+    return Candidates({name: df.cache() for name, df in lists.items()}, depth, users,
+                      interactions, ease_gram)
 
 
 def component_lists(als: DataFrame, interactions: DataFrame, users: DataFrame, depth: int,
-                    ctx: StepContext) -> dict[str, DataFrame]:
-    """The blend's components for ``users``: the given ALS list, and the item-item and
-    popularity lists of ``interactions`` ``(user_id, item_id, confidence)``, top ``depth``."""
-    item_item = ctx.config.recommend.item_item
-    return {Source.ALS: als,
-            Source.ITEM_ITEM: item_item_top_k(
-                interactions, depth, users=users, metric=item_item.similarity,
-                min_cooccurrence=item_item.min_cooccurrence,
-                max_items_per_user=item_item.max_items_per_user,
-                neighbours=item_item.neighbours),
-            Source.POPULAR: popularity_top_k(interactions, users, depth)}
+                    ctx: StepContext, *, ease: EaseModel | None = None
+                    ) -> dict[str, DataFrame]:
+    """The blend's components for ``users``: the given ALS list, and the item-item,
+    popularity and (with ``ease``) EASE lists of ``interactions`` ``(user_id, item_id,
+    confidence)``, top ``depth``."""
+    cfg = ctx.config.recommend
+    item_item = cfg.item_item
+    lists: dict[str, DataFrame] = {
+        Source.ALS: als,
+        Source.ITEM_ITEM: item_item_top_k(
+            interactions, depth, users=users, metric=item_item.similarity,
+            min_cooccurrence=item_item.min_cooccurrence,
+            max_items_per_user=item_item.max_items_per_user, neighbours=item_item.neighbours),
+        Source.POPULAR: popularity_top_k(interactions, users, depth)}
+    if ease is not None:
+        lists[Source.EASE] = ease_top_k(ease, interactions, depth, users=users,
+                                        users_per_block=cfg.users_per_block)
+    return lists
 
 
 def measure_recs(name: str, recs: DataFrame, holdout: Holdout, inputs: Inputs, *,
@@ -296,6 +344,8 @@ def load_version(mlflow_config: MlflowConfig, version: int) -> ALSModel:
     pipeline = mlflow.spark.load_model(f"models:/{registry.ALS_MODEL}/{version}")
     return pipeline.stages[0]
 
+
+EASE_LAMBDA_PARAM = "ease.lambda"  # MLflow param of the EASE lambda a version is served with
 
 # The version tags that bind a registered model to the lake whose index tables its factor
 # ids refer to.
@@ -343,6 +393,7 @@ class TrainedOn:
     weights: BlendWeights
     trained_until: datetime | None    # None for versions logged before it was recorded
     binding: dict[str, str]           # lake_binding() tags; empty for older versions
+    ease_lambda: float | None = None  # EASE's L2 strength, when it has a weight
 
     def fair_on(self, holdout: Holdout) -> bool:
         """True when this version cannot have seen ``holdout``'s held-out events: its
@@ -359,30 +410,41 @@ def trained_on(client: MlflowClient, version: int) -> TrainedOn:
         raise InputError(f"{registry.ALS_MODEL} v{version} is not linked to an MLflow run")
     params = client.get_run(run_id).data.params
     until = params.get("trained_until")
+    ease_lambda = params.get(EASE_LAMBDA_PARAM)
     return TrainedOn(params=AlsParams.from_logged(params),
                      weights=BlendWeights.from_logged(params),
                      trained_until=datetime.fromisoformat(until) if until else None,
                      binding={key: value for key, value in (model_version.tags or {}).items()
-                              if key.startswith("lake.")})
+                              if key.startswith("lake.")},
+                     ease_lambda=float(ease_lambda) if ease_lambda not in (None, "None")
+                     else None)
 
 
-def measure_version(name: str, model: ALSModel, weights: BlendWeights, holdout: Holdout,
+def measure_version(name: str, model: ALSModel, version: TrainedOn, holdout: Holdout,
                     inputs: Inputs, ctx: StepContext, candidates: Candidates | None) -> Evidence:
-    """A registered version on ``holdout``: its ALS model, blended by its weights with the
-    other components of ``candidates`` (item-item and popularity are recomputed from the
-    data, so only the ALS list is the version's own; ``None`` will do for ALS alone)."""
-    ks = ctx.config.recommend.metrics_ks
+    """A registered version (``model``, trained on ``version``) on ``holdout``: its ALS
+    model, blended by its weights with the other components of ``candidates``. Item-item
+    and popularity are recomputed from the data with today's settings, EASE with the
+    version's lambda; ``None`` will do for ALS alone."""
+    cfg = ctx.config.recommend
+    weights = version.weights
     if weights.family == Source.ALS:
         return measure_model(name, model, holdout, inputs, ctx)
     if candidates is None:
         raise ValueError(f"measuring a {weights.family} needs the other components' candidates")
-    own = model_top_k(model, holdout, inputs, candidates.depth,
-                      ctx.config.recommend.users_per_block).cache()
+    own = model_top_k(model, holdout, inputs, candidates.depth, cfg.users_per_block).cache()
+    lists = candidates.with_als(own)
+    if weights.ease > 0:
+        if version.ease_lambda is None:
+            raise InputError(f"{name} weighs EASE but logged no {EASE_LAMBDA_PARAM}")
+        lists = lists.with_ease(version.ease_lambda, cfg.users_per_block)
     try:
-        return measure_recs(name, candidates.with_als(own).blended(weights, max(ks)), holdout,
-                            inputs, ks=ks)
+        return measure_recs(name, lists.blended(weights, max(cfg.metrics_ks)), holdout,
+                            inputs, ks=cfg.metrics_ks)
     finally:
         own.unpersist()
+        if weights.ease > 0:
+            lists.lists[Source.EASE].unpersist()
 
 
 def measure_champion(ctx: StepContext, version: int, champion: TrainedOn, holdout: Holdout,
@@ -399,10 +461,10 @@ def measure_champion(ctx: StepContext, version: int, champion: TrainedOn, holdou
     """
     if champion.fair_on(holdout):
         return measure_version(f"champion v{version}", load_version(ctx.config.mlflow, version),
-                               champion.weights, holdout, inputs, ctx, candidates)
+                               champion, holdout, inputs, ctx, candidates)
     log.info("champion v%d was trained on data up to %s, which overlaps the held-out events: "
              "refitting its hyperparameters %s on this split", version,
              champion.trained_until or "an unrecorded date", champion.params)
     return measure_version(f"champion v{version} (refit)",
-                           fitter.on_holdout(holdout, champion.params), champion.weights,
-                           holdout, inputs, ctx, candidates)
+                           fitter.on_holdout(holdout, champion.params), champion, holdout,
+                           inputs, ctx, candidates)

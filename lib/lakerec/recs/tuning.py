@@ -1,21 +1,22 @@
 """Tuning on a validation split carved from the evaluation holdout's training part: the ALS
-settings (:mod:`lakerec.recs.search`) and the blend weights (:mod:`lakerec.recs.blend`).
-Shared by ``train`` and ``lakerec bench ranking``."""
+settings (:mod:`lakerec.recs.search`), EASE's lambda (:mod:`lakerec.recs.ease`) and the blend
+weights (:mod:`lakerec.recs.blend`). Shared by ``train`` and ``lakerec bench ranking``."""
 
 from __future__ import annotations
 
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 from pyspark.ml.recommendation import ALSModel
 from pyspark.sql import DataFrame
 
-from lakerec.core.schemas import USER_ID
+from lakerec.core.schemas import USER_ID, Source
 from lakerec.core.step import StepContext
 from lakerec.recs.blend import BlendWeights, Weighing, choose_weights, weight_grid
+from lakerec.recs.ease import EaseModel, choose_lambda, ease_top_k, item_gram
 from lakerec.recs.holdout import ConfidenceSpec, Holdout, validation_holdout
 from lakerec.recs.metrics import ndcg_per_user
 from lakerec.recs.promotion import PRIMARY_K
@@ -39,10 +40,11 @@ log = logging.getLogger("lakerec.train")
 
 def validation_split(ctx: StepContext, holdout: Holdout, spec: ConfidenceSpec) -> Holdout | None:
     """The validation split carved from ``holdout``'s training part (cached), or ``None`` when
-    nothing is tuned (one search trial and one blend weighting) or it holds no relevant
-    event."""
+    nothing is tuned (one search trial, one blend weighting and at most one EASE lambda) or
+    it holds no relevant event."""
     cfg = ctx.config.recommend
-    if cfg.search.trials <= 1 and len(configured_grid(ctx)) <= 1:
+    tunes_ease = Source.EASE in cfg.blend.families and len(cfg.ease.lambdas) > 1
+    if cfg.search.trials <= 1 and len(configured_grid(ctx)) <= 1 and not tunes_ease:
         return None
     validation = validation_holdout(
         holdout, spec, test_days=cfg.split.test_days, ratio=cfg.split.ratio,
@@ -72,10 +74,40 @@ def validation_ndcg(recs: DataFrame, validation: Holdout) -> float:
     return mean_score(validation_scores(recs, validation))
 
 
-def configured_grid(ctx: StepContext) -> list[BlendWeights]:
-    """The blend weightings ``recommend.blend`` allows."""
+def configured_grid(ctx: StepContext, *, ease: bool = True) -> list[BlendWeights]:
+    """The blend weightings ``recommend.blend`` allows (without EASE when ``ease`` is
+    false: its catalogue is too large)."""
     blend_cfg = ctx.config.recommend.blend
-    return weight_grid(blend_cfg.weight_step, blend_cfg.families)
+    families = [name for name in blend_cfg.families if ease or name != Source.EASE]
+    return weight_grid(blend_cfg.weight_step, families or [Source.ALS])
+
+
+def ease_fallback_lambda(ctx: StepContext) -> float:
+    """EASE's lambda when there is no validation split to choose it on: the middle one of
+    ``recommend.ease.lambdas``."""
+    lambdas = sorted(ctx.config.recommend.ease.lambdas)
+    return lambdas[len(lambdas) // 2]
+
+
+def choose_ease_lambda(ctx: StepContext, validation: Holdout
+                       ) -> tuple[EaseModel, dict[float, float]]:
+    """EASE fitted on ``validation``'s training part with the ``recommend.ease.lambdas``
+    value that scores best on it by NDCG@10 (the larger on a tie), and every value's score.
+
+    Raises
+    ------
+    TooManyItemsError
+        Above ``recommend.ease.max_items`` items.
+    """
+    cfg = ctx.config.recommend
+    gram = item_gram(validation.train, max_items=cfg.ease.max_items)
+    users = validation.relevant.select(USER_ID).distinct()
+
+    def score(model: EaseModel) -> float:
+        return validation_ndcg(ease_top_k(model, validation.train, PRIMARY_K, users=users,
+                                          users_per_block=cfg.users_per_block), validation)
+
+    return choose_lambda(gram, score, cfg.ease.lambdas)
 
 
 def start_points(ctx: StepContext) -> list[AlsParams]:
@@ -146,20 +178,42 @@ def choose_settings(ctx: StepContext, validation: Holdout | None, inputs: Inputs
     return Searched(chosen, trials, kept[0][2] if kept and kept[0][1] == chosen else None)
 
 
+@dataclass(frozen=True)
+class Blending:
+    """The chosen weighting, every weighting's validation evidence, and EASE's lambda."""
+
+    weights: BlendWeights
+    weighings: list[Weighing]
+    # chosen on validation (or the fallback without one); None when EASE is left out
+    ease_lambda: float | None = None
+    ease_scores: dict[float, float] = field(default_factory=dict)  # validation, per lambda
+
+
 def choose_blend(ctx: StepContext, validation: Holdout | None, inputs: Inputs, fitter: Fitter,
-                 searched: Searched) -> tuple[BlendWeights, list[Weighing]]:
+                 searched: Searched, *, ease: bool = True) -> Blending:
     """The family (or blend of families) best on validation, ALS with the searched settings
-    among them, by :func:`~lakerec.recs.blend.choose_weights` with
-    ``recommend.blend.tolerance_se``; ALS alone without a validation split."""
-    grid = configured_grid(ctx)
-    if validation is None or len(grid) <= 1:
-        return BlendWeights(), []
+    and EASE with the lambda best on validation among them, by
+    :func:`~lakerec.recs.blend.choose_weights` with ``recommend.blend.tolerance_se``.
+    Without a validation split: the one configured family, or ALS alone. ``ease`` false
+    leaves EASE out (its catalogue is too large)."""
+    grid = configured_grid(ctx, ease=ease)
+    with_ease = any(weights.ease > 0 for weights in grid)
+    if validation is None:
+        weights = grid[0] if len(grid) == 1 else BlendWeights()
+        return Blending(weights, [], ease_fallback_lambda(ctx) if with_ease else None)
+    ease_model, ease_scores = (choose_ease_lambda(ctx, validation) if with_ease
+                               else (None, {}))
+    lamb = ease_model.lamb if ease_model is not None else None
+    if len(grid) == 1:
+        return Blending(grid[0], [], lamb, ease_scores)
     best = searched.params
     model = searched.model or fitter.on_holdout(validation, best)
-    candidates = candidates_on(validation, inputs, model, fitter.spec_for(best), ctx)
+    candidates = candidates_on(validation, inputs, model, fitter.spec_for(best), ctx,
+                               ease=ease_model)
     try:
-        return choose_weights(candidates.lists, grid, validation.relevant,
-                              depth=candidates.depth, k=PRIMARY_K,
-                              tolerance_se=ctx.config.recommend.blend.tolerance_se)
+        weights, weighings = choose_weights(
+            candidates.lists, grid, validation.relevant, depth=candidates.depth, k=PRIMARY_K,
+            tolerance_se=ctx.config.recommend.blend.tolerance_se)
     finally:
         candidates.unpersist()
+    return Blending(weights, weighings, lamb, ease_scores)
