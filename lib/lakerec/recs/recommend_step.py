@@ -72,7 +72,7 @@ from lakerec.recs.content import (
     similar_items_from_scores,
     with_reason_item,
 )
-from lakerec.recs.ease import TooManyItemsError, item_gram
+from lakerec.recs.ease import TooManyItemsError, ease_top_k, item_gram
 from lakerec.recs.interactions import positive_pairs
 from lakerec.recs.training import (
     EASE_LAMBDA_PARAM,
@@ -121,13 +121,14 @@ def item_factors_with_content(model: ALSModel, items: DataFrame, item_index: Dat
 
 
 def blended_candidates(ctx: StepContext, champion: TrainedOn, als_candidates: DataFrame,
-                       events: DataFrame, users: DataFrame, new_items: DataFrame,
-                       depth: int) -> tuple[DataFrame, list[str]]:
+                       events: DataFrame, pairs: DataFrame, users: DataFrame,
+                       new_items: DataFrame, depth: int) -> tuple[DataFrame, list[str]]:
     """The champion's blend of ``als_candidates`` with item-item, EASE (at the champion's
-    lambda) and popular candidates computed from the events before the run date, as
-    ``(user_id, item_id, score, rank, source)``; source ``content`` for new items, else the
-    champion's family. And warnings: EASE proposes nothing when the catalogue has grown past
-    ``recommend.ease.max_items`` since ``train`` chose it."""
+    lambda, on ``pairs``: the default confidences', as in ``train``) and popular candidates
+    computed from the events before the run date, as ``(user_id, item_id, score, rank,
+    source)``; source ``content`` for new items, else the champion's family. And warnings:
+    EASE proposes nothing when the catalogue has grown past ``recommend.ease.max_items``
+    since ``train`` chose it."""
     params = champion.params
     interactions = confidence_spec(ctx).with_settings(
         transform=params.transform, half_life_days=params.half_life_days
@@ -136,15 +137,16 @@ def blended_candidates(ctx: StepContext, champion: TrainedOn, als_candidates: Da
     if champion.weights.ease > 0:
         if champion.ease_lambda is None:
             raise InputError(f"the champion weighs EASE but logged no {EASE_LAMBDA_PARAM}")
+        cfg = ctx.config.recommend
         try:
-            ease = item_gram(interactions, max_items=ctx.config.recommend.ease.max_items
-                             ).model(champion.ease_lambda)
+            model = item_gram(pairs, max_items=cfg.ease.max_items).model(champion.ease_lambda)
+            ease = ease_top_k(model, pairs, depth, users=users,
+                              users_per_block=cfg.users_per_block)
         except TooManyItemsError as exc:
             warnings.append(f"{exc}: EASE proposes nothing, the champion's other families "
                             "serve (`train` will leave EASE out)")
+            ease = als_candidates.select(USER_ID, ITEM_ID, SCORE, RANK).limit(0)
     lists = component_lists(als_candidates, interactions, users, depth, ctx, ease=ease)
-    if champion.weights.ease > 0 and ease is None:
-        lists[Source.EASE] = lists[Source.POPULAR].limit(0)
     blended = blend(lists, champion.weights, depth=depth, k=depth)
     return (blended.join(new_items.withColumn("_new", F.lit(True)), ITEM_ID, "left")
             .select(USER_ID, ITEM_ID, SCORE, RANK,
@@ -208,7 +210,8 @@ def run(ctx: StepContext) -> StepResult:
                     F.when(F.col("_new"), Source.CONTENT).otherwise(Source.ALS).alias(SOURCE)))
         if champion.weights.family != Source.ALS:
             model_candidates, blend_warnings = blended_candidates(
-                ctx, champion, model_candidates, events, users, new_items, depth)
+                ctx, champion, model_candidates, events, interactions, users, new_items,
+                depth)
             warnings += blend_warnings
         candidates = model_candidates.unionByName(candidates)
         factors_by_id = factors.join(inputs.item_index.withColumnRenamed(ITEM_IDX, FACTOR_ID),

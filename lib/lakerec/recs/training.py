@@ -243,13 +243,13 @@ def ease_gram(holdout: Holdout, ctx: StepContext, *, needed: bool = False
 @dataclass
 class Candidates:
     """Each blend component's top ``depth`` ``(user_id, item_id, score, rank)`` for the
-    held-out customers of one holdout (:mod:`lakerec.recs.blend`), and EASE's Gram matrix
-    of its training part, to score EASE at another lambda (:meth:`with_ease`)."""
+    held-out customers (``users``) of one holdout (:mod:`lakerec.recs.blend`), and EASE's
+    Gram matrix of its training pairs, to score EASE at another lambda (:meth:`with_ease`)."""
 
     lists: dict[str, DataFrame]
     depth: int
     users: DataFrame
-    interactions: DataFrame
+    pairs: DataFrame              # the holdout's training pairs: EASE's histories
     ease_gram: Gram | None = None
 
     def blended(self, weights: BlendWeights, k: int) -> DataFrame:
@@ -260,7 +260,7 @@ class Candidates:
     def with_als(self, recs: DataFrame) -> Candidates:
         """The same lists with another ALS model's."""
         return Candidates({**self.lists, Source.ALS: recs}, self.depth, self.users,
-                          self.interactions, self.ease_gram)
+                          self.pairs, self.ease_gram)
 
     def with_ease(self, lamb: float, users_per_block: int) -> Candidates:
         """The same lists with EASE's at ``lamb`` (cached: :meth:`unpersist` it); an empty
@@ -270,10 +270,10 @@ class Candidates:
             log.warning("no EASE Gram matrix (too many items): EASE proposes nothing")
             recs = self.lists[Source.POPULAR].limit(0).cache()
         else:
-            recs = ease_top_k(self.ease_gram.model(lamb), self.interactions, self.depth,
+            recs = ease_top_k(self.ease_gram.model(lamb), self.pairs, self.depth,
                               users=self.users, users_per_block=users_per_block).cache()
         return Candidates({**self.lists, Source.EASE: recs}, self.depth, self.users,
-                          self.interactions, self.ease_gram)
+                          self.pairs, self.ease_gram)
 
     def unpersist(self) -> None:
         for df in self.lists.values():
@@ -285,24 +285,27 @@ def candidates_on(holdout: Holdout, inputs: Inputs, als_model: ALSModel, spec: C
                   ease_gram: Gram | None = None) -> Candidates:
     """ALS (``als_model``), item-item, popularity and (with ``ease``) EASE candidates
     trained on ``holdout``'s training part; item-item affinities are confidences by
-    ``spec``. ``ease_gram``, the Gram matrix ``ease`` was fitted from, is kept for
-    :meth:`Candidates.with_ease`."""
+    ``spec``; EASE's histories are the training pairs its Gram matrix was built from (with
+    ``spec``'s decay, a purchase returned later can drop a pair), and that Gram matrix,
+    ``ease_gram``, is kept for :meth:`Candidates.with_ease`."""
     cfg = ctx.config.recommend
     depth = max(cfg.blend.depth, *cfg.metrics_ks)
     users = holdout.relevant.select(USER_ID).distinct()
-    interactions = holdout.train_with(spec)
+    ease_list = (None if ease is None else
+                 ease_top_k(ease, holdout.train, depth, users=users,
+                            users_per_block=cfg.users_per_block))
     lists = component_lists(
         model_top_k(als_model, holdout, inputs, depth, cfg.users_per_block),
-        interactions, users, depth, ctx, ease=ease)
+        holdout.train_with(spec), users, depth, ctx, ease=ease_list)
     return Candidates({name: df.cache() for name, df in lists.items()}, depth, users,
-                      interactions, ease_gram)
+                      holdout.train, ease_gram)
 
 
 def component_lists(als: DataFrame, interactions: DataFrame, users: DataFrame, depth: int,
-                    ctx: StepContext, *, ease: EaseModel | None = None
+                    ctx: StepContext, *, ease: DataFrame | None = None
                     ) -> dict[str, DataFrame]:
-    """The blend's components for ``users``: the given ALS list, and the item-item,
-    popularity and (with ``ease``) EASE lists of ``interactions`` ``(user_id, item_id,
+    """The blend's components for ``users``: the given ALS and (when given) EASE lists, and
+    the item-item and popularity lists of ``interactions`` ``(user_id, item_id,
     confidence)``, top ``depth``."""
     cfg = ctx.config.recommend
     item_item = cfg.item_item
@@ -314,8 +317,7 @@ def component_lists(als: DataFrame, interactions: DataFrame, users: DataFrame, d
             max_items_per_user=item_item.max_items_per_user, neighbours=item_item.neighbours),
         Source.POPULAR: popularity_top_k(interactions, users, depth)}
     if ease is not None:
-        lists[Source.EASE] = ease_top_k(ease, interactions, depth, users=users,
-                                        users_per_block=cfg.users_per_block)
+        lists[Source.EASE] = ease
     return lists
 
 
