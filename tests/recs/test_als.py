@@ -134,7 +134,8 @@ def test_train_chooses_a_family_on_validation_and_the_registry_records_it(
     assert logged["tolerance_se"] == tolerance
     weightings = {BlendWeights(**{name: w[name] for name in COMPONENTS}): w
                   for w in logged["weightings"]}
-    assert len(weightings) == len(weight_grid(trained.recommend.blend.weight_step))  # all 4
+    assert len(weightings) == len(weight_grid(trained.recommend.blend.weight_step,
+                                              trained.recommend.blend.families))
     assert max(w["score"] for w in weightings.values()) == max(
         w["score"] for w in weightings.values() if w["shortfall"] == 0)
     chosen = BlendWeights.from_logged(run.data.params)
