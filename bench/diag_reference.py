@@ -1,4 +1,4 @@
-"""EASE, the bench's reference of another family, against ALS at fixed settings, on test.
+"""EASE (a family of lakerec since 2026-12-06) against ALS at fixed settings, on test.
 
 A diagnostic of the finding "A published family as a reference" (bench/ranking.md): both
 fitted on the evaluation split's training part and scored on its test part, customer by
@@ -17,7 +17,7 @@ import json
 
 from lakerec.cli.bench_ranking import dataset_context
 from lakerec.core.schemas import USER_ID
-from lakerec.recs.references import Ease
+from lakerec.recs.ease import ease_top_k, item_gram
 from lakerec.recs.search import AlsParams, shortfall_se
 from lakerec.recs.training import evaluation_holdout, make_fitter, model_top_k, read_inputs
 from lakerec.recs.tuning import PRIMARY_K, mean_score, validation_scores
@@ -39,8 +39,9 @@ def main() -> None:
     model = make_fitter(ctx, inputs).on_holdout(holdout, settings)
     als = validation_scores(model_top_k(model, holdout, inputs, PRIMARY_K, per_block), holdout)
     users = holdout.relevant.select(USER_ID).distinct()
-    ease = validation_scores(Ease(holdout.train).top_k(users, PRIMARY_K, lamb=args.lamb,
-                                                       users_per_block=per_block), holdout)
+    fitted = item_gram(holdout.train, max_items=ctx.config.recommend.ease.max_items)
+    ease = validation_scores(ease_top_k(fitted.model(args.lamb), holdout.train, PRIMARY_K,
+                                        users=users, users_per_block=per_block), holdout)
     gain = mean_score(ease) - mean_score(als)
     print(f"test ({len(als)} customers): ALS {settings} {mean_score(als):.4f}, EASE lambda "
           f"{args.lamb:g} {mean_score(ease):.4f}, EASE minus ALS {gain:+.4f} "
