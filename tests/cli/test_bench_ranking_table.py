@@ -48,6 +48,7 @@ def test_rows_are_grouped_by_dataset_and_protocol_with_systems_in_the_bench_orde
     records = [record("a", "time", "pipeline", 0.2), record("b", "time", "pipeline", 0.2),
                record("a", "time", "popularity", 0.1), record("a", "time", "ease", 0.2),
                record("b", "time", "ease", 0.2)]
+    # EASE, a family of the pipeline since 2026-12-06, comes before it
     assert list(shares(table(records))) == [
-        ("a", "time", "popularity"), ("a", "time", "pipeline"), ("a", "time", "ease"),
-        ("b", "time", "pipeline"), ("b", "time", "ease")]
+        ("a", "time", "popularity"), ("a", "time", "ease"), ("a", "time", "pipeline"),
+        ("b", "time", "ease"), ("b", "time", "pipeline")]
