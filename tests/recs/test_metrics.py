@@ -22,6 +22,7 @@ from lakerec.recs.metrics import (
     ranking_metrics_by_group,
     recall_at_k,
 )
+from lakerec.recs.promotion import measure_many
 
 LOG2_3 = math.log2(3)
 
@@ -188,3 +189,42 @@ def test_metrics_by_group_equal_metrics_of_each_group(
         expected = ranking_metrics(recommended.join(members, "user_id"),
                                    relevant.join(members, "user_id"), ks=(2,))
         assert by_group[group] == pytest.approx(expected)
+
+
+def test_measuring_many_lists_at_once_equals_measuring_each(
+        spark: SparkSession, recommended: DataFrame, relevant: DataFrame) -> None:
+    """``measure_many`` keys every list by (recommender, customer) to measure them in one set
+    of jobs: each one's figures must be those of the single-list metric functions."""
+    other = spark.createDataFrame(
+        [("u1", "x", 1), ("u1", "a", 2), ("u3", "z", 1), ("u3", "a", 2), ("u5", "b", 1)],
+        "user_id string, item_id string, rank int")
+    empty = recommended.limit(0)
+    popularity = spark.createDataFrame([("a", 4), ("b", 2), ("c", 2), ("x", 1)],
+                                       "item_id string, interactions long")
+    categories = spark.createDataFrame([("a", "X"), ("b", "X"), ("c", "Y"), ("x", "Z")],
+                                       "item_id string, category string")
+    segments = spark.createDataFrame([("u1", 1), ("u2", 1), ("u3", 2), ("u5", 2)],
+                                     "user_id string, segment_id int")
+    lists = {"first": recommended, "second": other, "none": empty}
+    measured = measure_many(lists, relevant, ks=(1, 2), catalog_size=10,
+                            item_popularity=popularity, item_categories=categories,
+                            segments=segments)
+    assert set(measured) == set(lists)
+    for name, recs in lists.items():
+        expected = {**ranking_metrics(recs, relevant, ks=(1, 2)),
+                    "coverage@2": catalog_coverage(recs, 10, 2),
+                    "novelty@2": novelty(recs, popularity, 2),
+                    "diversity@2": intra_list_diversity(recs, categories, 2),
+                    "gini@2": exposure_gini(recs, 10, 2),
+                    "long_tail@2": long_tail_share(recs, popularity, 2),
+                    **{f"ndcg@10.segment_{segment}": values["ndcg@10"]
+                       for segment, values in ranking_metrics_by_group(
+                           recs, relevant, segments, group_col="segment_id").items()}}
+        assert measured[name].name == name
+        assert measured[name].metrics == pytest.approx(expected, nan_ok=True), name
+    assert measured["second"].metrics["ndcg@2"] > 0
+    assert measured["none"].metrics["ndcg@2"] == 0.0
+    assert math.isnan(measured["none"].metrics["gini@2"])
+    with pytest.raises(InputError, match="no user"):
+        measure_many(lists, relevant.limit(0), ks=(2,), catalog_size=10,
+                     item_popularity=popularity, item_categories=categories)

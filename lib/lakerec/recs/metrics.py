@@ -1,6 +1,9 @@
 """Offline evaluation of top-k recommendations, computed in Spark.
 
-Every metric is a Spark aggregation; only the final scalars reach the driver. Inputs are
+Accuracy metrics are Spark aggregations; only the final scalars reach the driver. The
+metrics of exposure (coverage, Gini, novelty, long tail) are computed on the driver from
+per-item counts (:func:`item_exposure`, :func:`item_counts`): one row per catalogue item at
+most. Inputs are
 long frames: ``recommended`` holds one row per (user, item) with its 1-based ``rank``
 (each item at most once per user), ``relevant`` one row per (user, item) the user
 actually interacted with in the test period (duplicates are ignored).
@@ -22,7 +25,7 @@ popularity bias: the Gini coefficient of item exposure and the long-tail share.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -31,6 +34,8 @@ from lakerec.core.errors import InputError, MissingColumnError
 from lakerec.core.schemas import CATEGORY, INTERACTIONS, ITEM_ID, RANK, USER_ID
 
 METRICS = ("precision", "recall", "ndcg", "map")
+EXPOSURE = "_exposure"    # top-k slots of an item (:func:`item_exposure`)
+DIVERSITY = "_diversity"  # a user's intra-list diversity (:func:`diversity_per_user`)
 
 
 def require_columns(df: DataFrame, what: str, *columns: str) -> None:
@@ -188,6 +193,82 @@ def map_at_k(recommended: DataFrame, relevant: DataFrame, k: int, *,
     return _single("map", recommended, relevant, k, user_col, item_col, rank_col)
 
 
+def item_exposure(recommended: DataFrame, k: int, *, by: Sequence[str] = (),
+                  item_col: str = ITEM_ID, rank_col: str = RANK) -> DataFrame:
+    """``(*by, item_col, _exposure)``: how many top-``k`` slots each item takes (per group of
+    the ``by`` columns): the input of :func:`coverage_of`, :func:`gini_of`,
+    :func:`novelty_of` and :func:`long_tail_of`, at most one row per catalogue item and group."""
+    require_columns(recommended, "recommendations", *by, item_col, rank_col)
+    return (recommended.where(F.col(rank_col) <= k).groupBy(*by, item_col)
+            .agg(F.count("*").alias(EXPOSURE)))
+
+
+def item_counts(frame: DataFrame, value_col: str, *, item_col: str = ITEM_ID
+                ) -> dict[object, float]:
+    """``{item: value}`` of a small per-item frame (exposures or interaction counts),
+    collected to the driver: one row per catalogue item at most."""
+    require_columns(frame, "per-item counts", item_col, value_col)
+    return {row[0]: float(row[1] or 0) for row in frame.select(item_col, value_col).collect()}
+
+
+def coverage_of(exposure: Mapping[object, float], catalog_size: int) -> float:
+    """Share of the catalogue with at least one slot."""
+    if catalog_size < 1:
+        raise ValueError(f"catalog_size must be positive, got {catalog_size}")
+    return sum(1 for n in exposure.values() if n > 0) / catalog_size
+
+
+def gini_of(exposure: Mapping[object, float], catalog_size: int) -> float:
+    """Gini coefficient of the exposures, items never shown counting 0 up to
+    ``catalog_size`` items (see :func:`exposure_gini`); NaN when nothing is shown."""
+    if catalog_size < 1:
+        raise ValueError(f"catalog_size must be positive, got {catalog_size}")
+    counts = list(exposure.values())
+    n = max(catalog_size, len(counts))
+    ordered = sorted([0.0] * (n - len(counts)) + counts)
+    total = sum(ordered)
+    if total == 0:
+        return float("nan")
+    weighted = sum(i * x for i, x in enumerate(ordered, start=1))
+    return 2.0 * weighted / (n * total) - (n + 1) / n
+
+
+def novelty_of(exposure: Mapping[object, float], popularity: Mapping[object, float]) -> float:
+    """Mean self-information of the slots, in bits (see :func:`novelty`); NaN when nothing
+    is shown."""
+    total = sum(popularity.values())
+    slots = sum(exposure.values())
+    if slots == 0 or total <= 0:
+        return float("nan")
+    bits = sum(n * -math.log2(max(popularity.get(item, 1.0), 1.0) / total)
+               for item, n in exposure.items())
+    return bits / slots
+
+
+def head_items(popularity: Mapping[object, float], head_share: float = 0.8) -> set[object]:
+    """The most popular items that together hold the first ``head_share`` of all
+    interactions (Pareto's 80%), equal counts in item order (see :func:`long_tail_share`)."""
+    if not 0 < head_share <= 1:
+        raise ValueError(f"head_share must be in (0, 1], got {head_share}")
+    total = sum(popularity.values())
+    head: set[object] = set()
+    before = 0.0
+    for item, n in sorted(popularity.items(), key=lambda pair: (-pair[1], pair[0])):
+        if before >= total * head_share:
+            break
+        head.add(item)
+        before += n
+    return head
+
+
+def long_tail_of(exposure: Mapping[object, float], head: set[object]) -> float:
+    """Share of the slots given to items outside ``head``; NaN when nothing is shown."""
+    slots = sum(exposure.values())
+    if slots == 0:
+        return float("nan")
+    return sum(n for item, n in exposure.items() if item not in head) / slots
+
+
 def catalog_coverage(recommended: DataFrame, catalog_size: int, k: int, *,
                      item_col: str = ITEM_ID, rank_col: str = RANK) -> float:
     """Share of the catalogue that appears in at least one user's top k.
@@ -196,10 +277,8 @@ def catalog_coverage(recommended: DataFrame, catalog_size: int, k: int, *,
     """
     if catalog_size < 1:
         raise ValueError(f"catalog_size must be positive, got {catalog_size}")
-    require_columns(recommended, "recommendations", item_col, rank_col)
-    row = (recommended.where(F.col(rank_col) <= k)
-           .agg(F.countDistinct(item_col).alias("items")).first())
-    return float(row["items"] if row else 0) / catalog_size
+    exposure = item_exposure(recommended, k, item_col=item_col, rank_col=rank_col)
+    return coverage_of(item_counts(exposure, EXPOSURE, item_col=item_col), catalog_size)
 
 
 def novelty(recommended: DataFrame, item_popularity: DataFrame, k: int, *,
@@ -213,18 +292,9 @@ def novelty(recommended: DataFrame, item_popularity: DataFrame, k: int, *,
     with no interactions) count as having one interaction: the most novel finite value.
     NaN when there is no recommendation with rank <= k.
     """
-    require_columns(recommended, "recommendations", item_col, rank_col)
-    require_columns(item_popularity, "item popularity", item_col, count_col)
-    counts = item_popularity.select(item_col, F.col(count_col).cast("double").alias("_n"))
-    total = counts.agg(F.sum("_n").alias("_total"))
-    information = (recommended.where(F.col(rank_col) <= k).select(item_col)
-                   .join(counts, item_col, "left")
-                   .crossJoin(total)
-                   .select((-F.log2(F.greatest(F.coalesce(F.col("_n"), F.lit(1.0)), F.lit(1.0))
-                                    / F.col("_total"))).alias("_bits")))
-    row = information.agg(F.avg("_bits").alias("novelty")).first()
-    value = row["novelty"] if row else None
-    return float("nan") if value is None else float(value)
+    exposure = item_exposure(recommended, k, item_col=item_col, rank_col=rank_col)
+    return novelty_of(item_counts(exposure, EXPOSURE, item_col=item_col),
+                      item_counts(item_popularity, count_col, item_col=item_col))
 
 
 def intra_list_diversity(recommended: DataFrame, item_categories: DataFrame, k: int, *,
@@ -238,6 +308,19 @@ def intra_list_diversity(recommended: DataFrame, item_categories: DataFrame, k: 
     1: all different). Averaged over users with ``n >= 2``; items without a category are
     left out. NaN when no user has two categorised items.
     """
+    per_user = diversity_per_user(recommended, item_categories, k, user_col=user_col,
+                                  item_col=item_col, rank_col=rank_col,
+                                  category_col=category_col)
+    row = per_user.agg(F.avg(DIVERSITY).alias("diversity")).first()
+    value = row["diversity"] if row else None
+    return float("nan") if value is None else float(value)
+
+
+def diversity_per_user(recommended: DataFrame, item_categories: DataFrame, k: int, *,
+                       user_col: str = USER_ID, item_col: str = ITEM_ID, rank_col: str = RANK,
+                       category_col: str = CATEGORY) -> DataFrame:
+    """``(user_col, _diversity)``: :func:`intra_list_diversity` of each user with at least
+    two categorised items in their top k."""
     require_columns(recommended, "recommendations", user_col, item_col, rank_col)
     require_columns(item_categories, "item categories", item_col, category_col)
     categories = (item_categories.select(item_col, category_col)
@@ -246,15 +329,12 @@ def intra_list_diversity(recommended: DataFrame, item_categories: DataFrame, k: 
     per_category = (recommended.where(F.col(rank_col) <= k).select(user_col, item_col)
                     .join(categories, item_col, "inner")
                     .groupBy(user_col, category_col).agg(F.count("*").alias("_n_c")))
-    per_user = (per_category.groupBy(user_col)
-                .agg(F.sum("_n_c").alias("_n"),
-                     F.sum(F.col("_n_c") * (F.col("_n_c") - 1)).alias("_same"))
-                .where(F.col("_n") >= 2)
-                .select((1.0 - F.col("_same") / (F.col("_n") * (F.col("_n") - 1)))
-                        .alias("_ild")))
-    row = per_user.agg(F.avg("_ild").alias("diversity")).first()
-    value = row["diversity"] if row else None
-    return float("nan") if value is None else float(value)
+    return (per_category.groupBy(user_col)
+            .agg(F.sum("_n_c").alias("_n"),
+                 F.sum(F.col("_n_c") * (F.col("_n_c") - 1)).alias("_same"))
+            .where(F.col("_n") >= 2)
+            .select(user_col, (1.0 - F.col("_same") / (F.col("_n") * (F.col("_n") - 1)))
+                    .alias(DIVERSITY)))
 
 
 def exposure_gini(recommended: DataFrame, catalog_size: int, k: int, *,
@@ -268,16 +348,8 @@ def exposure_gini(recommended: DataFrame, catalog_size: int, k: int, *,
     """
     if catalog_size < 1:
         raise ValueError(f"catalog_size must be positive, got {catalog_size}")
-    require_columns(recommended, "recommendations", item_col, rank_col)
-    counts = [row["n"] for row in recommended.where(F.col(rank_col) <= k)
-              .groupBy(item_col).agg(F.count("*").alias("n")).collect()]
-    n = max(catalog_size, len(counts))
-    exposure = sorted([0] * (n - len(counts)) + counts)
-    total = sum(exposure)
-    if total == 0:
-        return float("nan")
-    weighted = sum(i * x for i, x in enumerate(exposure, start=1))
-    return 2.0 * weighted / (n * total) - (n + 1) / n
+    exposure = item_exposure(recommended, k, item_col=item_col, rank_col=rank_col)
+    return gini_of(item_counts(exposure, EXPOSURE, item_col=item_col), catalog_size)
 
 
 def long_tail_share(recommended: DataFrame, item_popularity: DataFrame, k: int, *,
@@ -289,19 +361,6 @@ def long_tail_share(recommended: DataFrame, item_popularity: DataFrame, k: int, 
     ``head_share`` of all interactions (Pareto's 80%); every other item, never-seen ones
     included, is long tail. NaN when nothing is recommended.
     """
-    if not 0 < head_share <= 1:
-        raise ValueError(f"head_share must be in (0, 1], got {head_share}")
-    require_columns(recommended, "recommendations", item_col, rank_col)
-    require_columns(item_popularity, "item popularity", item_col, count_col)
-    by_popularity = Window.orderBy(F.col("_n").desc(), F.col(item_col))
-    counts = item_popularity.select(item_col, F.col(count_col).cast("double").alias("_n"))
-    total = counts.agg(F.sum("_n").alias("_total"))
-    head = (counts.crossJoin(total)
-            .withColumn("_before", F.sum("_n").over(by_popularity) - F.col("_n"))
-            .where(F.col("_before") < F.col("_total") * head_share).select(item_col))
-    row = (recommended.where(F.col(rank_col) <= k).select(item_col)
-           .join(head.withColumn("_head", F.lit(1)), item_col, "left")
-           .agg(F.count("*").alias("slots"), F.count("_head").alias("head")).first())
-    if row is None or row["slots"] == 0:
-        return float("nan")
-    return 1.0 - row["head"] / row["slots"]
+    head = head_items(item_counts(item_popularity, count_col, item_col=item_col), head_share)
+    exposure = item_exposure(recommended, k, item_col=item_col, rank_col=rank_col)
+    return long_tail_of(item_counts(exposure, EXPOSURE, item_col=item_col), head)

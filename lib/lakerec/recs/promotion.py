@@ -3,25 +3,33 @@ the verdict: champion or challenger."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import reduce
+from typing import cast
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
+from lakerec.core.errors import InputError
 from lakerec.core.schemas import CATEGORY, INTERACTIONS, ITEM_ID, RANK, SEGMENT_ID, USER_ID
 from lakerec.recs.metrics import (
-    catalog_coverage,
-    exposure_gini,
-    intra_list_diversity,
-    long_tail_share,
-    novelty,
-    ranking_metrics,
+    DIVERSITY,
+    EXPOSURE,
+    coverage_of,
+    diversity_per_user,
+    gini_of,
+    head_items,
+    item_counts,
+    item_exposure,
+    long_tail_of,
+    novelty_of,
     ranking_metrics_by_group,
 )
 
 PRIMARY_K = 10
 PRIMARY_METRIC = f"ndcg@{PRIMARY_K}"
+_SYSTEM, _KEY, _SEGMENT = "_system", "_key", "_segment"
 
 
 @dataclass
@@ -36,29 +44,84 @@ class Evidence:
         return self.metrics.get(PRIMARY_METRIC, 0.0)
 
 
-def measure(name: str, recommended: DataFrame, relevant: DataFrame, *, ks: Sequence[int],
-            catalog_size: int, item_popularity: DataFrame,
-            item_categories: DataFrame, segments: DataFrame | None = None) -> Evidence:
-    """Accuracy at every k in ``ks``, beyond-accuracy metrics at the largest k, and, with
+def measure_many(recommended: Mapping[str, DataFrame], relevant: DataFrame, *,
+                 ks: Sequence[int], catalog_size: int, item_popularity: DataFrame,
+                 item_categories: DataFrame, segments: DataFrame | None = None
+                 ) -> dict[str, Evidence]:
+    """The evidence of several recommenders on the same ``relevant`` items, by name:
+    accuracy at every k in ``ks``, beyond-accuracy metrics at the largest k, and, with
     ``segments`` ``(user_id, segment_id)``, NDCG@10 per segment (``ndcg@10.segment_<id>``:
     is a segment served worse than the others?).
 
-    ``recommended`` holds ``(user_id, item_id, rank)``.
+    Each ``recommended`` list holds ``(user_id, item_id, rank)``. Every metric is computed
+    for all of them at once, keyed by ``(recommender, user_id)`` (a handful of Spark jobs,
+    whatever the number of recommenders); the lists are cached meanwhile unless they are
+    already.
+
+    Raises
+    ------
+    InputError
+        When ``relevant`` holds no user.
     """
-    metrics = ranking_metrics(recommended, relevant, ks=tuple(ks), user_col=USER_ID,
-                              item_col=ITEM_ID, rank_col=RANK)
+    if not recommended:
+        raise ValueError("no recommendations to measure")
     k = max(ks)
-    metrics[f"coverage@{k}"] = catalog_coverage(recommended, catalog_size, k)
-    metrics[f"novelty@{k}"] = novelty(recommended, item_popularity, k)
-    metrics[f"diversity@{k}"] = intra_list_diversity(recommended, item_categories, k)
-    metrics[f"gini@{k}"] = exposure_gini(recommended, catalog_size, k)
-    metrics[f"long_tail@{k}"] = long_tail_share(recommended, item_popularity, k)
-    if segments is not None:
-        by_segment = ranking_metrics_by_group(recommended, relevant, segments,
-                                              group_col=SEGMENT_ID, ks=(PRIMARY_K,))
-        metrics.update({f"{PRIMARY_METRIC}.segment_{segment}": values[PRIMARY_METRIC]
-                        for segment, values in sorted(by_segment.items())})
-    return Evidence(name, {key: float(value) for key, value in metrics.items()})
+    spark = relevant.sparkSession
+    owned = [df for df in recommended.values() if not df.is_cached]
+    for df in owned:
+        df.cache()
+    try:
+        every = reduce(DataFrame.unionByName, [
+            df.select(USER_ID, ITEM_ID, RANK).withColumn(_SYSTEM, F.lit(name))
+            for name, df in recommended.items()])
+        systems = spark.createDataFrame([(name,) for name in recommended], f"{_SYSTEM} string")
+        keyed_relevant = (relevant.select(USER_ID, ITEM_ID).crossJoin(F.broadcast(systems))
+                          .select(F.struct(_SYSTEM, USER_ID).alias(_KEY), ITEM_ID))
+        keyed = every.select(F.struct(_SYSTEM, USER_ID).alias(_KEY), ITEM_ID, RANK)
+        by_system = keyed_relevant.select(_KEY, F.col(f"{_KEY}.{_SYSTEM}").alias(_SYSTEM))
+        accuracy = ranking_metrics_by_group(keyed, keyed_relevant, by_system,
+                                            group_col=_SYSTEM, ks=tuple(ks), user_col=_KEY)
+        if not accuracy:
+            raise InputError("relevant items hold no user: nothing to evaluate")
+        exposure: dict[str, dict[object, float]] = {name: {} for name in recommended}
+        for row in item_exposure(every, k, by=[_SYSTEM]).collect():
+            exposure[row[_SYSTEM]][row[ITEM_ID]] = float(row[EXPOSURE])
+        diversity = {row[_SYSTEM]: row["diversity"] for row in
+                     diversity_per_user(keyed, item_categories, k, user_col=_KEY)
+                     .groupBy(F.col(f"{_KEY}.{_SYSTEM}").alias(_SYSTEM))
+                     .agg(F.avg(DIVERSITY).alias("diversity")).collect()}
+        by_segment: dict[str, dict[int, float]] = {name: {} for name in recommended}
+        if segments is not None:
+            groups = (keyed_relevant.select(_KEY).distinct()
+                      .join(segments.select(F.col(USER_ID).alias("_user"), SEGMENT_ID)
+                            .dropDuplicates(["_user"]),
+                            F.col(f"{_KEY}.{USER_ID}") == F.col("_user"))
+                      .select(_KEY, F.struct(F.col(f"{_KEY}.{_SYSTEM}").alias(_SYSTEM),
+                                             SEGMENT_ID).alias(_SEGMENT)))
+            for group, values in ranking_metrics_by_group(
+                    keyed, keyed_relevant, groups, group_col=_SEGMENT, ks=(PRIMARY_K,),
+                    user_col=_KEY).items():
+                system, segment = cast(Row, group)   # (_system, segment_id)
+                by_segment[system][segment] = values[PRIMARY_METRIC]
+    finally:
+        for df in owned:
+            df.unpersist()
+    popularity = item_counts(item_popularity, INTERACTIONS)
+    head = head_items(popularity)
+    evidence = {}
+    for name in recommended:
+        shown = exposure[name]
+        metrics = {**accuracy.get(name, {}),
+                   f"coverage@{k}": coverage_of(shown, catalog_size),
+                   f"novelty@{k}": novelty_of(shown, popularity),
+                   f"diversity@{k}": diversity.get(name, float("nan")),
+                   f"gini@{k}": gini_of(shown, catalog_size),
+                   f"long_tail@{k}": long_tail_of(shown, head),
+                   **{f"{PRIMARY_METRIC}.segment_{segment}": value
+                      for segment, value in sorted(by_segment[name].items())}}
+        evidence[name] = Evidence(name, {key: float("nan") if value is None else float(value)
+                                         for key, value in metrics.items()})
+    return evidence
 
 
 def item_interaction_counts(train: DataFrame) -> DataFrame:

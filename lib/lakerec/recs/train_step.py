@@ -61,7 +61,7 @@ from lakerec.recs.training import (
     lake_binding,
     make_fitter,
     measure_champion,
-    measure_recs,
+    measure_lists,
     read_inputs,
     trained_on,
     write_indices,
@@ -118,12 +118,16 @@ def run(ctx: StepContext) -> StepResult:
             if gram is not None and blending.ease_lambda is not None else None)
     candidates = candidates_on(holdout, inputs, fitter.on_holdout(holdout, best),
                                fitter.spec_for(best), ctx, ease=ease, ease_gram=gram)
-    families = {name: measure_recs("popularity" if name == Source.POPULAR else name,
-                                   recs, holdout, inputs, ks=ks)
-                for name, recs in candidates.lists.items()}
+    # every family and the chosen blend, measured together; popularity under its own name
+    named = {("popularity" if name == Source.POPULAR else str(name)): name
+             for name in candidates.lists}
+    lists = {evidence: candidates.lists[name] for evidence, name in named.items()}
+    if weights.family == BLEND:
+        lists[BLEND] = candidates.blended(weights, max(ks))
+    measured = measure_lists(lists, holdout, inputs, ks=ks)
+    families = {name: measured[evidence] for evidence, name in named.items()}
     popularity = families[Source.POPULAR]
-    new = families.get(weights.family) or measure_recs(
-        BLEND, candidates.blended(weights, max(ks)), holdout, inputs, ks=ks)
+    new = measured[BLEND] if weights.family == BLEND else families[weights.family]
     champion = None
     if foreign:
         warnings.append(f"{registry.ALS_MODEL} v{champion_version} (champion) is not compared "

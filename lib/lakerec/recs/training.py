@@ -4,6 +4,7 @@ the id maps they extend, the evaluation holdout, and how a model is measured on 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -45,7 +46,12 @@ from lakerec.recs.ease import EaseModel, Gram, TooManyItemsError, ease_top_k, it
 from lakerec.recs.holdout import ConfidenceSpec, Holdout, make_holdout
 from lakerec.recs.interactions import new_index_rows, with_indices
 from lakerec.recs.item_similarity import item_item_top_k
-from lakerec.recs.promotion import Evidence, item_categories, item_interaction_counts, measure
+from lakerec.recs.promotion import (
+    Evidence,
+    item_categories,
+    item_interaction_counts,
+    measure_many,
+)
 from lakerec.recs.search import AlsParams
 
 if TYPE_CHECKING:
@@ -251,6 +257,9 @@ class Candidates:
     users: DataFrame
     pairs: DataFrame              # the holdout's training pairs: EASE's histories
     ease_gram: Gram | None = None
+    # the training pairs' confidences item-item and popularity read (cached: computing them
+    # from the events takes an aggregation, and the two lists read them five times)
+    affinities: DataFrame | None = None
 
     def blended(self, weights: BlendWeights, k: int) -> DataFrame:
         if weights.family != BLEND:  # one component: its own list, as it ranked it
@@ -260,7 +269,7 @@ class Candidates:
     def with_als(self, recs: DataFrame) -> Candidates:
         """The same lists with another ALS model's."""
         return Candidates({**self.lists, Source.ALS: recs}, self.depth, self.users,
-                          self.pairs, self.ease_gram)
+                          self.pairs, self.ease_gram, self.affinities)
 
     def with_ease(self, lamb: float, users_per_block: int) -> Candidates:
         """The same lists with EASE's at ``lamb`` (cached: :meth:`unpersist` it); an empty
@@ -273,11 +282,13 @@ class Candidates:
             recs = ease_top_k(self.ease_gram.model(lamb), self.pairs, self.depth,
                               users=self.users, users_per_block=users_per_block).cache()
         return Candidates({**self.lists, Source.EASE: recs}, self.depth, self.users,
-                          self.pairs, self.ease_gram)
+                          self.pairs, self.ease_gram, self.affinities)
 
     def unpersist(self) -> None:
         for df in self.lists.values():
             df.unpersist()
+        if self.affinities is not None:
+            self.affinities.unpersist()
 
 
 def candidates_on(holdout: Holdout, inputs: Inputs, als_model: ALSModel, spec: ConfidenceSpec,
@@ -294,11 +305,12 @@ def candidates_on(holdout: Holdout, inputs: Inputs, als_model: ALSModel, spec: C
     ease_list = (None if ease is None else
                  ease_top_k(ease, holdout.train, depth, users=users,
                             users_per_block=cfg.users_per_block))
+    affinities = holdout.train_with(spec).cache()
     lists = component_lists(
         model_top_k(als_model, holdout, inputs, depth, cfg.users_per_block),
-        holdout.train_with(spec), users, depth, ctx, ease=ease_list)
+        affinities, users, depth, ctx, ease=ease_list)
     return Candidates({name: df.cache() for name, df in lists.items()}, depth, users,
-                      holdout.train, ease_gram)
+                      holdout.train, ease_gram, affinities)
 
 
 def component_lists(als: DataFrame, interactions: DataFrame, users: DataFrame, depth: int,
@@ -323,19 +335,20 @@ def component_lists(als: DataFrame, interactions: DataFrame, users: DataFrame, d
 
 def measure_recs(name: str, recs: DataFrame, holdout: Holdout, inputs: Inputs, *,
                  ks: tuple[int, ...]) -> Evidence:
+    return measure_lists({name: recs}, holdout, inputs, ks=ks)[name]
+
+
+def measure_lists(lists: Mapping[str, DataFrame], holdout: Holdout, inputs: Inputs, *,
+                  ks: tuple[int, ...]) -> dict[str, Evidence]:
+    """Every list of ``lists`` (by evidence name) on ``holdout``, measured together
+    (:func:`~lakerec.recs.promotion.measure_many`)."""
     categories = (item_categories(inputs.items) if inputs.items is not None
                   else inputs.item_index.select(ITEM_ID, F.lit(None).cast("string")
                                                 .alias(CATEGORY)))
-    owned = not recs.is_cached  # a candidate list cached by its owner stays cached
-    cached = recs.cache() if owned else recs
-    try:
-        return measure(name, cached, holdout.relevant, ks=ks,
-                       catalog_size=max(inputs.item_index.count(), 1),
-                       item_popularity=item_interaction_counts(holdout.train),
-                       item_categories=categories, segments=inputs.segments)
-    finally:
-        if owned:
-            cached.unpersist()
+    return measure_many(lists, holdout.relevant, ks=ks,
+                        catalog_size=max(inputs.item_index.count(), 1),
+                        item_popularity=item_interaction_counts(holdout.train),
+                        item_categories=categories, segments=inputs.segments)
 
 
 def load_version(mlflow_config: MlflowConfig, version: int) -> ALSModel:

@@ -50,6 +50,9 @@ def validation_split(ctx: StepContext, holdout: Holdout, spec: ConfidenceSpec) -
         holdout, spec, test_days=cfg.split.test_days, ratio=cfg.split.ratio,
         seed=cfg.split.seed, run_date=ctx.run_date,
         relevant_event_types=cfg.relevant_event_types)
+    # every trial reads the training pairs (the pairs it fits on, the items it never
+    # recommends), as do EASE and the blend's candidates: computed from the events once
+    validation.train = validation.train.cache()
     validation.relevant = validation.relevant.cache()
     if validation.relevant.limit(1).count() == 0:
         log.warning("the validation split holds no relevant events: keeping the default "
