@@ -193,19 +193,21 @@ class Blending:
 
 
 def choose_blend(ctx: StepContext, validation: Holdout | None, inputs: Inputs, fitter: Fitter,
-                 searched: Searched, *, ease: bool = True) -> Blending:
+                 searched: Searched, *, ease: bool = True,
+                 ease_choice: tuple[EaseModel, dict[float, float]] | None = None) -> Blending:
     """The family (or blend of families) best on validation, ALS with the searched settings
     and EASE with the lambda best on validation among them, by
     :func:`~lakerec.recs.blend.choose_weights` with ``recommend.blend.tolerance_se``.
     Without a validation split: the one configured family, or ALS alone. ``ease`` false
-    leaves EASE out (its catalogue is too large)."""
+    leaves EASE out (its catalogue is too large); ``ease_choice`` is
+    :func:`choose_ease_lambda`'s result on this ``validation``, when already made."""
     grid = configured_grid(ctx, ease=ease)
     with_ease = any(weights.ease > 0 for weights in grid)
     if validation is None:
         weights = grid[0] if len(grid) == 1 else BlendWeights()
         return Blending(weights, [], ease_fallback_lambda(ctx) if with_ease else None)
-    ease_model, ease_scores = (choose_ease_lambda(ctx, validation) if with_ease
-                               else (None, {}))
+    ease_model, ease_scores = ((ease_choice or choose_ease_lambda(ctx, validation))
+                               if with_ease else (None, {}))
     lamb = ease_model.lamb if ease_model is not None else None
     if len(grid) == 1:
         return Blending(grid[0], [], lamb, ease_scores)
