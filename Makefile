@@ -14,11 +14,15 @@ LOCK := requirements.lock
 
 # Every dependency at the version in $(LOCK) (used as pip-style constraints, the way Airflow
 # publishes its own), installed by uv; `make lock` re-resolves it after pyproject.toml changes.
+# Compiled to bytecode at install (uv does not by default): where PYTHONDONTWRITEBYTECODE is
+# set, every process (a spark-submit driver, an Airflow task) would otherwise compile its
+# imports from source each time, 5 s of each job's start (bench/job_start.md).
 $(VENV)/.installed: pyproject.toml $(LOCK)
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11) on PATH"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet "uv==$(UV_VERSION)"
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -c $(LOCK) -e ".[dev,airflow,bench]"
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -c $(LOCK) \
+	    -e ".[dev,airflow,bench]"
 	touch $@
 
 # Re-resolve every dependency (run after changing pyproject.toml; commit the lock it writes).

@@ -6,8 +6,12 @@ The end-to-end tests share one small generated lake with planted taste clusters
 
 from __future__ import annotations
 
+import functools
+from collections import Counter
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from pyspark.ml.recommendation import ALSModel
@@ -415,15 +419,33 @@ def test_the_search_hands_over_the_chosen_trials_model(spark: SparkSession,
     holdout.unpersist()
 
 
+T = TypeVar("T")
+
+
+def counted(calls: Counter[str], name: str, real: Callable[..., T], *args: object,
+            **kwargs: object) -> T:
+    calls[name] += 1
+    return real(*args, **kwargs)
+
+
 @pytest.mark.slow
 def test_the_ranking_bench_measures_every_system_on_the_train_split(
-        spark: SparkSession, trained: Config) -> None:
+        spark: SparkSession, trained: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lakerec.recs import ranking_bench, tuning
     from lakerec.recs.ranking_bench import SYSTEMS, compare_systems
 
+    # the real choices, counted: the systems that share one (searched ALS and the pipeline;
+    # EASE and the pipeline) must make it once
+    calls: Counter[str] = Counter()
+    for module, name in ((ranking_bench, "choose_settings"), (ranking_bench, "choose_ease_lambda"),
+                         (tuning, "choose_ease_lambda")):
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name, functools.partial(counted, calls, name, real))
     ctx = StepContext(config=trained, spark=spark, lake=Lake(spark, trained.paths.root),
                       run_date=RUN_DATE, run_id="bench-test")
     results = {r.system: r for r in compare_systems(ctx, exhaustive_trials=2)}
     assert set(results) == set(SYSTEMS)
+    assert calls == {"choose_settings": 1, "choose_ease_lambda": 1}
     ndcg = {name: r.metrics["ndcg@10"] for name, r in results.items()}
     # the same holdout as train's first run: popularity scores exactly as logged there
     assert ndcg["popularity"] == pytest.approx(mlflow_metrics(trained, 1)["popularity.ndcg_at_10"])
@@ -475,5 +497,17 @@ def test_an_ease_champion_is_served_and_evaluated_at_its_own_lambda(
         model_line = next(line for line in evaluated.summary
                           if line.startswith(f"{registry.ALS_MODEL} v{version}"))
         assert "ndcg@10=" in model_line and "ease" in model_line
+
+        # The catalogue grown past recommend.ease.max_items: EASE proposes nothing, the run
+        # says so, and the popularity fallback serves the customers EASE served.
+        customers = recs.select(USER_ID).distinct().count()
+        capped = only_ease.model_copy(update={"recommend": only_ease.recommend.model_copy(
+            update={"ease": only_ease.recommend.ease.model_copy(update={"max_items": 2})})})
+        without = run_step("recommend", capped, RUN_DATE, spark=spark, out=lambda _: None)
+        assert any("more than recommend.ease.max_items=2" in line
+                   and "EASE proposes nothing" in line for line in without.warnings)
+        recs = lake.read(GOLD_RECOMMENDATIONS).where(F.col("run_date") == RUN_DATE)
+        assert recs.where(F.col(SOURCE) == "ease").count() == 0
+        assert recs.select(USER_ID).distinct().count() == customers
     finally:
         registry.set_alias(client, registry.ALS_MODEL, registry.CHAMPION, before)

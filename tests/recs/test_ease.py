@@ -21,7 +21,9 @@ from lakerec.recs.ease import (
     choose_lambda,
     ease_top_k,
     ease_weights,
+    gram_within,
     item_gram,
+    no_recommendations,
 )
 from lakerec.recs.metrics import ranking_metrics
 
@@ -66,6 +68,13 @@ def test_the_gram_matrix_counts_customers_per_item_pair(spark: SparkSession) -> 
         item_gram(pairs(spark), max_items=3)
     with pytest.raises(InputError, match=r"no \(customer, item\) pairs"):
         item_gram(pairs(spark).limit(0), max_items=4)
+    # the families' way round it: no Gram matrix, the reason, and an empty list to serve
+    assert gram_within(pairs(spark), max_items=4)[0] is not None
+    none, reason = gram_within(pairs(spark), max_items=3)
+    assert none is None and reason is not None and "more than recommend.ease.max_items=3" in reason
+    nothing = no_recommendations(spark)
+    assert nothing.count() == 0
+    assert nothing.schema == ease_top_k(gram.model(1.0), pairs(spark), 1).schema
 
 
 def test_ease_scores_unseen_items_by_the_closed_form_and_ranks_them(spark: SparkSession) -> None:

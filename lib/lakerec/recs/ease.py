@@ -26,7 +26,7 @@ from functools import partial
 import numpy as np
 import pyarrow as pa
 from pyspark.broadcast import Broadcast
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from scipy import sparse
@@ -116,6 +116,22 @@ def item_gram(interactions: DataFrame, *, max_items: int) -> Gram:
     matrix = sparse.csr_matrix((np.ones(len(user_positions)), (user_positions, item_positions)),
                                shape=(user_positions.max() + 1, len(items)))
     return Gram(items.astype(object), (matrix.T @ matrix).toarray())
+
+
+def gram_within(interactions: DataFrame, *, max_items: int) -> tuple[Gram | None, str | None]:
+    """:func:`item_gram`, or ``None`` and the reason (logged as a warning) when the pairs
+    hold more than ``max_items`` items: the family then proposes nothing
+    (:func:`no_recommendations`)."""
+    try:
+        return item_gram(interactions, max_items=max_items), None
+    except TooManyItemsError as exc:
+        log.warning("%s", exc)
+        return None, str(exc)
+
+
+def no_recommendations(spark: SparkSession) -> DataFrame:
+    """An empty :func:`ease_top_k` list: what EASE proposes without a Gram matrix."""
+    return spark.createDataFrame([], EASE_TOP_K_SCHEMA)
 
 
 def ease_top_k(model: EaseModel, interactions: DataFrame, k: int, *,

@@ -98,14 +98,31 @@ def ranking_metrics_by_group(recommended: DataFrame, relevant: DataFrame, groups
     """:func:`ranking_metrics` per group of users (for example per customer segment), in one
     Spark job: ``{group: {"ndcg@10": ..., ...}}``. ``groups`` holds ``(user_col, group_col)``;
     users in no group are left out, groups with no relevant user are absent."""
-    cutoffs = _checked_ks(ks)
     require_columns(groups, "user groups", user_col, group_col)
-    per_user = _per_user(recommended, relevant, cutoffs, user_col, item_col, rank_col)
-    rows = (per_user.join(groups.select(user_col, group_col).dropDuplicates([user_col]),
-                          user_col)
-            .groupBy(group_col).agg(*_averages(cutoffs)).collect())
-    return {row[group_col]: {name: float(value) for name, value in row.asDict().items()
-                             if name != group_col} for row in rows}
+    per_user = per_user_counts(recommended, relevant, ks, user_col=user_col,
+                               item_col=item_col, rank_col=rank_col)
+    return averages_by(per_user.join(groups.select(user_col, group_col)
+                                     .dropDuplicates([user_col]), user_col),
+                       F.col(group_col), ks)
+
+
+def per_user_counts(recommended: DataFrame, relevant: DataFrame, ks: Sequence[int], *,
+                    user_col: str = USER_ID, item_col: str = ITEM_ID,
+                    rank_col: str = RANK) -> DataFrame:
+    """One row per user with a relevant item, holding what :func:`ranking_metrics` averages
+    at every k of ``ks`` (hits, DCG, precisions at hits, relevant items): compute it once
+    to average it by several groupings (:func:`averages_by`)."""
+    return _per_user(recommended, relevant, _checked_ks(ks), user_col, item_col, rank_col)
+
+
+def averages_by(per_user: DataFrame, group: Column, ks: Sequence[int]
+                ) -> dict[object, dict[str, float]]:
+    """:func:`ranking_metrics` at every k of ``ks`` (each one of the
+    :func:`per_user_counts` frame's) averaged per value of ``group``, in one Spark job:
+    ``{group value: {"ndcg@10": ..., ...}}``."""
+    rows = per_user.groupBy(group.alias("_group")).agg(*_averages(_checked_ks(ks))).collect()
+    return {row["_group"]: {name: float(value) for name, value in row.asDict().items()
+                            if name != "_group"} for row in rows}
 
 
 def _per_user(recommended: DataFrame, relevant: DataFrame, cutoffs: list[int], user_col: str,
@@ -211,18 +228,21 @@ def item_counts(frame: DataFrame, value_col: str, *, item_col: str = ITEM_ID
     return {row[0]: float(row[1] or 0) for row in frame.select(item_col, value_col).collect()}
 
 
-def coverage_of(exposure: Mapping[object, float], catalog_size: int) -> float:
-    """Share of the catalogue with at least one slot."""
+def _check_catalog(catalog_size: int) -> None:
     if catalog_size < 1:
         raise ValueError(f"catalog_size must be positive, got {catalog_size}")
+
+
+def coverage_of(exposure: Mapping[object, float], catalog_size: int) -> float:
+    """Share of the catalogue with at least one slot."""
+    _check_catalog(catalog_size)
     return sum(1 for n in exposure.values() if n > 0) / catalog_size
 
 
 def gini_of(exposure: Mapping[object, float], catalog_size: int) -> float:
     """Gini coefficient of the exposures, items never shown counting 0 up to
     ``catalog_size`` items (see :func:`exposure_gini`); NaN when nothing is shown."""
-    if catalog_size < 1:
-        raise ValueError(f"catalog_size must be positive, got {catalog_size}")
+    _check_catalog(catalog_size)
     counts = list(exposure.values())
     n = max(catalog_size, len(counts))
     ordered = sorted([0.0] * (n - len(counts)) + counts)
@@ -275,8 +295,7 @@ def catalog_coverage(recommended: DataFrame, catalog_size: int, k: int, *,
 
     ``distinct items with rank <= k over all users / catalog_size``.
     """
-    if catalog_size < 1:
-        raise ValueError(f"catalog_size must be positive, got {catalog_size}")
+    _check_catalog(catalog_size)  # before the Spark job
     exposure = item_exposure(recommended, k, item_col=item_col, rank_col=rank_col)
     return coverage_of(item_counts(exposure, EXPOSURE, item_col=item_col), catalog_size)
 
@@ -346,8 +365,7 @@ def exposure_gini(recommended: DataFrame, catalog_size: int, k: int, *,
     ``x_1 <= ... <= x_n``: ``G = 2 sum_i i x_i / (n sum_i x_i) - (n + 1) / n``. NaN when
     nothing is recommended.
     """
-    if catalog_size < 1:
-        raise ValueError(f"catalog_size must be positive, got {catalog_size}")
+    _check_catalog(catalog_size)  # before the Spark job
     exposure = item_exposure(recommended, k, item_col=item_col, rank_col=rank_col)
     return gini_of(item_counts(exposure, EXPOSURE, item_col=item_col), catalog_size)
 

@@ -16,6 +16,7 @@ from lakerec.core.schemas import CATEGORY, INTERACTIONS, ITEM_ID, RANK, SEGMENT_
 from lakerec.recs.metrics import (
     DIVERSITY,
     EXPOSURE,
+    averages_by,
     coverage_of,
     diversity_per_user,
     gini_of,
@@ -24,7 +25,7 @@ from lakerec.recs.metrics import (
     item_exposure,
     long_tail_of,
     novelty_of,
-    ranking_metrics_by_group,
+    per_user_counts,
 )
 
 PRIMARY_K = 10
@@ -78,9 +79,12 @@ def measure_many(recommended: Mapping[str, DataFrame], relevant: DataFrame, *,
         keyed_relevant = (relevant.select(USER_ID, ITEM_ID).crossJoin(F.broadcast(systems))
                           .select(F.struct(_SYSTEM, USER_ID).alias(_KEY), ITEM_ID))
         keyed = every.select(F.struct(_SYSTEM, USER_ID).alias(_KEY), ITEM_ID, RANK)
-        by_system = keyed_relevant.select(_KEY, F.col(f"{_KEY}.{_SYSTEM}").alias(_SYSTEM))
-        accuracy = ranking_metrics_by_group(keyed, keyed_relevant, by_system,
-                                            group_col=_SYSTEM, ks=tuple(ks), user_col=_KEY)
+        # each (recommender, customer)'s hits and DCG: once, for every grouping below
+        per_user = per_user_counts(keyed, keyed_relevant, sorted({*ks, PRIMARY_K}),
+                                   user_col=_KEY).cache()
+        owned.append(per_user)
+        accuracy = {str(system): values for system, values in
+                    averages_by(per_user, F.col(f"{_KEY}.{_SYSTEM}"), ks).items()}
         if not accuracy:
             raise InputError("relevant items hold no user: nothing to evaluate")
         exposure: dict[str, dict[object, float]] = {name: {} for name in recommended}
@@ -92,15 +96,12 @@ def measure_many(recommended: Mapping[str, DataFrame], relevant: DataFrame, *,
                      .agg(F.avg(DIVERSITY).alias("diversity")).collect()}
         by_segment: dict[str, dict[int, float]] = {name: {} for name in recommended}
         if segments is not None:
-            groups = (keyed_relevant.select(_KEY).distinct()
-                      .join(segments.select(F.col(USER_ID).alias("_user"), SEGMENT_ID)
-                            .dropDuplicates(["_user"]),
-                            F.col(f"{_KEY}.{USER_ID}") == F.col("_user"))
-                      .select(_KEY, F.struct(F.col(f"{_KEY}.{_SYSTEM}").alias(_SYSTEM),
-                                             SEGMENT_ID).alias(_SEGMENT)))
-            for group, values in ranking_metrics_by_group(
-                    keyed, keyed_relevant, groups, group_col=_SEGMENT, ks=(PRIMARY_K,),
-                    user_col=_KEY).items():
+            segment_of = (segments.select(F.col(USER_ID).alias("_user"), SEGMENT_ID)
+                          .dropDuplicates(["_user"]))
+            in_segments = per_user.join(segment_of, F.col(f"{_KEY}.{USER_ID}") == F.col("_user"))
+            for group, values in averages_by(
+                    in_segments, F.struct(F.col(f"{_KEY}.{_SYSTEM}").alias(_SYSTEM),
+                                          SEGMENT_ID), (PRIMARY_K,)).items():
                 system, segment = cast(Row, group)   # (_system, segment_id)
                 by_segment[system][segment] = values[PRIMARY_METRIC]
     finally:

@@ -72,7 +72,7 @@ from lakerec.recs.content import (
     similar_items_from_scores,
     with_reason_item,
 )
-from lakerec.recs.ease import TooManyItemsError, ease_top_k, item_gram
+from lakerec.recs.ease import ease_top_k, gram_within, no_recommendations
 from lakerec.recs.interactions import positive_pairs
 from lakerec.recs.training import (
     EASE_LAMBDA_PARAM,
@@ -138,14 +138,14 @@ def blended_candidates(ctx: StepContext, champion: TrainedOn, als_candidates: Da
         if champion.ease_lambda is None:
             raise InputError(f"the champion weighs EASE but logged no {EASE_LAMBDA_PARAM}")
         cfg = ctx.config.recommend
-        try:
-            model = item_gram(pairs, max_items=cfg.ease.max_items).model(champion.ease_lambda)
-            ease = ease_top_k(model, pairs, depth, users=users,
+        gram, too_many = gram_within(pairs, max_items=cfg.ease.max_items)
+        if gram is None:
+            warnings.append(f"{too_many}: EASE proposes nothing, the champion's other "
+                            "families serve (`train` will leave EASE out)")
+            ease = no_recommendations(ctx.spark)
+        else:
+            ease = ease_top_k(gram.model(champion.ease_lambda), pairs, depth, users=users,
                               users_per_block=cfg.users_per_block)
-        except TooManyItemsError as exc:
-            warnings.append(f"{exc}: EASE proposes nothing, the champion's other families "
-                            "serve (`train` will leave EASE out)")
-            ease = als_candidates.select(USER_ID, ITEM_ID, SCORE, RANK).limit(0)
     lists = component_lists(als_candidates, interactions, users, depth, ctx, ease=ease)
     blended = blend(lists, champion.weights, depth=depth, k=depth)
     return (blended.join(new_items.withColumn("_new", F.lit(True)), ITEM_ID, "left")

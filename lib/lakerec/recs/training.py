@@ -42,7 +42,7 @@ from lakerec.core.tables import (
 from lakerec.recs.als import fit_als, prepare_ratings, top_k
 from lakerec.recs.baselines import popularity_top_k
 from lakerec.recs.blend import BLEND, BlendWeights, blend
-from lakerec.recs.ease import EaseModel, Gram, TooManyItemsError, ease_top_k, item_gram
+from lakerec.recs.ease import EaseModel, Gram, ease_top_k, gram_within, no_recommendations
 from lakerec.recs.holdout import ConfidenceSpec, Holdout, make_holdout
 from lakerec.recs.interactions import new_index_rows, with_indices
 from lakerec.recs.item_similarity import item_item_top_k
@@ -239,11 +239,8 @@ def ease_gram(holdout: Holdout, ctx: StepContext, *, needed: bool = False
     cfg = ctx.config.recommend
     if Source.EASE not in cfg.blend.families and not needed:
         return None, None
-    try:
-        return item_gram(holdout.train, max_items=cfg.ease.max_items), None
-    except TooManyItemsError as exc:
-        log.warning("%s: the family is left out", exc)
-        return None, f"{exc}: the family is left out"
+    gram, too_many = gram_within(holdout.train, max_items=cfg.ease.max_items)
+    return gram, too_many and f"{too_many}: the family is left out"
 
 
 @dataclass
@@ -277,7 +274,7 @@ class Candidates:
         ``recommend`` serves then)."""
         if self.ease_gram is None:
             log.warning("no EASE Gram matrix (too many items): EASE proposes nothing")
-            recs = self.lists[Source.POPULAR].limit(0).cache()
+            recs = no_recommendations(self.pairs.sparkSession)
         else:
             recs = ease_top_k(self.ease_gram.model(lamb), self.pairs, self.depth,
                               users=self.users, users_per_block=users_per_block).cache()
