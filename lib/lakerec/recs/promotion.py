@@ -30,7 +30,7 @@ from lakerec.recs.metrics import (
 
 PRIMARY_K = 10
 PRIMARY_METRIC = f"ndcg@{PRIMARY_K}"
-_SYSTEM, _KEY, _SEGMENT = "_system", "_key", "_segment"
+_SYSTEM, _KEY = "_system", "_key"
 
 
 @dataclass
