@@ -12,21 +12,12 @@ on the machine::
 from __future__ import annotations
 
 import time
-from datetime import date
 
-from lakerec.cli.runner import spark_for
-from lakerec.core.config import load_config
-from lakerec.core.lake import Lake
-from lakerec.core.step import StepContext
+from make_run_split import make_run_validation
+
 from lakerec.recs.blend import choose_weights, weight_grid
-from lakerec.recs.training import (
-    candidates_on,
-    default_params,
-    evaluation_holdout,
-    make_fitter,
-    read_inputs,
-)
-from lakerec.recs.tuning import PRIMARY_K, choose_ease_lambda, validation_split
+from lakerec.recs.training import candidates_on, default_params
+from lakerec.recs.tuning import PRIMARY_K, choose_ease_lambda
 
 FAMILIES = (("als", "item_item", "popular", "ease"), ("als", "item_item", "ease"),
             ("als", "item_item", "popular"), ("als", "item_item", "popular", "ease"))
@@ -37,14 +28,7 @@ def seconds_since(start: float) -> str:
 
 
 def main() -> None:
-    config = load_config("conf/local.yaml", [])
-    spark = spark_for(config)
-    ctx = StepContext(config=config, spark=spark, lake=Lake(spark, config.paths.root),
-                      run_date=date(2026, 12, 6), run_id="diag-grid-time")
-    inputs = read_inputs(ctx)
-    fitter = make_fitter(ctx, inputs)
-    validation = validation_split(ctx, evaluation_holdout(ctx, inputs.events), fitter.spec)
-    assert validation is not None, "the default config tunes on a validation split"
+    ctx, inputs, fitter, validation = make_run_validation("diag-grid-time")
     start = time.perf_counter()
     model = fitter.on_holdout(validation, default_params(ctx))
     print("ALS fit", seconds_since(start))

@@ -20,24 +20,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import date
 from typing import TypeVar
 
 import numpy as np
+from make_run_split import make_run_validation
 from pyspark.mllib.linalg import Vectors
 from pyspark.mllib.linalg.distributed import RowMatrix
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from lakerec.cli.runner import spark_for
-from lakerec.core.config import load_config
-from lakerec.core.lake import Lake
 from lakerec.core.schemas import ITEM_ID, USER_ID
-from lakerec.core.step import StepContext
 from lakerec.recs import item_similarity as ii
 from lakerec.recs.ease import item_gram
-from lakerec.recs.training import evaluation_holdout, make_fitter, read_inputs
-from lakerec.recs.tuning import PRIMARY_K, validation_split
+from lakerec.recs.tuning import PRIMARY_K
 
 REPEATS = 3
 T = TypeVar("T")
@@ -65,14 +60,8 @@ def gram_on_executors(interactions: DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 
 def main() -> None:
-    config = load_config("conf/local.yaml", [])
-    spark = spark_for(config)
-    ctx = StepContext(config=config, spark=spark, lake=Lake(spark, config.paths.root),
-                      run_date=date(2026, 12, 6), run_id="diag-item-costs")
-    inputs = read_inputs(ctx)
-    fitter = make_fitter(ctx, inputs)
-    validation = validation_split(ctx, evaluation_holdout(ctx, inputs.events), fitter.spec)
-    assert validation is not None, "the default config tunes on a validation split"
+    ctx, _, fitter, validation = make_run_validation("diag-item-costs")
+    config = ctx.config
     affinities = validation.train_with(fitter.spec).cache()
     users = validation.relevant.select(USER_ID).distinct().cache()
     print(f"{affinities.count():,} training pairs, {users.count():,} validation customers")
