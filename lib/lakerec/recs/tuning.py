@@ -47,8 +47,9 @@ def validation_split(ctx: StepContext, holdout: Holdout, spec: ConfidenceSpec) -
     if cfg.search.trials <= 1 and len(configured_grid(ctx)) <= 1 and not tunes_ease:
         return None
     validation = validation_holdout(
-        holdout, spec, test_days=cfg.split.test_days, ratio=cfg.split.ratio,
-        seed=cfg.split.seed, run_date=ctx.run_date,
+        holdout, spec, test_days=cfg.split.test_days,
+        ratio=cfg.split.validation_ratio or cfg.split.ratio, seed=cfg.split.seed,
+        run_date=ctx.run_date,
         relevant_event_types=cfg.relevant_event_types)
     # every trial reads the training pairs (the pairs it fits on, the items it never
     # recommends), as do EASE and the blend's candidates: computed from the events once

@@ -1,0 +1,89 @@
+"""References on the split of ``bench/movielens_benchmark.py``, outside lakerec: plain Spark
+ALS as the issue ran it (implicitPrefs, every rating 1, 15 iterations), EASE in numpy at
+five lambdas, and rank-point blends of the two, each scored by NDCG@10 on the held-out
+ratings (items seen in training never recommended; every held-out film relevant)::
+
+    .venv/bin/python bench/diag_movielens_reference.py \\
+        workspace/artifacts/bench/movielens_e2e/by_item \\
+        '[{"rank": 32, "reg": 0.1, "alpha": 0.5}]'
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from pyspark.ml.recommendation import ALS
+from pyspark.sql import SparkSession
+
+K = 10
+EASE_LAMBDAS = (100.0, 200.0, 300.0, 500.0, 1000.0)
+BLENDED_LAMBDA = 300.0
+DEPTH = 50   # items each component proposes to a blend, as recommend.blend.depth
+
+
+def main() -> None:
+    folder, settings = Path(sys.argv[1]), json.loads(sys.argv[2])
+    train = pd.read_parquet(folder / "train.parquet")
+    test = pd.read_parquet(folder / "test.parquet")
+    users = sorted(set(train.userId) | set(test.userId))
+    items = sorted(set(train.movieId))
+    user_index = {user: n for n, user in enumerate(users)}
+    item_index = {item: n for n, item in enumerate(items)}
+    seen = np.zeros((len(users), len(items)))
+    seen[train.userId.map(user_index), train.movieId.map(item_index)] = 1.0
+    relevant = test.groupby("userId").movieId.apply(set)
+
+    def ndcg(scores: np.ndarray) -> float:
+        unseen = np.where(seen > 0, -np.inf, scores)
+        top = np.argsort(-unseen, axis=1)[:, :K]
+        total = 0.0
+        for user, films in relevant.items():
+            gains = [items[j] in films for j in top[user_index[user]]]
+            dcg = sum(gain / np.log2(n + 2) for n, gain in enumerate(gains))
+            total += dcg / sum(1 / np.log2(n + 2) for n in range(min(K, len(films))))
+        return total / len(relevant)
+
+    def ease(lamb: float) -> np.ndarray:
+        gram = seen.T @ seen
+        gram[np.diag_indices_from(gram)] += lamb
+        inverse = np.linalg.inv(gram)
+        weights = -inverse / np.diag(inverse)
+        weights[np.diag_indices_from(weights)] = 0.0
+        return seen @ weights
+
+    def rank_points(scores: np.ndarray) -> np.ndarray:
+        order = np.argsort(-np.where(seen > 0, -np.inf, scores), axis=1)[:, :DEPTH]
+        points = np.zeros_like(scores)
+        np.put_along_axis(points, order, DEPTH - np.arange(DEPTH)[None, :], axis=1)
+        return points
+
+    for lamb in EASE_LAMBDAS:
+        print(f"EASE lambda {lamb:g}: {ndcg(ease(lamb)):.4f}", flush=True)
+    spark = SparkSession.builder.master("local[2]").getOrCreate()
+    spark.sparkContext.setCheckpointDir(str(folder / "reference_checkpoints"))
+    ratings = spark.createDataFrame(pd.DataFrame({
+        "u": train.userId.map(user_index), "i": train.movieId.map(item_index), "r": 1.0}))
+    blended = rank_points(ease(BLENDED_LAMBDA))
+    for params in settings:
+        model = ALS(rank=params["rank"], regParam=params["reg"], alpha=params["alpha"],
+                    maxIter=params.get("it", 15), implicitPrefs=True, userCol="u",
+                    itemCol="i", ratingCol="r", seed=42).fit(ratings)
+        user_factors = np.zeros((len(users), params["rank"]))
+        item_factors = np.zeros((len(items), params["rank"]))
+        for row in model.userFactors.collect():
+            user_factors[row.id] = row.features
+        for row in model.itemFactors.collect():
+            item_factors[row.id] = row.features
+        scores = user_factors @ item_factors.T
+        blends = [f"{w} ALS + {1 - w} EASE {BLENDED_LAMBDA:g}: "
+                  f"{ndcg(w * rank_points(scores) + (1 - w) * blended):.4f}"
+                  for w in (0.25, 0.5, 0.75)]
+        print(f"ALS {params}: {ndcg(scores):.4f}; " + "; ".join(blends), flush=True)
+
+
+if __name__ == "__main__":
+    main()
