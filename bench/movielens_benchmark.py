@@ -101,14 +101,14 @@ def main() -> None:
 
 def score(workdir: Path, args: argparse.Namespace) -> dict[str, object]:
     """``gold.recommendations`` and the most popular unseen films, on the held-out ratings."""
-    from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     from lakerec.cli.runner import spark_for
     from lakerec.core.config import load_config
     from lakerec.core.lake import Lake
-    from lakerec.core.schemas import ITEM_ID, RANK, USER_ID
+    from lakerec.core.schemas import ITEM_ID, USER_ID
     from lakerec.core.tables import GOLD_RECOMMENDATIONS
+    from lakerec.recs.baselines import popularity_top_k
     from lakerec.recs.metrics import ranking_metrics
 
     config = load_config(args.conf, [f"paths.root={workdir / 'lake'}", *args.overrides])
@@ -120,11 +120,10 @@ def score(workdir: Path, args: argparse.Namespace) -> dict[str, object]:
                .select(F.col("userId").alias(USER_ID), F.col("movieId").alias(ITEM_ID)))
     served = lake.read(GOLD_RECOMMENDATIONS)
     users = held_out.select(USER_ID).distinct()
-    popular = trained.groupBy(ITEM_ID).count()
-    unseen = users.crossJoin(popular).join(trained, [USER_ID, ITEM_ID], "left_anti")
-    popularity = unseen.withColumn(RANK, F.row_number().over(
-        Window.partitionBy(USER_ID).orderBy(F.desc("count"), ITEM_ID))).where(F.col(RANK) <= K)
-    counts = served.groupBy(USER_ID).count()
+    popularity = popularity_top_k(trained, users, K)
+    lists = (served.groupBy(USER_ID).count()
+             .agg(F.count("*").alias("users"),
+                  F.count(F.when(F.col("count") == K, True)).alias("of_k")).first())
     report = (workdir / "run.log").read_text(encoding="utf-8").splitlines()
     chosen = [line.strip() for line in report
               if line.strip().startswith(("family:", "ALS settings:", "EASE:"))]
@@ -132,8 +131,7 @@ def score(workdir: Path, args: argparse.Namespace) -> dict[str, object]:
         "bench": "movielens_e2e", "dataset": "movielens-100k", "split_by": args.by,
         "k": K, "validation_ratio": config.recommend.split.validation_ratio,
         "train_chose": chosen, "users_held_out": users.count(),
-        "users_served": served.select(USER_ID).distinct().count(),
-        "lists_of_k": counts.where(F.col("count") == K).count(),
+        "users_served": lists["users"], "lists_of_k": lists["of_k"],
         "served_seen_in_training": served.join(trained, [USER_ID, ITEM_ID]).count(),
         "pipeline": {name: round(value, 5) for name, value in
                      ranking_metrics(served, held_out, ks=(K,)).items()},
