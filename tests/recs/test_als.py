@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
@@ -20,7 +21,7 @@ from pyspark.sql import functions as F
 
 from lakerec.cli.runner import run_step
 from lakerec.core import registry
-from lakerec.core.config import Config
+from lakerec.core.config import Config, with_overrides
 from lakerec.core.errors import InputError
 from lakerec.core.lake import Lake
 from lakerec.core.schemas import (
@@ -43,7 +44,7 @@ from lakerec.recs.blend import COMPONENTS, BlendWeights, simplicity, weight_grid
 from lakerec.recs.holdout import Holdout
 from lakerec.recs.interactions import event_confidence
 from lakerec.recs.promotion import Evidence, promotion_decision
-from lakerec.recs.search import AlsParams
+from lakerec.recs.search import AlsParams, Trial
 from lakerec.recs.training import (
     default_params,
     evaluation_holdout,
@@ -52,7 +53,14 @@ from lakerec.recs.training import (
     read_inputs,
     trained_on,
 )
-from lakerec.recs.tuning import choose_settings, start_points, validation_ndcg, validation_split
+from lakerec.recs.tuning import (
+    Searched,
+    choose_settings,
+    confirm_choice,
+    start_points,
+    validation_ndcg,
+    validation_split,
+)
 from tests.conftest import make_config
 
 RUN_DATE = date(2026, 11, 27)
@@ -417,6 +425,49 @@ def test_the_search_hands_over_the_chosen_trials_model(spark: SparkSession,
     assert score(fitter.on_holdout(validation, settings.params)) == pytest.approx(chosen.value)
     validation.unpersist()
     holdout.unpersist()
+
+
+@pytest.mark.slow
+def test_a_choice_that_does_not_lead_on_further_draws_gives_way_to_the_default(
+        spark: SparkSession, trained: Config) -> None:
+    """Under the random protocol the search's choice is scored again against the default
+    point on ``confirm_draws`` further validation draws. A planted winner's curse (a
+    near-useless point that led on the search's own draw) gives way to the default point;
+    a choice that really is better than the default point is kept; the time protocol has
+    no further draw."""
+    config = with_overrides(trained, ["recommend.split.protocol=random",
+                                      "recommend.search.confirm_draws=2",
+                                      "recommend.als.max_iter=5"])
+    ctx = StepContext(config=config, spark=spark, lake=Lake(spark, config.paths.root),
+                      run_date=RUN_DATE, run_id="confirm-test")
+    inputs = read_inputs(ctx)
+    fitter = make_fitter(ctx, inputs)
+    holdout = evaluation_holdout(ctx, inputs.events)
+    good = default_params(ctx)
+    useless = AlsParams(rank=2, reg_param=50.0, alpha=0.01, transform="binary")
+
+    def searched(default: AlsParams, chosen: AlsParams) -> Searched:
+        return Searched(chosen, [Trial(1, default, 0.10, 1.0), Trial(2, chosen, 0.11, 1.0)])
+
+    cursed = confirm_choice(ctx, holdout, searched(good, useless), inputs, fitter)
+    assert cursed.params == good and cursed.model is None
+    assert cursed.confirmation is not None and cursed.confirmation.kept == good
+    scores = cursed.confirmation.scores
+    assert scores[useless][0] == 0.11 and len(scores[useless]) == len(scores[good]) == 3
+    assert all(g > u for g, u in zip(scores[good][1:], scores[useless][1:], strict=True))
+
+    confirmed = confirm_choice(ctx, holdout, searched(useless, good), inputs, fitter)
+    assert confirmed.params == good and confirmed.confirmation is not None
+    assert confirmed.confirmation.kept == good == confirmed.confirmation.chosen
+    # the further draws are new: other seeds, so other scores than the search's own
+    assert len(set(confirmed.confirmation.scores[good])) == 3
+
+    time_ctx = replace(ctx, config=trained)
+    time_holdout = evaluation_holdout(time_ctx, inputs.events)
+    unconfirmed = searched(good, useless)
+    assert confirm_choice(time_ctx, time_holdout, unconfirmed, inputs, fitter) is unconfirmed
+    holdout.unpersist()
+    time_holdout.unpersist()
 
 
 T = TypeVar("T")

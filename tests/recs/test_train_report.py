@@ -7,6 +7,7 @@ from dataclasses import replace
 from lakerec.core.config import Config
 from lakerec.recs.search import AlsParams, Trial
 from lakerec.recs.train_step import describe_search
+from lakerec.recs.tuning import Confirmation
 
 DEFAULT = AlsParams(rank=32, reg_param=0.1, alpha=0.5, transform="binary")
 START = AlsParams(rank=8, reg_param=0.7, alpha=4.0, transform="binary", half_life_days=30.0)
@@ -58,3 +59,20 @@ def test_the_champions_settings_and_pruned_trials(config: Config) -> None:
                            "trial's 0.1510, 0.0510 below it")
     other = describe_search(done, DOUBLED, 7, DEFAULT, config.recommend.search)
     assert "champion v7's settings tried, not chosen" in other
+
+
+def test_a_choice_overturned_or_confirmed_on_further_validation_draws(config: Config) -> None:
+    done = [Trial(1, DEFAULT, 0.10, 1.0, shortfall_se=0.004),
+            Trial(2, START, 0.15, 1.0, shortfall_se=0.0)]
+    overturned = Confirmation(START, DEFAULT, {START: [0.15, 0.08, 0.07],
+                                               DEFAULT: [0.10, 0.09, 0.11]}, kept=DEFAULT)
+    text = describe_search(done, DEFAULT, None, None, config.recommend.search, overturned)
+    assert text == (" (validation ndcg@10 0.1000 over 2 trials; the default point kept over "
+                    "the search's choice, trial 2 (0.1500 on the search's draw), which does "
+                    "not lead the default point over 3 validation draws: mean 0.1000 against "
+                    "0.1000)")
+    confirmed = replace(overturned, scores={START: [0.15, 0.12, 0.12],
+                                            DEFAULT: [0.10, 0.09, 0.11]}, kept=START)
+    text = describe_search(done, START, None, None, config.recommend.search, confirmed)
+    assert text == (" (validation ndcg@10 0.1500 over 2 trials; it leads the default point "
+                    "over 3 validation draws: mean 0.1300 against 0.1000)")

@@ -105,7 +105,8 @@ def compare_systems(ctx: StepContext, *, exhaustive_trials: int,
         counted by an earlier system (then 0, and the caller adds them)."""
         if "searched" not in tuned:
             start = time.perf_counter()
-            tuned.update(searched=choose_settings(ctx, validation(), inputs, fitter),
+            tuned.update(searched=choose_settings(ctx, validation(), inputs, fitter,
+                                                   holdout=holdout),
                          seconds=time.perf_counter() - start)
         return (validation(), tuned["searched"],  # type: ignore[return-value]
                 tuned["seconds"])
@@ -183,7 +184,11 @@ def compare_systems(ctx: StepContext, *, exhaustive_trials: int,
         recs.count()
         candidates.unpersist()
         lamb = f"; EASE lambda {blending.ease_lambda:g}" if weights.ease > 0 else ""
-        return recs, f"{weights.family}: {weights}{lamb}"
+        confirmation = searched.confirmation
+        confirmed = ("" if confirmation is None else
+                     f"; the search's choice {confirmation.chosen.as_dict()} "
+                     f"{confirmation.outcome()}")
+        return recs, f"{weights.family}: {weights}{lamb}{confirmed}"
 
     def holdout_ndcg(recs: DataFrame, on: Holdout = holdout) -> float:
         return ranking_metrics(recs, on.relevant, ks=(PRIMARY_K,))[PRIMARY_METRIC]

@@ -66,7 +66,13 @@ from lakerec.recs.training import (
     trained_on,
     write_indices,
 )
-from lakerec.recs.tuning import Blending, choose_blend, choose_settings, validation_split
+from lakerec.recs.tuning import (
+    Blending,
+    Confirmation,
+    choose_blend,
+    choose_settings,
+    validation_split,
+)
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -106,7 +112,8 @@ def run(ctx: StepContext) -> StepResult:
                                     and champion_on.weights.ease > 0)
     warnings = [ease_left_out] if ease_left_out else []
     validation = validation_split(ctx, holdout, fitter.spec)
-    settings = choose_settings(ctx, validation, inputs, fitter, carried=carried, seed=seed)
+    settings = choose_settings(ctx, validation, inputs, fitter, carried=carried, seed=seed,
+                               holdout=holdout)
     best, trials = settings.params, settings.trials
     carried_from = champion_version if carried is not None and trials else None
     blending = choose_blend(ctx, validation, inputs, fitter, settings, ease=gram is not None)
@@ -153,7 +160,8 @@ def run(ctx: StepContext) -> StepResult:
     version, run_id = log_and_register(ctx, client, served, best, blending, trials,
                                        holdout, evidence, promote, why, inputs.versions,
                                        trained_until=until, training_pairs=pairs,
-                                       carried_from=carried_from, search_seed=seed)
+                                       carried_from=carried_from, search_seed=seed,
+                                       confirmation=settings.confirmation)
     alias = registry.CHAMPION if promote else registry.CHALLENGER
     registry.set_alias(client, registry.ALS_MODEL, alias, version)
     if weak:
@@ -174,7 +182,8 @@ def run(ctx: StepContext) -> StepResult:
         figures += [f"{m}@{k}={ev.metrics[f'{m}@{k}']:.3f}" for m in ("coverage", "gini",
                                                                       "long_tail")]
         return f"{ev.name:>14}: " + ", ".join(figures)
-    searched = describe_search(trials, best, carried_from, carried, cfg.search)
+    searched = describe_search(trials, best, carried_from, carried, cfg.search,
+                               settings.confirmation)
     blended = f" ({describe_choice(weights, weighings)})" if weighings else ""
     summary = [f"trained on {EVENTS_VERSION} v{inputs.versions[EVENTS_VERSION]}, "
                f"split {json.dumps(holdout.definition)}",
@@ -212,10 +221,12 @@ def describe(params: AlsParams) -> str:
 
 
 def describe_search(trials: list[Trial], chosen: AlsParams, carried_from: int | None,
-                    carried: AlsParams | None, cfg: AlsSearchConfig) -> str:
+                    carried: AlsParams | None, cfg: AlsSearchConfig,
+                    confirmation: Confirmation | None = None) -> str:
     """What the closing report says of the search: the chosen trial's validation score and
     how it was chosen (pruned trials, the champion's settings, a doubled rank standing for
-    its parent, an earlier trial kept over the best within ``cfg.tolerance_se``)."""
+    its parent, an earlier trial kept over the best within ``cfg.tolerance_se``, the
+    choice confirmed or overturned on further validation draws)."""
     if not trials:
         return " (the default point; no search)"
     pruned = sum(t.pruned for t in trials)
@@ -236,7 +247,14 @@ def describe_search(trials: list[Trial], chosen: AlsParams, carried_from: int | 
         else:
             how = f", within {tolerance} of its score"
         notes.append(f"trial {kept.grown_from}'s rank doubled{how}")
-    if kept.value < top:
+    if confirmation is not None and confirmation.kept == confirmation.chosen:
+        notes.append(f"it {confirmation.outcome()}")
+    elif confirmation is not None:
+        searched = next(t for t in trials if t.params == confirmation.chosen and not t.pruned)
+        notes.append(f"the default point kept over the search's choice, trial "
+                     f"{searched.number} ({searched.value:.4f} on the search's draw), which "
+                     f"{confirmation.outcome()}")
+    if kept.value < top and (confirmation is None or confirmation.kept == confirmation.chosen):
         se = f" of {kept.shortfall_se:.4f}" if kept.shortfall_se is not None else ""
         notes.append(f"kept over the best trial's {top:.4f}, {top - kept.value:.4f} below it: "
                      f"within tolerance_se={cfg.tolerance_se:g} standard errors{se}")
@@ -275,7 +293,8 @@ def log_and_register(ctx: StepContext, client: MlflowClient, model: ALSModel, be
                      evidence: dict[str, Evidence], promote: bool, why: str,
                      versions: dict[str, int], *, trained_until: datetime,
                      training_pairs: int, carried_from: int | None,
-                     search_seed: int) -> tuple[int, str]:
+                     search_seed: int,
+                     confirmation: Confirmation | None = None) -> tuple[int, str]:
     """One MLflow run: params (ALS settings, family and blend weights, EASE's lambda, and the
     champion version whose settings the search tried second), the evidence of every
     family at every k (prefix ``model.`` for the chosen one), plot, split, one child run per
@@ -301,6 +320,7 @@ def log_and_register(ctx: StepContext, client: MlflowClient, model: ALSModel, be
                            "search_trials": len(trials) or 1,
                            "search_trial_max_iter": cfg.search.trial_max_iter or cfg.als.max_iter,
                            "search_tolerance_se": cfg.search.tolerance_se,
+                           "search_confirm_draws": cfg.search.confirm_draws,
                            "search_prune_after_iterations": cfg.search.prune_after_iterations,
                            "search_start_points": len(cfg.search.start_points),
                            "search_grow_rank": cfg.search.grow_rank,
@@ -334,6 +354,9 @@ def log_and_register(ctx: StepContext, client: MlflowClient, model: ALSModel, be
         mlflow.log_dict({"tolerance_se": cfg.search.tolerance_se,
                          "grow_tolerance_se": cfg.search.grow_tolerance_se,
                          "grow_rank_to": cfg.search.grow_rank_to,
+                         "confirm_draws": cfg.search.confirm_draws,
+                         "confirmation": (confirmation.logged()
+                                          if confirmation is not None else None),
                          "trials": [{"trial": t.number, **t.params.as_dict(),
                                      "validation_ndcg@10": t.value, "seconds": t.seconds,
                                      "pruned": t.pruned, "grown_from": t.grown_from,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 from pyspark.ml.recommendation import ALSModel
@@ -26,6 +26,7 @@ from lakerec.recs.search import (
     Trial,
     search,
     space_around,
+    successor,
 )
 from lakerec.recs.training import (
     Fitter,
@@ -38,17 +39,19 @@ from lakerec.recs.training import (
 log = logging.getLogger("lakerec.train")
 
 
-def validation_split(ctx: StepContext, holdout: Holdout, spec: ConfidenceSpec) -> Holdout | None:
+def validation_split(ctx: StepContext, holdout: Holdout, spec: ConfidenceSpec, *,
+                     draw: int = 0) -> Holdout | None:
     """The validation split carved from ``holdout``'s training part (cached), or ``None`` when
     nothing is tuned (one search trial, one blend weighting and at most one EASE lambda) or
-    it holds no relevant event."""
+    it holds no relevant event. ``draw`` n > 0 is a further draw of the random protocol
+    (its seed n higher; the time protocol has one validation split only, as ``draw`` 0)."""
     cfg = ctx.config.recommend
     tunes_ease = Source.EASE in cfg.blend.families and len(cfg.ease.lambdas) > 1
     if cfg.search.trials <= 1 and len(configured_grid(ctx)) <= 1 and not tunes_ease:
         return None
     validation = validation_holdout(
         holdout, spec, test_days=cfg.split.test_days,
-        ratio=cfg.split.validation_ratio or cfg.split.ratio, seed=cfg.split.seed,
+        ratio=cfg.split.validation_ratio or cfg.split.ratio, seed=cfg.split.seed + draw,
         run_date=ctx.run_date,
         relevant_event_types=cfg.relevant_event_types)
     # every trial reads the training pairs (the pairs it fits on, the items it never
@@ -131,6 +134,42 @@ def configured_space(ctx: StepContext, starts: Sequence[AlsParams] | None = None
 
 
 @dataclass(frozen=True)
+class Confirmation:
+    """The search's choice and the default point scored on further validation draws
+    (``recommend.search.confirm_draws``), and which of them was kept."""
+
+    chosen: AlsParams
+    """The search's choice on its own draw."""
+    default: AlsParams
+    """The default point, or the doubled rank that stands for it."""
+    scores: dict[AlsParams, list[float]]
+    """Both settings' validation NDCG@10 per draw, the search's own draw first."""
+    kept: AlsParams
+
+    @staticmethod
+    def mean(values: Sequence[float]) -> float:
+        """The mean of the draws that hold a relevant pair (NaN for none)."""
+        valid = [value for value in values if not math.isnan(value)]
+        return math.fsum(valid) / len(valid) if valid else math.nan
+
+    def means(self) -> dict[AlsParams, float]:
+        return {params: self.mean(values) for params, values in self.scores.items()}
+
+    def outcome(self) -> str:
+        """Whether the search's choice leads the default point over the draws, and by what."""
+        means = self.means()
+        verdict = "leads" if self.kept == self.chosen else "does not lead"
+        return (f"{verdict} the default point over {len(self.scores[self.chosen])} validation "
+                f"draws: mean {means[self.chosen]:.4f} against {means[self.default]:.4f}")
+
+    def logged(self) -> dict[str, object]:
+        return {"chosen": self.chosen.as_dict(), "default": self.default.as_dict(),
+                "chosen_scores": self.scores[self.chosen],
+                "default_scores": self.scores[self.default],
+                "kept": "chosen" if self.kept == self.chosen else "default"}
+
+
+@dataclass(frozen=True)
 class Searched:
     """The chosen ALS settings, every trial, and the chosen settings' model fitted on the
     validation split's training part when its trial ran in full (``None``: fit it again)."""
@@ -138,16 +177,19 @@ class Searched:
     params: AlsParams
     trials: list[Trial]
     model: ALSModel | None = None
+    confirmation: Confirmation | None = None
+    """The choice scored again against the default point, when it was."""
 
 
 def choose_settings(ctx: StepContext, validation: Holdout | None, inputs: Inputs,
                     fitter: Fitter, carried: AlsParams | None = None,
-                    seed: int | None = None) -> Searched:
+                    seed: int | None = None, holdout: Holdout | None = None) -> Searched:
     """The searched ALS settings (or the default point when the search is off or there is no
     validation split). ``carried`` (the champion's settings) is tried right after the
     default point, before the configured start points; ``seed`` replaces
     ``recommend.search.seed``. The best trial's model is kept, so that the blend choice does
-    not fit it again."""
+    not fit it again. With ``holdout`` (the evaluation split ``validation`` was carved
+    from), the choice is confirmed on further draws (:func:`confirm_choice`)."""
     cfg = ctx.config.recommend
     default = default_params(ctx)
     if cfg.search.trials <= 1 or validation is None:
@@ -179,7 +221,54 @@ def choose_settings(ctx: StepContext, validation: Holdout | None, inputs: Inputs
                             per_customer=per_customer, tolerance_se=cfg.search.tolerance_se,
                             early_score=None if probe is None
                             else partial(score, max_iter=probe, probe=True))
-    return Searched(chosen, trials, kept[0][2] if kept and kept[0][1] == chosen else None)
+    searched = Searched(chosen, trials, kept[0][2] if kept and kept[0][1] == chosen else None)
+    return searched if holdout is None else confirm_choice(ctx, holdout, searched, inputs, fitter)
+
+
+def confirm_choice(ctx: StepContext, holdout: Holdout, searched: Searched, inputs: Inputs,
+                   fitter: Fitter) -> Searched:
+    """``searched``, or the default point when the search's choice does not also lead it on
+    ``recommend.search.confirm_draws`` further validation draws (random protocol only).
+
+    The search's choice is the best of many trials on one draw, so its lead there is partly
+    that draw's luck (the winner's curse). When it is not the default point (nor the doubled
+    rank standing for it), both are fitted and scored on each further draw (the same share of
+    ``holdout``'s training part, the next seeds) as the search scored them, and the choice
+    is kept only when its mean over all draws, its own included, is above the default's.
+    """
+    draws = ctx.config.recommend.search.confirm_draws
+    if (not draws or not searched.trials or holdout.definition["protocol"] != "random"):
+        return searched
+    first = next(trial for trial in searched.trials if trial.number == 1)
+    default = successor(searched.trials, first)
+    if searched.params == default.params:
+        return searched
+    chosen = next(t for t in searched.trials if t.params == searched.params and not t.pruned)
+    scores = {chosen.params: [chosen.value], default.params: [default.value]}
+    cfg = ctx.config.recommend
+    for draw in range(1, draws + 1):
+        split = validation_split(ctx, holdout, fitter.spec, draw=draw)
+        if split is None:
+            break
+        try:
+            for params, values in scores.items():
+                model = fitter.on_holdout(split, params, max_iter=cfg.search.trial_max_iter)
+                values.append(validation_ndcg(model_top_k(model, split, inputs, PRIMARY_K,
+                                                          cfg.users_per_block), split))
+        finally:
+            split.unpersist()
+        log.info("validation draw %d of %d: the search's choice %s %.4f, the default point "
+                 "%.4f", draw + 1, draws + 1, chosen.params, scores[chosen.params][-1],
+                 scores[default.params][-1])
+    confirmation = Confirmation(chosen.params, default.params, scores, chosen.params)
+    means = confirmation.means()
+    if means[chosen.params] > means[default.params]:
+        return replace(searched, confirmation=confirmation)
+    log.info("the default point is kept: its mean validation score over %d draws, %.4f, is "
+             "at least the search's choice's, %.4f", len(scores[chosen.params]),
+             means[default.params], means[chosen.params])
+    return Searched(default.params, searched.trials, None,
+                    replace(confirmation, kept=default.params))
 
 
 @dataclass(frozen=True)
