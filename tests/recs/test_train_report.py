@@ -65,14 +65,14 @@ def test_a_choice_overturned_or_confirmed_on_further_validation_draws(config: Co
     done = [Trial(1, DEFAULT, 0.10, 1.0, shortfall_se=0.004),
             Trial(2, START, 0.15, 1.0, shortfall_se=0.0)]
     overturned = Confirmation(START, DEFAULT, {START: [0.15, 0.08, 0.07],
-                                               DEFAULT: [0.10, 0.09, 0.11]}, kept=DEFAULT)
+                                               DEFAULT: [0.10, 0.09, 0.11]})
     text = describe_search(done, DEFAULT, None, None, config.recommend.search, overturned)
     assert text == (" (validation ndcg@10 0.1000 over 2 trials; the default point kept over "
                     "the search's choice, trial 2 (0.1500 on the search's draw), which does "
                     "not lead the default point over 3 validation draws: mean 0.1000 against "
                     "0.1000)")
     confirmed = replace(overturned, scores={START: [0.15, 0.12, 0.12],
-                                            DEFAULT: [0.10, 0.09, 0.11]}, kept=START)
+                                            DEFAULT: [0.10, 0.09, 0.11]})
     text = describe_search(done, START, None, None, config.recommend.search, confirmed)
     assert text == (" (validation ndcg@10 0.1500 over 2 trials; it leads the default point "
                     "over 3 validation draws: mean 0.1300 against 0.1000)")

@@ -247,14 +247,15 @@ def describe_search(trials: list[Trial], chosen: AlsParams, carried_from: int | 
         else:
             how = f", within {tolerance} of its score"
         notes.append(f"trial {kept.grown_from}'s rank doubled{how}")
-    if confirmation is not None and confirmation.kept == confirmation.chosen:
+    overturned = confirmation is not None and not confirmation.confirmed
+    if confirmation is not None and not overturned:
         notes.append(f"it {confirmation.outcome()}")
     elif confirmation is not None:
         searched = next(t for t in trials if t.params == confirmation.chosen and not t.pruned)
         notes.append(f"the default point kept over the search's choice, trial "
                      f"{searched.number} ({searched.value:.4f} on the search's draw), which "
                      f"{confirmation.outcome()}")
-    if kept.value < top and (confirmation is None or confirmation.kept == confirmation.chosen):
+    if kept.value < top and not overturned:
         se = f" of {kept.shortfall_se:.4f}" if kept.shortfall_se is not None else ""
         notes.append(f"kept over the best trial's {top:.4f}, {top - kept.value:.4f} below it: "
                      f"within tolerance_se={cfg.tolerance_se:g} standard errors{se}")

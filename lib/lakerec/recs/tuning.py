@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -136,7 +137,7 @@ def configured_space(ctx: StepContext, starts: Sequence[AlsParams] | None = None
 @dataclass(frozen=True)
 class Confirmation:
     """The search's choice and the default point scored on further validation draws
-    (``recommend.search.confirm_draws``), and which of them was kept."""
+    (``recommend.search.confirm_draws``)."""
 
     chosen: AlsParams
     """The search's choice on its own draw."""
@@ -144,21 +145,24 @@ class Confirmation:
     """The default point, or the doubled rank that stands for it."""
     scores: dict[AlsParams, list[float]]
     """Both settings' validation NDCG@10 per draw, the search's own draw first."""
-    kept: AlsParams
-
-    @staticmethod
-    def mean(values: Sequence[float]) -> float:
-        """The mean of the draws that hold a relevant pair (NaN for none)."""
-        valid = [value for value in values if not math.isnan(value)]
-        return math.fsum(valid) / len(valid) if valid else math.nan
 
     def means(self) -> dict[AlsParams, float]:
-        return {params: self.mean(values) for params, values in self.scores.items()}
+        return {params: statistics.fmean(values) for params, values in self.scores.items()}
+
+    @property
+    def confirmed(self) -> bool:
+        """Whether the choice leads the default point on the mean over all draws."""
+        means = self.means()
+        return means[self.chosen] > means[self.default]
+
+    @property
+    def kept(self) -> AlsParams:
+        return self.chosen if self.confirmed else self.default
 
     def outcome(self) -> str:
         """Whether the search's choice leads the default point over the draws, and by what."""
         means = self.means()
-        verdict = "leads" if self.kept == self.chosen else "does not lead"
+        verdict = "leads" if self.confirmed else "does not lead"
         return (f"{verdict} the default point over {len(self.scores[self.chosen])} validation "
                 f"draws: mean {means[self.chosen]:.4f} against {means[self.default]:.4f}")
 
@@ -166,7 +170,7 @@ class Confirmation:
         return {"chosen": self.chosen.as_dict(), "default": self.default.as_dict(),
                 "chosen_scores": self.scores[self.chosen],
                 "default_scores": self.scores[self.default],
-                "kept": "chosen" if self.kept == self.chosen else "default"}
+                "kept": "chosen" if self.confirmed else "default"}
 
 
 @dataclass(frozen=True)
@@ -237,7 +241,7 @@ def confirm_choice(ctx: StepContext, holdout: Holdout, searched: Searched, input
     is kept only when its mean over all draws, its own included, is above the default's.
     """
     draws = ctx.config.recommend.search.confirm_draws
-    if (not draws or not searched.trials or holdout.definition["protocol"] != "random"):
+    if not draws or not searched.trials or holdout.definition["protocol"] != "random":
         return searched
     first = next(trial for trial in searched.trials if trial.number == 1)
     default = successor(searched.trials, first)
@@ -260,15 +264,11 @@ def confirm_choice(ctx: StepContext, holdout: Holdout, searched: Searched, input
         log.info("validation draw %d of %d: the search's choice %s %.4f, the default point "
                  "%.4f", draw + 1, draws + 1, chosen.params, scores[chosen.params][-1],
                  scores[default.params][-1])
-    confirmation = Confirmation(chosen.params, default.params, scores, chosen.params)
-    means = confirmation.means()
-    if means[chosen.params] > means[default.params]:
+    confirmation = Confirmation(chosen.params, default.params, scores)
+    if confirmation.confirmed:
         return replace(searched, confirmation=confirmation)
-    log.info("the default point is kept: its mean validation score over %d draws, %.4f, is "
-             "at least the search's choice's, %.4f", len(scores[chosen.params]),
-             means[default.params], means[chosen.params])
-    return Searched(default.params, searched.trials, None,
-                    replace(confirmation, kept=default.params))
+    log.info("the default point is kept: the search's choice %s", confirmation.outcome())
+    return Searched(default.params, searched.trials, None, confirmation)
 
 
 @dataclass(frozen=True)
