@@ -7,6 +7,7 @@ The end-to-end tests share one small generated lake with planted taste clusters
 from __future__ import annotations
 
 import functools
+import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
@@ -443,20 +444,23 @@ def test_a_choice_that_does_not_lead_on_further_draws_gives_way_to_the_default(
     inputs = read_inputs(ctx)
     fitter = make_fitter(ctx, inputs)
     holdout = evaluation_holdout(ctx, inputs.events)
+    validation = validation_split(ctx, holdout, fitter.spec)
+    assert validation is not None
     good = default_params(ctx)
     useless = AlsParams(rank=2, reg_param=50.0, alpha=0.01, transform="binary")
 
     def searched(default: AlsParams, chosen: AlsParams) -> Searched:
         return Searched(chosen, [Trial(1, default, 0.10, 1.0), Trial(2, chosen, 0.11, 1.0)])
 
-    cursed = confirm_choice(ctx, holdout, searched(good, useless), inputs, fitter)
+    cursed = confirm_choice(ctx, holdout, validation, searched(good, useless), inputs, fitter)
     assert cursed.params == good and cursed.model is None
     assert cursed.confirmation is not None and cursed.confirmation.kept == good
     scores = cursed.confirmation.scores
     assert scores[useless][0] == 0.11 and len(scores[useless]) == len(scores[good]) == 3
     assert all(g > u for g, u in zip(scores[good][1:], scores[useless][1:], strict=True))
 
-    confirmed = confirm_choice(ctx, holdout, searched(useless, good), inputs, fitter)
+    confirmed = confirm_choice(ctx, holdout, validation, searched(useless, good), inputs,
+                               fitter)
     assert confirmed.params == good and confirmed.confirmation is not None
     assert confirmed.confirmation.kept == good == confirmed.confirmation.chosen
     # the further draws are new: other seeds, so other scores than the search's own
@@ -465,9 +469,60 @@ def test_a_choice_that_does_not_lead_on_further_draws_gives_way_to_the_default(
     time_ctx = replace(ctx, config=trained)
     time_holdout = evaluation_holdout(time_ctx, inputs.events)
     unconfirmed = searched(good, useless)
-    assert confirm_choice(time_ctx, time_holdout, unconfirmed, inputs, fitter) is unconfirmed
+    assert confirm_choice(time_ctx, time_holdout, validation, unconfirmed, inputs,
+                          fitter) is unconfirmed
+    validation.unpersist()
     holdout.unpersist()
     time_holdout.unpersist()
+
+
+@pytest.mark.slow
+def test_thinned_fits_extrapolate_the_choices_lead_to_the_refits_size(
+        spark: SparkSession, trained: Config) -> None:
+    """With ``confirm_share`` both settings are also fitted on that share of each draw's
+    training pairs (per customer, the held-out pairs unchanged), and the lead is
+    extrapolated from there to the refit's size: log(0.75 x 0.75) / log(0.5) = 0.83 steps
+    on. The search's own draw is scored as the search scored it; a near-useless choice
+    trails on every fit and gives way to the default point."""
+    config = with_overrides(trained, ["recommend.split.protocol=random",
+                                      "recommend.search.confirm_draws=1",
+                                      "recommend.search.confirm_share=0.5",
+                                      "recommend.als.max_iter=5"])
+    ctx = StepContext(config=config, spark=spark, lake=Lake(spark, config.paths.root),
+                      run_date=RUN_DATE, run_id="thinned-test")
+    inputs = read_inputs(ctx)
+    fitter = make_fitter(ctx, inputs)
+    holdout = evaluation_holdout(ctx, inputs.events)
+    validation = validation_split(ctx, holdout, fitter.spec)
+    assert validation is not None
+    good = default_params(ctx)
+    useless = AlsParams(rank=2, reg_param=50.0, alpha=0.01, transform="binary")
+
+    def score(split: Holdout, params: AlsParams) -> float:
+        return validation_ndcg(model_top_k(fitter.on_holdout(split, params), split, inputs, 10,
+                                           config.recommend.users_per_block), split)
+
+    values = {params: score(validation, params) for params in (good, useless)}
+    searched = Searched(useless, [Trial(1, good, values[good], 1.0),
+                                  Trial(2, useless, values[useless], 1.0)])
+    kept = confirm_choice(ctx, holdout, validation, searched, inputs, fitter)
+    confirmation = kept.confirmation
+    assert confirmation is not None and kept.params == good == confirmation.kept
+    assert confirmation.reach == pytest.approx(math.log(0.5625) / math.log(0.5))
+    assert all(len(values) == 2 for values in [*confirmation.scores.values(),
+                                                *confirmation.thinned.values()])
+    # the thinned draw of the search's own split: half of each customer's training pairs
+    fewer = validation.thinned(0.5, seed=config.recommend.split.seed)
+    pairs = (validation.train.groupBy(USER_ID).count()
+             .join(fewer.train.groupBy(USER_ID).count().withColumnRenamed("count", "kept"),
+                   USER_ID, "left").collect())
+    assert all(row["kept"] == round(row["count"] * 0.5) for row in pairs if row["count"] > 2)
+    assert fewer.relevant is validation.relevant
+    assert confirmation.thinned[good][0] == pytest.approx(score(fewer, good))
+    assert confirmation.projected_lead() < confirmation.lead() < 0
+    fewer.train.unpersist()
+    validation.unpersist()
+    holdout.unpersist()
 
 
 T = TypeVar("T")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from lakerec.core.config import Config
 from lakerec.recs.search import AlsParams, Trial
 from lakerec.recs.train_step import describe_search
@@ -76,3 +78,28 @@ def test_a_choice_overturned_or_confirmed_on_further_validation_draws(config: Co
     text = describe_search(done, START, None, None, config.recommend.search, confirmed)
     assert text == (" (validation ndcg@10 0.1500 over 2 trials; it leads the default point "
                     "over 3 validation draws: mean 0.1300 against 0.1000)")
+
+
+def test_a_lead_that_shrinks_with_more_training_pairs_is_extrapolated_away(
+        config: Config) -> None:
+    """With thinned fits (``confirm_share``) the lead is extrapolated to the refit's size,
+    linear in the log of the training pairs: a lead of 0.01 that was 0.03 on the thinned
+    fits, two steps short of the refit's size, projects to 0.01 - 2 x 0.02 = -0.03, and the
+    default point is kept; the same lead growing from 0.005 projects to 0.02."""
+    done = [Trial(1, DEFAULT, 0.10, 1.0, shortfall_se=0.004),
+            Trial(2, START, 0.11, 1.0, shortfall_se=0.0)]
+    shrinking = Confirmation(START, DEFAULT, {START: [0.11], DEFAULT: [0.10]},
+                             thinned={START: [0.09], DEFAULT: [0.06]}, reach=2.0)
+    assert shrinking.lead() == pytest.approx(0.01)
+    assert shrinking.projected_lead() == pytest.approx(-0.03)
+    assert shrinking.kept == DEFAULT
+    text = describe_search(done, DEFAULT, None, None, config.recommend.search, shrinking)
+    assert text == (" (validation ndcg@10 0.1000 over 2 trials; the default point kept over "
+                    "the search's choice, trial 2 (0.1100 on the search's draw), which does "
+                    "not lead the default point over 1 validation draw: mean 0.1100 against "
+                    "0.1000; lead +0.0100, -0.0300 extrapolated to the refit's size)")
+    growing = replace(shrinking, thinned={START: [0.065], DEFAULT: [0.06]})
+    assert growing.projected_lead() == pytest.approx(0.02)
+    assert growing.kept == START
+    # without thinned fits the lead over the draws decides, as before
+    assert replace(shrinking, thinned={}).projected_lead() == pytest.approx(0.01)

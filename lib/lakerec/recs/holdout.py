@@ -68,6 +68,15 @@ class Holdout:
         self.train.unpersist()
         self.relevant.unpersist()
 
+    def thinned(self, share: float, seed: int) -> Holdout:
+        """The same held-out pairs, with ``share`` of each customer's training pairs (drawn
+        as the random protocol draws: :func:`split_random_stratified`): a point further down
+        the learning curve of whatever is measured on this split."""
+        train, _ = split_random_stratified(self.train, ratio=share, seed=seed,
+                                           user_col=USER_ID, item_col=ITEM_ID)
+        return replace(self, train=train.cache(),
+                       definition={**self.definition, "training_share": str(share)})
+
     def train_with(self, spec: ConfidenceSpec) -> DataFrame:
         """The training pairs with confidences under ``spec`` (the same pairs, re-weighted)."""
         pairs = self.train.select(USER_ID, ITEM_ID)

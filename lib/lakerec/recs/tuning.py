@@ -137,7 +137,8 @@ def configured_space(ctx: StepContext, starts: Sequence[AlsParams] | None = None
 @dataclass(frozen=True)
 class Confirmation:
     """The search's choice and the default point scored on further validation draws
-    (``recommend.search.confirm_draws``)."""
+    (``recommend.search.confirm_draws``) and on a share of each draw's training pairs
+    (``recommend.search.confirm_share``)."""
 
     chosen: AlsParams
     """The search's choice on its own draw."""
@@ -145,15 +146,35 @@ class Confirmation:
     """The default point, or the doubled rank that stands for it."""
     scores: dict[AlsParams, list[float]]
     """Both settings' validation NDCG@10 per draw, the search's own draw first."""
+    thinned: dict[AlsParams, list[float]] = field(default_factory=dict)
+    """The same, fitted on ``confirm_share`` of each draw's training pairs (empty: not)."""
+    reach: float = 0.0
+    """How far the lead is extrapolated, in steps from the thinned size to the validation
+    size: log(refit's pairs / validation's pairs) / log(validation's / thinned's)."""
 
     def means(self) -> dict[AlsParams, float]:
         return {params: statistics.fmean(values) for params, values in self.scores.items()}
 
+    def lead(self) -> float:
+        """The choice's mean lead over the default point at the validation size."""
+        means = self.means()
+        return means[self.chosen] - means[self.default]
+
+    def projected_lead(self) -> float:
+        """The lead extrapolated to the served refit's size, linear in the log of the
+        training pairs through the thinned and the validation size (the lead itself without
+        thinned fits)."""
+        if not self.thinned:
+            return self.lead()
+        thinned_lead = (statistics.fmean(self.thinned[self.chosen])
+                        - statistics.fmean(self.thinned[self.default]))
+        return self.lead() + (self.lead() - thinned_lead) * self.reach
+
     @property
     def confirmed(self) -> bool:
-        """Whether the choice leads the default point on the mean over all draws."""
-        means = self.means()
-        return means[self.chosen] > means[self.default]
+        """Whether the choice leads the default point, over all draws and, with thinned fits,
+        extrapolated to the refit's size."""
+        return self.projected_lead() > 0
 
     @property
     def kept(self) -> AlsParams:
@@ -163,13 +184,22 @@ class Confirmation:
         """Whether the search's choice leads the default point over the draws, and by what."""
         means = self.means()
         verdict = "leads" if self.confirmed else "does not lead"
-        return (f"{verdict} the default point over {len(self.scores[self.chosen])} validation "
-                f"draws: mean {means[self.chosen]:.4f} against {means[self.default]:.4f}")
+        draws = len(self.scores[self.chosen])
+        text = (f"{verdict} the default point over {draws} validation "
+                f"draw{'s' if draws > 1 else ''}: mean {means[self.chosen]:.4f} against "
+                f"{means[self.default]:.4f}")
+        if self.thinned:
+            text += (f"; lead {self.lead():+.4f}, {self.projected_lead():+.4f} extrapolated "
+                     "to the refit's size")
+        return text
 
     def logged(self) -> dict[str, object]:
         return {"chosen": self.chosen.as_dict(), "default": self.default.as_dict(),
                 "chosen_scores": self.scores[self.chosen],
                 "default_scores": self.scores[self.default],
+                "chosen_thinned_scores": self.thinned.get(self.chosen, []),
+                "default_thinned_scores": self.thinned.get(self.default, []),
+                "reach": self.reach, "projected_lead": self.projected_lead(),
                 "kept": "chosen" if self.confirmed else "default"}
 
 
@@ -226,22 +256,30 @@ def choose_settings(ctx: StepContext, validation: Holdout | None, inputs: Inputs
                             early_score=None if probe is None
                             else partial(score, max_iter=probe, probe=True))
     searched = Searched(chosen, trials, kept[0][2] if kept and kept[0][1] == chosen else None)
-    return searched if holdout is None else confirm_choice(ctx, holdout, searched, inputs, fitter)
+    return (searched if holdout is None
+            else confirm_choice(ctx, holdout, validation, searched, inputs, fitter))
 
 
-def confirm_choice(ctx: StepContext, holdout: Holdout, searched: Searched, inputs: Inputs,
-                   fitter: Fitter) -> Searched:
+def confirm_choice(ctx: StepContext, holdout: Holdout, validation: Holdout, searched: Searched,
+                   inputs: Inputs, fitter: Fitter) -> Searched:
     """``searched``, or the default point when the search's choice does not also lead it on
-    ``recommend.search.confirm_draws`` further validation draws (random protocol only).
+    ``recommend.search.confirm_draws`` further validation draws and, with
+    ``recommend.search.confirm_share``, extrapolated to the served refit's size (random
+    protocol only).
 
     The search's choice is the best of many trials on one draw, so its lead there is partly
-    that draw's luck (the winner's curse). When it is not the default point (nor the doubled
-    rank standing for it), both are fitted and scored on each further draw (the same share of
-    ``holdout``'s training part, the next seeds) as the search scored them, and the choice
-    is kept only when its mean over all draws, its own included, is above the default's.
+    that draw's luck (the winner's curse), and it was measured on models trained on fewer
+    pairs than the refit (``validation``, the search's draw, is carved from ``holdout``'s
+    training part, which the refit then extends to all pairs). When it is not the default
+    point (nor the doubled rank standing for it), both are fitted and scored on each further
+    draw (the same share of ``holdout``'s training part, the next seeds) as the search scored
+    them, and on ``confirm_share`` of each draw's training pairs; the choice is kept only when
+    its mean lead (:meth:`Confirmation.projected_lead`) is positive.
     """
-    draws = ctx.config.recommend.search.confirm_draws
-    if not draws or not searched.trials or holdout.definition["protocol"] != "random":
+    cfg = ctx.config.recommend
+    draws, share = cfg.search.confirm_draws, cfg.search.confirm_share
+    if ((not draws and share is None) or not searched.trials
+            or holdout.definition["protocol"] != "random"):
         return searched
     first = next(trial for trial in searched.trials if trial.number == 1)
     default = successor(searched.trials, first)
@@ -249,22 +287,44 @@ def confirm_choice(ctx: StepContext, holdout: Holdout, searched: Searched, input
         return searched
     chosen = next(t for t in searched.trials if t.params == searched.params and not t.pruned)
     scores = {chosen.params: [chosen.value], default.params: [default.value]}
-    cfg = ctx.config.recommend
+    thinned: dict[AlsParams, list[float]] = {chosen.params: [], default.params: []}
+
+    def measure(split: Holdout, into: dict[AlsParams, list[float]]) -> None:
+        for params, values in into.items():
+            model = fitter.on_holdout(split, params, max_iter=cfg.search.trial_max_iter)
+            values.append(validation_ndcg(model_top_k(model, split, inputs, PRIMARY_K,
+                                                      cfg.users_per_block), split))
+
+    def measure_thinned(split: Holdout, draw: int) -> None:
+        if share is None:
+            return
+        fewer = split.thinned(share, seed=cfg.split.seed + draw)
+        try:
+            measure(fewer, thinned)
+        finally:
+            fewer.train.unpersist()
+        log.info("validation draw %d on %.0f%% of its training pairs: the search's choice "
+                 "%.4f, the default point %.4f", draw + 1, 100 * share,
+                 thinned[chosen.params][-1], thinned[default.params][-1])
+
+    measure_thinned(validation, 0)
     for draw in range(1, draws + 1):
         split = validation_split(ctx, holdout, fitter.spec, draw=draw)
         if split is None:
             break
         try:
-            for params, values in scores.items():
-                model = fitter.on_holdout(split, params, max_iter=cfg.search.trial_max_iter)
-                values.append(validation_ndcg(model_top_k(model, split, inputs, PRIMARY_K,
-                                                          cfg.users_per_block), split))
+            measure(split, scores)
+            measure_thinned(split, draw)
         finally:
             split.unpersist()
         log.info("validation draw %d of %d: the search's choice %s %.4f, the default point "
                  "%.4f", draw + 1, draws + 1, chosen.params, scores[chosen.params][-1],
                  scores[default.params][-1])
-    confirmation = Confirmation(chosen.params, default.params, scores)
+    validation_share = cfg.split.ratio * (cfg.split.validation_ratio or cfg.split.ratio)
+    confirmation = Confirmation(
+        chosen.params, default.params, scores,
+        thinned if share is not None else {},
+        math.log(validation_share) / math.log(share) if share is not None else 0.0)
     if confirmation.confirmed:
         return replace(searched, confirmation=confirmation)
     log.info("the default point is kept: the search's choice %s", confirmation.outcome())
