@@ -131,7 +131,7 @@ def score(workdir: Path, args: argparse.Namespace) -> dict[str, object]:
         "bench": "movielens_e2e", "dataset": "movielens-100k", "split_by": args.by,
         "k": K, "validation_ratio": config.recommend.split.validation_ratio,
         "confirm_draws": config.recommend.search.confirm_draws,
-        "confirm_share": config.recommend.search.confirm_share,
+        "projection_share": config.recommend.split.projection_share,
         "train_chose": chosen, "users_held_out": users.count(),
         "users_served": lists["users"], "lists_of_k": lists["of_k"],
         "served_seen_in_training": served.join(trained, [USER_ID, ITEM_ID]).count(),

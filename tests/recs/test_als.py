@@ -479,14 +479,14 @@ def test_a_choice_that_does_not_lead_on_further_draws_gives_way_to_the_default(
 @pytest.mark.slow
 def test_thinned_fits_extrapolate_the_choices_lead_to_the_refits_size(
         spark: SparkSession, trained: Config) -> None:
-    """With ``confirm_share`` both settings are also fitted on that share of each draw's
+    """With ``projection_share`` both settings are also fitted on that share of each draw's
     training pairs (per customer, the held-out pairs unchanged), and the lead is
     extrapolated from there to the refit's size: log(0.75 x 0.75) / log(0.5) = 0.83 steps
     on. The search's own draw is scored as the search scored it; a near-useless choice
     trails on every fit and gives way to the default point."""
     config = with_overrides(trained, ["recommend.split.protocol=random",
                                       "recommend.search.confirm_draws=1",
-                                      "recommend.search.confirm_share=0.5",
+                                      "recommend.split.projection_share=0.5",
                                       "recommend.als.max_iter=5"])
     ctx = StepContext(config=config, spark=spark, lake=Lake(spark, config.paths.root),
                       run_date=RUN_DATE, run_id="thinned-test")

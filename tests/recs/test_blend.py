@@ -177,3 +177,29 @@ def test_choose_weights_keeps_the_simpler_family_when_the_gain_is_noise(
     assert not item_item_alone.within(1.0)
     with pytest.raises(ValueError, match="tolerance"):
         choose_weights(lists, weight_grid(0.5, THREE), relevant, depth=4, k=1, tolerance_se=-1.0)
+
+
+def test_choose_weights_on_scores_projected_to_the_refits_size(spark: SparkSession) -> None:
+    """Planted, top 1, each customer wants one item. Trained on the validation pairs, ALS
+    hits 4 of 10 customers and item-item 5; trained on fewer pairs, ALS hits 1 and item-item
+    the same 5. Item-item leads as measured (0.5 against 0.4), but ALS is the family that
+    gains from more pairs: one step further on (``reach`` 1), the three customers it gained
+    count twice (0.7 against 0.5), and ALS is chosen."""
+    users = [f"u{n}" for n in range(10)]
+    relevant = spark.createDataFrame([(u, f"{u}-hit") for u in users],
+                                     f"{USER_ID} string, {ITEM_ID} string")
+
+    def top_1(hits: range) -> DataFrame:
+        return ranked(spark, [(u, f"{u}-hit" if n in hits else "junk", 1)
+                              for n, u in enumerate(users)])
+
+    measured = {"als": top_1(range(4)), "item_item": top_1(range(4, 9))}
+    fewer = {"als": top_1(range(1)), "item_item": top_1(range(4, 9))}
+    grid = [BlendWeights(), BlendWeights(0.0, 1.0, 0.0)]
+    chosen, results = choose_weights(measured, grid, relevant, depth=1, k=1)
+    assert chosen == BlendWeights(0.0, 1.0, 0.0)
+    assert [w.score for w in results] == pytest.approx([0.4, 0.5])
+    chosen, results = choose_weights(measured, grid, relevant, depth=1, k=1, thinned=fewer,
+                                     reach=1.0)
+    assert chosen == BlendWeights()
+    assert [w.score for w in results] == pytest.approx([0.7, 0.5])

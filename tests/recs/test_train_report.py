@@ -82,7 +82,7 @@ def test_a_choice_overturned_or_confirmed_on_further_validation_draws(config: Co
 
 def test_a_lead_that_shrinks_with_more_training_pairs_is_extrapolated_away(
         config: Config) -> None:
-    """With thinned fits (``confirm_share``) the lead is extrapolated to the refit's size,
+    """With thinned fits (``projection_share``) the lead is extrapolated to the refit's size,
     linear in the log of the training pairs: a lead of 0.01 that was 0.03 on the thinned
     fits, two steps short of the refit's size, projects to 0.01 - 2 x 0.02 = -0.03, and the
     default point is kept; the same lead growing from 0.005 projects to 0.02."""

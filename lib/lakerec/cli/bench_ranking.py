@@ -325,7 +325,7 @@ def run_dataset(spark: SparkSession, name: str, config: Config, args: argparse.N
                       "trial_max_iter": config.recommend.search.trial_max_iter,
                       "search_tolerance_se": config.recommend.search.tolerance_se,
                       "confirm_draws": config.recommend.search.confirm_draws,
-                      "confirm_share": config.recommend.search.confirm_share,
+                      "projection_share": config.recommend.split.projection_share,
                       "blend_tolerance_se": config.recommend.blend.tolerance_se,
                       "search_start_points": [point.model_dump() for point in
                                               config.recommend.search.start_points],

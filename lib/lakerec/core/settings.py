@@ -248,6 +248,7 @@ class RecommendSplitConfig(Section):
     test_days: int = Field(gt=0)
     ratio: float = Field(gt=0, lt=1)
     validation_ratio: float | None = Field(gt=0, lt=1)   # random protocol; null: ratio
+    projection_share: float | None = Field(gt=0, lt=1)   # random protocol; null: none
     seed: int
 
 
@@ -290,7 +291,6 @@ class AlsSearchConfig(Section):
     grow_rank_to: int | None = Field(gt=0)   # growth past rank's top; null: up to it only
     tolerance_se: float = Field(ge=0)
     confirm_draws: int = Field(ge=0)   # random protocol; 0: the search's draw alone
-    confirm_share: float | None = Field(gt=0, lt=1)   # random protocol; null: no extrapolation
     rank: tuple[int, int]
     reg_param: tuple[float, float]
     alpha: tuple[float, float]

@@ -205,8 +205,9 @@ def ndcg_per_weighting(recs: DataFrame, relevant: DataFrame, k: int,
 
 
 def choose_weights(candidates: Mapping[str, DataFrame], grid: list[BlendWeights],
-                   relevant: DataFrame, *, depth: int, k: int,
-                   tolerance_se: float = 0.0) -> tuple[BlendWeights, list[Weighing]]:
+                   relevant: DataFrame, *, depth: int, k: int, tolerance_se: float = 0.0,
+                   thinned: Mapping[str, DataFrame] | None = None,
+                   reach: float = 0.0) -> tuple[BlendWeights, list[Weighing]]:
     """The simplest weighting of ``grid`` (:func:`simplicity`) that scores as well as the
     best one, within ``tolerance_se`` standard errors, and every weighting's evidence.
 
@@ -220,13 +221,25 @@ def choose_weights(candidates: Mapping[str, DataFrame], grid: list[BlendWeights]
     Among equally simple weightings within the tolerance the higher score wins. Standard
     errors are computed only for the weightings simpler than the best (the others could not
     be chosen instead of it).
+
+    With ``thinned`` (the same components trained on fewer of the training pairs, for the
+    same customers), each customer's score is projected along the learning curve through
+    the two sizes: ``score + (score - thinned score) x reach``, and the rule runs on the
+    projected scores.
     """
     if not grid:
         raise ValueError("the weight grid is empty")
     if tolerance_se < 0:
         raise ValueError(f"the tolerance must be at least 0 standard errors, got {tolerance_se}")
     values = ndcg_per_weighting(blend_grid(candidates, grid, depth=depth, k=k), relevant,
-                                k, len(grid)).cache()
+                                k, len(grid))
+    if thinned is not None:
+        fewer = ndcg_per_weighting(blend_grid(thinned, grid, depth=depth, k=k), relevant, k,
+                                   len(grid)).withColumnRenamed("_value", "_thinned")
+        projected = F.col("_value") + (F.col("_value") - F.col("_thinned")) * F.lit(reach)
+        values = values.join(fewer, [WEIGHTING, USER_ID]).select(
+            WEIGHTING, USER_ID, projected.alias("_value"))
+    values = values.cache()
     try:
         rows = values.groupBy(WEIGHTING).agg(F.avg("_value").alias("_mean")).collect()
         mean_of = {row[WEIGHTING]: float(row["_mean"]) for row in rows}
@@ -234,7 +247,8 @@ def choose_weights(candidates: Mapping[str, DataFrame], grid: list[BlendWeights]
             raise ValueError("no customer of the blend's candidates has a relevant item")
         means = [mean_of[n] for n in range(len(grid))]
         for weights, mean in zip(grid, means, strict=True):
-            log.info("blend %s: %.4f", weights, mean)
+            log.info("blend %s: %.4f%s", weights, mean,
+                     "" if thinned is None else " (projected)")
         best = max(range(len(grid)),
                    key=lambda n: (means[n], tuple(-v for v in simplicity(grid[n]))))
         # the paired errors of the weightings the rule could choose instead: the simpler ones

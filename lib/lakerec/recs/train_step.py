@@ -322,7 +322,7 @@ def log_and_register(ctx: StepContext, client: MlflowClient, model: ALSModel, be
                            "search_trial_max_iter": cfg.search.trial_max_iter or cfg.als.max_iter,
                            "search_tolerance_se": cfg.search.tolerance_se,
                            "search_confirm_draws": cfg.search.confirm_draws,
-                           "search_confirm_share": cfg.search.confirm_share,
+                           "split_projection_share": cfg.split.projection_share,
                            "search_prune_after_iterations": cfg.search.prune_after_iterations,
                            "search_start_points": len(cfg.search.start_points),
                            "search_grow_rank": cfg.search.grow_rank,
@@ -357,7 +357,7 @@ def log_and_register(ctx: StepContext, client: MlflowClient, model: ALSModel, be
                          "grow_tolerance_se": cfg.search.grow_tolerance_se,
                          "grow_rank_to": cfg.search.grow_rank_to,
                          "confirm_draws": cfg.search.confirm_draws,
-                         "confirm_share": cfg.search.confirm_share,
+                         "projection_share": cfg.split.projection_share,
                          "confirmation": (confirmation.logged()
                                           if confirmation is not None else None),
                          "trials": [{"trial": t.number, **t.params.as_dict(),

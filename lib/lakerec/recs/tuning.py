@@ -67,6 +67,32 @@ def validation_split(ctx: StepContext, holdout: Holdout, spec: ConfidenceSpec, *
     return validation
 
 
+@dataclass(frozen=True)
+class Projection:
+    """``recommend.split.projection_share``: validation scores measured once more on
+    ``share`` of the validation training pairs, and extrapolated through the two sizes,
+    linear in the log of the pairs, ``reach`` steps on to the served refit's size."""
+
+    share: float
+    reach: float
+    """log(refit's pairs / validation's pairs) / log(validation's / thinned's)."""
+
+    def project(self, measured: float, thinned: float) -> float:
+        return measured + (measured - thinned) * self.reach
+
+
+def projection(ctx: StepContext, holdout: Holdout) -> Projection | None:
+    """The configured :class:`Projection` for validation splits carved from ``holdout`` (the
+    evaluation split), or ``None``: not configured, or the time protocol (whose validation
+    split is a time window, not a share of the pairs)."""
+    split = ctx.config.recommend.split
+    if split.projection_share is None or holdout.definition["protocol"] != "random":
+        return None
+    validation_share = split.ratio * (split.validation_ratio or split.ratio)
+    return Projection(split.projection_share,
+                      math.log(validation_share) / math.log(split.projection_share))
+
+
 def validation_scores(recs: DataFrame, validation: Holdout) -> dict[str, float]:
     """Each validation customer's NDCG@10 (0 when none of their items is recommended)."""
     rows = ndcg_per_user(recs, validation.relevant, PRIMARY_K).collect()
@@ -138,7 +164,7 @@ def configured_space(ctx: StepContext, starts: Sequence[AlsParams] | None = None
 class Confirmation:
     """The search's choice and the default point scored on further validation draws
     (``recommend.search.confirm_draws``) and on a share of each draw's training pairs
-    (``recommend.search.confirm_share``)."""
+    (``recommend.split.projection_share``)."""
 
     chosen: AlsParams
     """The search's choice on its own draw."""
@@ -147,10 +173,9 @@ class Confirmation:
     scores: dict[AlsParams, list[float]]
     """Both settings' validation NDCG@10 per draw, the search's own draw first."""
     thinned: dict[AlsParams, list[float]] = field(default_factory=dict)
-    """The same, fitted on ``confirm_share`` of each draw's training pairs (empty: not)."""
-    reach: float = 0.0
-    """How far the lead is extrapolated, in steps from the thinned size to the validation
-    size: log(refit's pairs / validation's pairs) / log(validation's / thinned's)."""
+    """The same, fitted on a share of each draw's training pairs (empty: not)."""
+    projection: Projection | None = None
+    """How the lead is extrapolated from the thinned and the validation size."""
 
     def means(self) -> dict[AlsParams, float]:
         return {params: statistics.fmean(values) for params, values in self.scores.items()}
@@ -164,11 +189,11 @@ class Confirmation:
         """The lead extrapolated to the served refit's size, linear in the log of the
         training pairs through the thinned and the validation size (the lead itself without
         thinned fits)."""
-        if not self.thinned:
+        if not self.thinned or self.projection is None:
             return self.lead()
         thinned_lead = (statistics.fmean(self.thinned[self.chosen])
                         - statistics.fmean(self.thinned[self.default]))
-        return self.lead() + (self.lead() - thinned_lead) * self.reach
+        return self.projection.project(self.lead(), thinned_lead)
 
     @property
     def confirmed(self) -> bool:
@@ -188,7 +213,7 @@ class Confirmation:
         text = (f"{verdict} the default point over {draws} validation "
                 f"draw{'s' if draws > 1 else ''}: mean {means[self.chosen]:.4f} against "
                 f"{means[self.default]:.4f}")
-        if self.thinned:
+        if self.thinned and self.projection is not None:
             text += (f"; lead {self.lead():+.4f}, {self.projected_lead():+.4f} extrapolated "
                      "to the refit's size")
         return text
@@ -199,7 +224,10 @@ class Confirmation:
                 "default_scores": self.scores[self.default],
                 "chosen_thinned_scores": self.thinned.get(self.chosen, []),
                 "default_thinned_scores": self.thinned.get(self.default, []),
-                "reach": self.reach, "projected_lead": self.projected_lead(),
+                "projection": (None if self.projection is None
+                               else {"share": self.projection.share,
+                                     "reach": self.projection.reach}),
+                "projected_lead": self.projected_lead(),
                 "kept": "chosen" if self.confirmed else "default"}
 
 
@@ -263,9 +291,8 @@ def choose_settings(ctx: StepContext, validation: Holdout | None, inputs: Inputs
 def confirm_choice(ctx: StepContext, holdout: Holdout, validation: Holdout, searched: Searched,
                    inputs: Inputs, fitter: Fitter) -> Searched:
     """``searched``, or the default point when the search's choice does not also lead it on
-    ``recommend.search.confirm_draws`` further validation draws and, with
-    ``recommend.search.confirm_share``, extrapolated to the served refit's size (random
-    protocol only).
+    ``recommend.search.confirm_draws`` further validation draws and, with a
+    :func:`projection`, extrapolated to the served refit's size (random protocol only).
 
     The search's choice is the best of many trials on one draw, so its lead there is partly
     that draw's luck (the winner's curse), and it was measured on models trained on fewer
@@ -273,12 +300,12 @@ def confirm_choice(ctx: StepContext, holdout: Holdout, validation: Holdout, sear
     training part, which the refit then extends to all pairs). When it is not the default
     point (nor the doubled rank standing for it), both are fitted and scored on each further
     draw (the same share of ``holdout``'s training part, the next seeds) as the search scored
-    them, and on ``confirm_share`` of each draw's training pairs; the choice is kept only when
-    its mean lead (:meth:`Confirmation.projected_lead`) is positive.
+    them, and on the projection's share of each draw's training pairs; the choice is kept
+    only when its mean lead (:meth:`Confirmation.projected_lead`) is positive.
     """
     cfg = ctx.config.recommend
-    draws, share = cfg.search.confirm_draws, cfg.search.confirm_share
-    if ((not draws and share is None) or not searched.trials
+    draws, projected = cfg.search.confirm_draws, projection(ctx, holdout)
+    if ((not draws and projected is None) or not searched.trials
             or holdout.definition["protocol"] != "random"):
         return searched
     first = next(trial for trial in searched.trials if trial.number == 1)
@@ -296,15 +323,15 @@ def confirm_choice(ctx: StepContext, holdout: Holdout, validation: Holdout, sear
                                                       cfg.users_per_block), split))
 
     def measure_thinned(split: Holdout, draw: int) -> None:
-        if share is None:
+        if projected is None:
             return
-        fewer = split.thinned(share, seed=cfg.split.seed + draw)
+        fewer = split.thinned(projected.share, seed=cfg.split.seed + draw)
         try:
             measure(fewer, thinned)
         finally:
             fewer.train.unpersist()
         log.info("validation draw %d on %.0f%% of its training pairs: the search's choice "
-                 "%.4f, the default point %.4f", draw + 1, 100 * share,
+                 "%.4f, the default point %.4f", draw + 1, 100 * projected.share,
                  thinned[chosen.params][-1], thinned[default.params][-1])
 
     measure_thinned(validation, 0)
@@ -320,11 +347,8 @@ def confirm_choice(ctx: StepContext, holdout: Holdout, validation: Holdout, sear
         log.info("validation draw %d of %d: the search's choice %s %.4f, the default point "
                  "%.4f", draw + 1, draws + 1, chosen.params, scores[chosen.params][-1],
                  scores[default.params][-1])
-    validation_share = cfg.split.ratio * (cfg.split.validation_ratio or cfg.split.ratio)
-    confirmation = Confirmation(
-        chosen.params, default.params, scores,
-        thinned if share is not None else {},
-        math.log(validation_share) / math.log(share) if share is not None else 0.0)
+    confirmation = Confirmation(chosen.params, default.params, scores,
+                                thinned if projected is not None else {}, projected)
     if confirmation.confirmed:
         return replace(searched, confirmation=confirmation)
     log.info("the default point is kept: the search's choice %s", confirmation.outcome())
@@ -350,7 +374,10 @@ def choose_blend(ctx: StepContext, validation: Holdout | None, inputs: Inputs, f
     :func:`~lakerec.recs.blend.choose_weights` with ``recommend.blend.tolerance_se``.
     Without a validation split: the one configured family, or ALS alone. ``ease`` false
     leaves EASE out (its catalogue is too large); ``ease_choice`` is
-    :func:`choose_ease_lambda`'s result on this ``validation``, when already made."""
+    :func:`choose_ease_lambda`'s result on this ``validation``, when already made. With a
+    :func:`projection`, ALS and EASE (their settings and lambda as chosen) and item-item
+    are trained once more on its share of the validation training pairs, and the weightings
+    are chosen on their scores projected to the refit's size."""
     grid = configured_grid(ctx, ease=ease)
     with_ease = any(weights.ease > 0 for weights in grid)
     if validation is None:
@@ -365,10 +392,22 @@ def choose_blend(ctx: StepContext, validation: Holdout | None, inputs: Inputs, f
     model = searched.model or fitter.on_holdout(validation, best)
     candidates = candidates_on(validation, inputs, model, fitter.spec_for(best), ctx,
                                ease=ease_model)
+    projected = projection(ctx, validation)
+    fewer = (None if projected is None
+             else validation.thinned(projected.share, seed=ctx.config.recommend.split.seed))
+    thinned = (None if fewer is None else candidates_on(
+        fewer, inputs, fitter.on_holdout(fewer, best), fitter.spec_for(best), ctx,
+        ease=None if ease_model is None else item_gram(
+            fewer.train, max_items=ctx.config.recommend.ease.max_items).model(ease_model.lamb)))
     try:
         weights, weighings = choose_weights(
             candidates.lists, grid, validation.relevant, depth=candidates.depth, k=PRIMARY_K,
-            tolerance_se=ctx.config.recommend.blend.tolerance_se)
+            tolerance_se=ctx.config.recommend.blend.tolerance_se,
+            thinned=None if thinned is None else thinned.lists,
+            reach=0.0 if projected is None else projected.reach)
     finally:
         candidates.unpersist()
+        if thinned is not None and fewer is not None:
+            thinned.unpersist()
+            fewer.train.unpersist()
     return Blending(weights, weighings, lamb, ease_scores)
