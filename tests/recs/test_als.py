@@ -56,6 +56,7 @@ from lakerec.recs.training import (
 )
 from lakerec.recs.tuning import (
     Searched,
+    choose_blend,
     choose_settings,
     confirm_choice,
     start_points,
@@ -508,7 +509,8 @@ def test_thinned_fits_extrapolate_the_choices_lead_to_the_refits_size(
     kept = confirm_choice(ctx, holdout, validation, searched, inputs, fitter)
     confirmation = kept.confirmation
     assert confirmation is not None and kept.params == good == confirmation.kept
-    assert confirmation.reach == pytest.approx(math.log(0.5625) / math.log(0.5))
+    assert confirmation.projection is not None
+    assert confirmation.projection.reach == pytest.approx(math.log(0.5625) / math.log(0.5))
     assert all(len(values) == 2 for values in [*confirmation.scores.values(),
                                                 *confirmation.thinned.values()])
     # the thinned draw of the search's own split: half of each customer's training pairs
@@ -520,6 +522,17 @@ def test_thinned_fits_extrapolate_the_choices_lead_to_the_refits_size(
     assert fewer.relevant is validation.relevant
     assert confirmation.thinned[good][0] == pytest.approx(score(fewer, good))
     assert confirmation.projected_lead() < confirmation.lead() < 0
+    # the blend's weightings are chosen on projected scores too: ALS alone's is its score
+    # on validation carried on along the line through its score on the same thinned pairs
+    blending = choose_blend(ctx, validation, inputs, fitter, kept)
+    als_alone = next(w for w in blending.weighings if w.weights == BlendWeights())
+    assert als_alone.score == pytest.approx(confirmation.projection.project(
+        values[good], score(fewer, good)))
+    measured = choose_blend(replace(ctx, config=with_overrides(
+        config, ["recommend.split.projection_share=null"])), validation, inputs, fitter, kept)
+    assert [w.weights for w in measured.weighings] == [w.weights for w in blending.weighings]
+    assert next(w for w in measured.weighings
+                if w.weights == BlendWeights()).score == pytest.approx(values[good])
     fewer.train.unpersist()
     validation.unpersist()
     holdout.unpersist()

@@ -9,7 +9,7 @@ import pytest
 from lakerec.core.config import Config
 from lakerec.recs.search import AlsParams, Trial
 from lakerec.recs.train_step import describe_search
-from lakerec.recs.tuning import Confirmation
+from lakerec.recs.tuning import Confirmation, Projection
 
 DEFAULT = AlsParams(rank=32, reg_param=0.1, alpha=0.5, transform="binary")
 START = AlsParams(rank=8, reg_param=0.7, alpha=4.0, transform="binary", half_life_days=30.0)
@@ -89,7 +89,8 @@ def test_a_lead_that_shrinks_with_more_training_pairs_is_extrapolated_away(
     done = [Trial(1, DEFAULT, 0.10, 1.0, shortfall_se=0.004),
             Trial(2, START, 0.11, 1.0, shortfall_se=0.0)]
     shrinking = Confirmation(START, DEFAULT, {START: [0.11], DEFAULT: [0.10]},
-                             thinned={START: [0.09], DEFAULT: [0.06]}, reach=2.0)
+                             thinned={START: [0.09], DEFAULT: [0.06]},
+                             projection=Projection(share=0.5, reach=2.0))
     assert shrinking.lead() == pytest.approx(0.01)
     assert shrinking.projected_lead() == pytest.approx(-0.03)
     assert shrinking.kept == DEFAULT

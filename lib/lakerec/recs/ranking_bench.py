@@ -94,6 +94,9 @@ def compare_systems(ctx: StepContext, *, exhaustive_trials: int,
     results: list[SystemResult] = []
 
     tuned: dict[str, object] = {}   # the validation split and the search, shared by systems
+    # the systems are measured as trained on the evaluation split's training part, not on all
+    # pairs as train's served refit: validation scores are projected to that size
+    measured_share = cfg.split.ratio
 
     def validation() -> Holdout | None:
         if "validation" not in tuned:
@@ -106,7 +109,7 @@ def compare_systems(ctx: StepContext, *, exhaustive_trials: int,
         if "searched" not in tuned:
             start = time.perf_counter()
             tuned.update(searched=choose_settings(ctx, validation(), inputs, fitter,
-                                                   holdout=holdout),
+                                                   holdout=holdout, target=measured_share),
                          seconds=time.perf_counter() - start)
         return (validation(), tuned["searched"],  # type: ignore[return-value]
                 tuned["seconds"])
@@ -174,7 +177,8 @@ def compare_systems(ctx: StepContext, *, exhaustive_trials: int,
         split, searched, _ = tuning()
         best = searched.params
         blending = choose_blend(ctx, split, inputs, fitter, searched, ease=gram is not None,
-                                ease_choice=ease_choice() if gram is not None else None)
+                                ease_choice=ease_choice() if gram is not None else None,
+                                target=measured_share)
         weights = blending.weights
         ease = (test_gram().model(blending.ease_lambda)
                 if blending.ease_lambda is not None else None)

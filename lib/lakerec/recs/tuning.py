@@ -81,16 +81,19 @@ class Projection:
         return measured + (measured - thinned) * self.reach
 
 
-def projection(ctx: StepContext, holdout: Holdout) -> Projection | None:
+def projection(ctx: StepContext, holdout: Holdout, target: float = 1.0) -> Projection | None:
     """The configured :class:`Projection` for validation splits carved from ``holdout`` (the
-    evaluation split), or ``None``: not configured, or the time protocol (whose validation
-    split is a time window, not a share of the pairs)."""
+    evaluation split, or the validation split itself), to a model trained on ``target`` of
+    all pairs (1: the served refit's; ``lakerec bench ranking`` measures the model trained
+    on the evaluation split's training part, ``split.ratio``); or ``None``: not configured,
+    or the time protocol (whose validation split is a time window, not a share of the
+    pairs)."""
     split = ctx.config.recommend.split
     if split.projection_share is None or holdout.definition["protocol"] != "random":
         return None
     validation_share = split.ratio * (split.validation_ratio or split.ratio)
-    return Projection(split.projection_share,
-                      math.log(validation_share) / math.log(split.projection_share))
+    return Projection(split.projection_share, math.log(validation_share / target)
+                      / math.log(split.projection_share))
 
 
 def validation_scores(recs: DataFrame, validation: Holdout) -> dict[str, float]:
@@ -245,13 +248,15 @@ class Searched:
 
 def choose_settings(ctx: StepContext, validation: Holdout | None, inputs: Inputs,
                     fitter: Fitter, carried: AlsParams | None = None,
-                    seed: int | None = None, holdout: Holdout | None = None) -> Searched:
+                    seed: int | None = None, holdout: Holdout | None = None,
+                    target: float = 1.0) -> Searched:
     """The searched ALS settings (or the default point when the search is off or there is no
     validation split). ``carried`` (the champion's settings) is tried right after the
     default point, before the configured start points; ``seed`` replaces
     ``recommend.search.seed``. The best trial's model is kept, so that the blend choice does
     not fit it again. With ``holdout`` (the evaluation split ``validation`` was carved
-    from), the choice is confirmed on further draws (:func:`confirm_choice`)."""
+    from), the choice is confirmed on further draws and projected to a model trained on
+    ``target`` of the pairs (:func:`confirm_choice`)."""
     cfg = ctx.config.recommend
     default = default_params(ctx)
     if cfg.search.trials <= 1 or validation is None:
@@ -285,14 +290,15 @@ def choose_settings(ctx: StepContext, validation: Holdout | None, inputs: Inputs
                             else partial(score, max_iter=probe, probe=True))
     searched = Searched(chosen, trials, kept[0][2] if kept and kept[0][1] == chosen else None)
     return (searched if holdout is None
-            else confirm_choice(ctx, holdout, validation, searched, inputs, fitter))
+            else confirm_choice(ctx, holdout, validation, searched, inputs, fitter, target))
 
 
 def confirm_choice(ctx: StepContext, holdout: Holdout, validation: Holdout, searched: Searched,
-                   inputs: Inputs, fitter: Fitter) -> Searched:
+                   inputs: Inputs, fitter: Fitter, target: float = 1.0) -> Searched:
     """``searched``, or the default point when the search's choice does not also lead it on
     ``recommend.search.confirm_draws`` further validation draws and, with a
-    :func:`projection`, extrapolated to the served refit's size (random protocol only).
+    :func:`projection`, extrapolated to the size of a model trained on ``target`` of the
+    pairs, the served refit's by default (random protocol only).
 
     The search's choice is the best of many trials on one draw, so its lead there is partly
     that draw's luck (the winner's curse), and it was measured on models trained on fewer
@@ -304,7 +310,7 @@ def confirm_choice(ctx: StepContext, holdout: Holdout, validation: Holdout, sear
     only when its mean lead (:meth:`Confirmation.projected_lead`) is positive.
     """
     cfg = ctx.config.recommend
-    draws, projected = cfg.search.confirm_draws, projection(ctx, holdout)
+    draws, projected = cfg.search.confirm_draws, projection(ctx, holdout, target)
     if ((not draws and projected is None) or not searched.trials
             or holdout.definition["protocol"] != "random"):
         return searched
@@ -368,7 +374,8 @@ class Blending:
 
 def choose_blend(ctx: StepContext, validation: Holdout | None, inputs: Inputs, fitter: Fitter,
                  searched: Searched, *, ease: bool = True,
-                 ease_choice: tuple[EaseModel, dict[float, float]] | None = None) -> Blending:
+                 ease_choice: tuple[EaseModel, dict[float, float]] | None = None,
+                 target: float = 1.0) -> Blending:
     """The family (or blend of families) best on validation, ALS with the searched settings
     and EASE with the lambda best on validation among them, by
     :func:`~lakerec.recs.blend.choose_weights` with ``recommend.blend.tolerance_se``.
@@ -377,7 +384,8 @@ def choose_blend(ctx: StepContext, validation: Holdout | None, inputs: Inputs, f
     :func:`choose_ease_lambda`'s result on this ``validation``, when already made. With a
     :func:`projection`, ALS and EASE (their settings and lambda as chosen) and item-item
     are trained once more on its share of the validation training pairs, and the weightings
-    are chosen on their scores projected to the refit's size."""
+    are chosen on their scores projected to the size of a model trained on ``target`` of
+    the pairs (the served refit's by default)."""
     grid = configured_grid(ctx, ease=ease)
     with_ease = any(weights.ease > 0 for weights in grid)
     if validation is None:
@@ -392,7 +400,7 @@ def choose_blend(ctx: StepContext, validation: Holdout | None, inputs: Inputs, f
     model = searched.model or fitter.on_holdout(validation, best)
     candidates = candidates_on(validation, inputs, model, fitter.spec_for(best), ctx,
                                ease=ease_model)
-    projected = projection(ctx, validation)
+    projected = projection(ctx, validation, target)
     fewer = (None if projected is None
              else validation.thinned(projected.share, seed=ctx.config.recommend.split.seed))
     thinned = (None if fewer is None else candidates_on(
