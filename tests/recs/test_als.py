@@ -10,7 +10,7 @@ import functools
 import math
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
@@ -47,6 +47,8 @@ from lakerec.recs.interactions import event_confidence
 from lakerec.recs.promotion import Evidence, promotion_decision
 from lakerec.recs.search import AlsParams, Trial
 from lakerec.recs.training import (
+    Fitter,
+    Inputs,
     default_params,
     evaluation_holdout,
     make_fitter,
@@ -429,6 +431,39 @@ def test_the_search_hands_over_the_chosen_trials_model(spark: SparkSession,
     holdout.unpersist()
 
 
+USELESS = AlsParams(rank=2, reg_param=50.0, alpha=0.01, transform="binary")
+"""Near-useless ALS settings: whatever it ranks first is close to arbitrary."""
+
+
+@dataclass(frozen=True)
+class RandomSplits:
+    """The trained lake under the random protocol: its evaluation and validation splits."""
+
+    ctx: StepContext
+    inputs: Inputs
+    fitter: Fitter
+    holdout: Holdout
+    validation: Holdout
+
+    def unpersist(self) -> None:
+        self.validation.unpersist()
+        self.holdout.unpersist()
+
+
+def random_splits(spark: SparkSession, trained: Config, overrides: list[str],
+                  run_id: str) -> RandomSplits:
+    config = with_overrides(trained, ["recommend.split.protocol=random",
+                                      "recommend.als.max_iter=5", *overrides])
+    ctx = StepContext(config=config, spark=spark, lake=Lake(spark, config.paths.root),
+                      run_date=RUN_DATE, run_id=run_id)
+    inputs = read_inputs(ctx)
+    fitter = make_fitter(ctx, inputs)
+    holdout = evaluation_holdout(ctx, inputs.events)
+    validation = validation_split(ctx, holdout, fitter.spec)
+    assert validation is not None
+    return RandomSplits(ctx, inputs, fitter, holdout, validation)
+
+
 @pytest.mark.slow
 def test_a_choice_that_does_not_lead_on_further_draws_gives_way_to_the_default(
         spark: SparkSession, trained: Config) -> None:
@@ -437,18 +472,12 @@ def test_a_choice_that_does_not_lead_on_further_draws_gives_way_to_the_default(
     near-useless point that led on the search's own draw) gives way to the default point;
     a choice that really is better than the default point is kept; the time protocol has
     no further draw."""
-    config = with_overrides(trained, ["recommend.split.protocol=random",
-                                      "recommend.search.confirm_draws=2",
-                                      "recommend.als.max_iter=5"])
-    ctx = StepContext(config=config, spark=spark, lake=Lake(spark, config.paths.root),
-                      run_date=RUN_DATE, run_id="confirm-test")
-    inputs = read_inputs(ctx)
-    fitter = make_fitter(ctx, inputs)
-    holdout = evaluation_holdout(ctx, inputs.events)
-    validation = validation_split(ctx, holdout, fitter.spec)
-    assert validation is not None
-    good = default_params(ctx)
-    useless = AlsParams(rank=2, reg_param=50.0, alpha=0.01, transform="binary")
+    splits = random_splits(spark, trained, ["recommend.search.confirm_draws=2",
+                                            "recommend.split.projection_share=null"],
+                           "confirm-test")
+    ctx, inputs, fitter = splits.ctx, splits.inputs, splits.fitter
+    holdout, validation = splits.holdout, splits.validation
+    good, useless = default_params(ctx), USELESS
 
     def searched(default: AlsParams, chosen: AlsParams) -> Searched:
         return Searched(chosen, [Trial(1, default, 0.10, 1.0), Trial(2, chosen, 0.11, 1.0)])
@@ -472,8 +501,7 @@ def test_a_choice_that_does_not_lead_on_further_draws_gives_way_to_the_default(
     unconfirmed = searched(good, useless)
     assert confirm_choice(time_ctx, time_holdout, validation, unconfirmed, inputs,
                           fitter) is unconfirmed
-    validation.unpersist()
-    holdout.unpersist()
+    splits.unpersist()
     time_holdout.unpersist()
 
 
@@ -485,19 +513,12 @@ def test_thinned_fits_extrapolate_the_choices_lead_to_the_refits_size(
     extrapolated from there to the refit's size: log(0.75 x 0.75) / log(0.5) = 0.83 steps
     on. The search's own draw is scored as the search scored it; a near-useless choice
     trails on every fit and gives way to the default point."""
-    config = with_overrides(trained, ["recommend.split.protocol=random",
-                                      "recommend.search.confirm_draws=1",
-                                      "recommend.split.projection_share=0.5",
-                                      "recommend.als.max_iter=5"])
-    ctx = StepContext(config=config, spark=spark, lake=Lake(spark, config.paths.root),
-                      run_date=RUN_DATE, run_id="thinned-test")
-    inputs = read_inputs(ctx)
-    fitter = make_fitter(ctx, inputs)
-    holdout = evaluation_holdout(ctx, inputs.events)
-    validation = validation_split(ctx, holdout, fitter.spec)
-    assert validation is not None
-    good = default_params(ctx)
-    useless = AlsParams(rank=2, reg_param=50.0, alpha=0.01, transform="binary")
+    splits = random_splits(spark, trained, ["recommend.search.confirm_draws=1",
+                                            "recommend.split.projection_share=0.5"],
+                           "thinned-test")
+    ctx, inputs, fitter = splits.ctx, splits.inputs, splits.fitter
+    holdout, validation, config = splits.holdout, splits.validation, splits.ctx.config
+    good, useless = default_params(ctx), USELESS
 
     def score(split: Holdout, params: AlsParams) -> float:
         return validation_ndcg(model_top_k(fitter.on_holdout(split, params), split, inputs, 10,
@@ -534,8 +555,7 @@ def test_thinned_fits_extrapolate_the_choices_lead_to_the_refits_size(
     assert next(w for w in measured.weighings
                 if w.weights == BlendWeights()).score == pytest.approx(values[good])
     fewer.train.unpersist()
-    validation.unpersist()
-    holdout.unpersist()
+    splits.unpersist()
 
 
 T = TypeVar("T")

@@ -98,7 +98,8 @@ def test_a_lead_that_shrinks_with_more_training_pairs_is_extrapolated_away(
     assert text == (" (validation ndcg@10 0.1000 over 2 trials; the default point kept over "
                     "the search's choice, trial 2 (0.1100 on the search's draw), which does "
                     "not lead the default point over 1 validation draw: mean 0.1100 against "
-                    "0.1000; lead +0.0100, -0.0300 extrapolated to the refit's size)")
+                    "0.1000; lead +0.0100 on validation, -0.0300 projected to the final "
+                    "model's size)")
     growing = replace(shrinking, thinned={START: [0.065], DEFAULT: [0.06]})
     assert growing.projected_lead() == pytest.approx(0.02)
     assert growing.kept == START

@@ -217,8 +217,8 @@ class Confirmation:
                 f"draw{'s' if draws > 1 else ''}: mean {means[self.chosen]:.4f} against "
                 f"{means[self.default]:.4f}")
         if self.thinned and self.projection is not None:
-            text += (f"; lead {self.lead():+.4f}, {self.projected_lead():+.4f} extrapolated "
-                     "to the refit's size")
+            text += (f"; lead {self.lead():+.4f} on validation, {self.projected_lead():+.4f} "
+                     "projected to the final model's size")
         return text
 
     def logged(self) -> dict[str, object]:
