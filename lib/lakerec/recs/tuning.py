@@ -71,11 +71,12 @@ def validation_split(ctx: StepContext, holdout: Holdout, spec: ConfidenceSpec, *
 class Projection:
     """``recommend.split.projection_share``: validation scores measured once more on
     ``share`` of the validation training pairs, and extrapolated through the two sizes,
-    linear in the log of the pairs, ``reach`` steps on to the served refit's size."""
+    linear in the log of the pairs, ``reach`` steps on to the size of the model that follows
+    (the served refit, or the model a benchmark measures)."""
 
     share: float
     reach: float
-    """log(refit's pairs / validation's pairs) / log(validation's / thinned's)."""
+    """log(that model's pairs / validation's pairs) / log(validation's / thinned's)."""
 
     def project(self, measured: float, thinned: float) -> float:
         return measured + (measured - thinned) * self.reach
@@ -189,9 +190,9 @@ class Confirmation:
         return means[self.chosen] - means[self.default]
 
     def projected_lead(self) -> float:
-        """The lead extrapolated to the served refit's size, linear in the log of the
-        training pairs through the thinned and the validation size (the lead itself without
-        thinned fits)."""
+        """The lead extrapolated to the final model's size (:class:`Projection`), linear in
+        the log of the training pairs through the thinned and the validation size (the lead
+        itself without thinned fits)."""
         if not self.thinned or self.projection is None:
             return self.lead()
         thinned_lead = (statistics.fmean(self.thinned[self.chosen])
@@ -201,7 +202,7 @@ class Confirmation:
     @property
     def confirmed(self) -> bool:
         """Whether the choice leads the default point, over all draws and, with thinned fits,
-        extrapolated to the refit's size."""
+        extrapolated to the final model's size."""
         return self.projected_lead() > 0
 
     @property
