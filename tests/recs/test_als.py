@@ -530,6 +530,7 @@ def test_thinned_fits_extrapolate_the_choices_lead_to_the_refits_size(
     kept = confirm_choice(ctx, holdout, validation, searched, inputs, fitter)
     confirmation = kept.confirmation
     assert confirmation is not None and kept.params == good == confirmation.kept
+    assert kept.thinned_model is not None  # draw 0's thinned fit, handed to the blend
     assert confirmation.projection is not None
     assert confirmation.projection.reach == pytest.approx(math.log(0.5625) / math.log(0.5))
     assert all(len(values) == 2 for values in [*confirmation.scores.values(),

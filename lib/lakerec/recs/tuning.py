@@ -245,6 +245,10 @@ class Searched:
     model: ALSModel | None = None
     confirmation: Confirmation | None = None
     """The choice scored again against the default point, when it was."""
+    thinned_model: ALSModel | None = None
+    """The chosen settings' model fitted on the projection's share of the validation
+    training pairs (:meth:`Holdout.thinned` with ``recommend.split.seed``), when
+    :func:`confirm_choice` fitted it in full (``None``: fit it again)."""
 
 
 def choose_settings(ctx: StepContext, validation: Holdout | None, inputs: Inputs,
@@ -323,18 +327,24 @@ def confirm_choice(ctx: StepContext, holdout: Holdout, validation: Holdout, sear
     scores = {chosen.params: [chosen.value], default.params: [default.value]}
     thinned: dict[AlsParams, list[float]] = {chosen.params: [], default.params: []}
 
-    def measure(split: Holdout, into: dict[AlsParams, list[float]]) -> None:
+    # draw 0's thinned models, handed to choose_blend when fitted with als.max_iter
+    kept: dict[AlsParams, ALSModel] = {}
+
+    def measure(split: Holdout, into: dict[AlsParams, list[float]],
+                keep: dict[AlsParams, ALSModel] | None = None) -> None:
         for params, values in into.items():
             model = fitter.on_holdout(split, params, max_iter=cfg.search.trial_max_iter)
             values.append(validation_ndcg(model_top_k(model, split, inputs, PRIMARY_K,
                                                       cfg.users_per_block), split))
+            if keep is not None and cfg.search.trial_max_iter is None:
+                keep[params] = model
 
     def measure_thinned(split: Holdout, draw: int) -> None:
         if projected is None:
             return
         fewer = split.thinned(projected.share, seed=cfg.split.seed + draw)
         try:
-            measure(fewer, thinned)
+            measure(fewer, thinned, kept if draw == 0 else None)
         finally:
             fewer.train.unpersist()
         log.info("validation draw %d on %.0f%% of its training pairs: the search's choice "
@@ -357,9 +367,11 @@ def confirm_choice(ctx: StepContext, holdout: Holdout, validation: Holdout, sear
     confirmation = Confirmation(chosen.params, default.params, scores,
                                 thinned if projected is not None else {}, projected)
     if confirmation.confirmed:
-        return replace(searched, confirmation=confirmation)
+        return replace(searched, confirmation=confirmation,
+                       thinned_model=kept.get(chosen.params))
     log.info("the default point is kept: the search's choice %s", confirmation.outcome())
-    return Searched(default.params, searched.trials, None, confirmation)
+    return Searched(default.params, searched.trials, None, confirmation,
+                    kept.get(default.params))
 
 
 @dataclass(frozen=True)
@@ -405,7 +417,8 @@ def choose_blend(ctx: StepContext, validation: Holdout | None, inputs: Inputs, f
     fewer = (None if projected is None
              else validation.thinned(projected.share, seed=ctx.config.recommend.split.seed))
     thinned = (None if fewer is None else candidates_on(
-        fewer, inputs, fitter.on_holdout(fewer, best), fitter.spec_for(best), ctx,
+        fewer, inputs, searched.thinned_model or fitter.on_holdout(fewer, best),
+        fitter.spec_for(best), ctx,
         ease=None if ease_model is None else item_gram(
             fewer.train, max_items=ctx.config.recommend.ease.max_items).model(ease_model.lamb)))
     try:
