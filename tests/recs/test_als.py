@@ -520,14 +520,16 @@ def test_thinned_fits_extrapolate_the_choices_lead_to_the_refits_size(
     holdout, validation, config = splits.holdout, splits.validation, splits.ctx.config
     good, useless = default_params(ctx), USELESS
 
-    def score(split: Holdout, params: AlsParams) -> float:
-        return validation_ndcg(model_top_k(fitter.on_holdout(split, params), split, inputs, 10,
+    def score(split: Holdout, model: ALSModel) -> float:
+        return validation_ndcg(model_top_k(model, split, inputs, 10,
                                            config.recommend.users_per_block), split)
 
-    values = {params: score(validation, params) for params in (good, useless)}
+    models = {params: fitter.on_holdout(validation, params) for params in (good, useless)}
+    values = {params: score(validation, model) for params, model in models.items()}
     searched = Searched(useless, [Trial(1, good, values[good], 1.0),
                                   Trial(2, useless, values[useless], 1.0)])
-    kept = confirm_choice(ctx, holdout, validation, searched, inputs, fitter)
+    kept = replace(confirm_choice(ctx, holdout, validation, searched, inputs, fitter),
+                   model=models[good])
     confirmation = kept.confirmation
     assert confirmation is not None and kept.params == good == confirmation.kept
     assert kept.thinned_model is not None  # draw 0's thinned fit, handed to the blend
@@ -542,14 +544,15 @@ def test_thinned_fits_extrapolate_the_choices_lead_to_the_refits_size(
                    USER_ID, "left").collect())
     assert all(row["kept"] == round(row["count"] * 0.5) for row in pairs if row["count"] > 2)
     assert fewer.relevant is validation.relevant
-    assert confirmation.thinned[good][0] == pytest.approx(score(fewer, good))
+    thinned_score = score(fewer, fitter.on_holdout(fewer, good))
+    assert confirmation.thinned[good][0] == pytest.approx(thinned_score)
     assert confirmation.projected_lead() < confirmation.lead() < 0
     # the blend's weightings are chosen on projected scores too: ALS alone's is its score
     # on validation carried on along the line through its score on the same thinned pairs
     blending = choose_blend(ctx, validation, inputs, fitter, kept)
     als_alone = next(w for w in blending.weighings if w.weights == BlendWeights())
     assert als_alone.score == pytest.approx(confirmation.projection.project(
-        values[good], score(fewer, good)))
+        values[good], thinned_score))
     measured = choose_blend(replace(ctx, config=with_overrides(
         config, ["recommend.split.projection_share=null"])), validation, inputs, fitter, kept)
     assert [w.weights for w in measured.weighings] == [w.weights for w in blending.weighings]
