@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -112,8 +113,12 @@ def trained(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Co
                          "generate.events=30000", "generate.files=1",
                          *GOOD_START, "recommend.search.trials=2", "recommend.als.max_iter=10")
     for step in ("generate", "ingest", "conform", "train", "recommend"):
-        run_step(step, config, RUN_DATE, spark=spark, out=lambda _: None)
+        result = run_step(step, config, RUN_DATE, spark=spark, out=lambda _: None)
+    RECOMMEND_SUMMARY[config.paths.root] = result.summary
     return config
+
+
+RECOMMEND_SUMMARY: dict[str, list[str]] = {}   # the trained fixture's recommend report
 
 
 def mlflow_metrics(config: Config, version: int) -> dict[str, float]:
@@ -227,6 +232,14 @@ def test_every_active_customer_gets_k_eligible_items_or_a_gap(
     gaps = lake.read(GOLD_RECOMMENDATION_GAPS).where(F.col("run_date") == RUN_DATE)
     full = counts.where((F.col("n") == k) & (F.col("top") == k)).select(USER_ID)
     assert active.join(full.unionByName(gaps.select(USER_ID)), USER_ID, "left_anti").count() == 0
+    # the report names whom it served: the active customers, out of all with events
+    with_events = events.select(USER_ID).distinct().count()
+    named = re.search(rf"for (\d+) of (\d+) customers active in the 365 days before {RUN_DATE} "
+                      rf"\(of {with_events:,} with events; ",
+                      " ".join(RECOMMEND_SUMMARY[trained.paths.root]))
+    assert named is not None
+    assert int(named[1]) == recs.select(USER_ID).distinct().count() <= int(named[2])
+    assert int(named[2]) <= active.count() <= with_events
     explained = recs.where(F.col(SOURCE).isin(*MODEL_SOURCES))
     assert explained.where(F.col("reason_item_id").isNull()).count() < 0.05 * explained.count()
     similar = lake.read(GOLD_SIMILAR_ITEMS)

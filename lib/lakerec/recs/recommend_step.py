@@ -260,6 +260,10 @@ def run(ctx: StepContext) -> StepResult:
     n_gaps = ctx.lake.read(GOLD_RECOMMENDATION_GAPS, version=gap_version).where(predicate).count()
     n_users = users.count()
     suppressed = suppressed_users.count()
+    audience_named = (f"of {users_file}" if users_file else
+                      f"active in the {cfg.active_window_days} days before {run_date} (of "
+                      f"{events.select(USER_ID).distinct().count():,} with events; "
+                      "recommend.active_window_days sets the window)")
     summary = [
         f"model: {registry.ALS_MODEL} v{version} (champion: {champion.weights.family}, "
         f"{champion.weights})" if champion is not None else
@@ -267,7 +271,7 @@ def run(ctx: StepContext) -> StepResult:
          "everyone" if foreign else
          f"model: none ({registry.ALS_MODEL} has no champion yet): popularity for everyone"),
         f"{GOLD_RECOMMENDATIONS} v{rec_version}: {totals['rows']} rows for "
-        f"{totals['users']} of {n_users} customers, k={cfg.k}; by source "
+        f"{totals['users']} of {n_users} customers {audience_named}, k={cfg.k}; by source "
         + ", ".join(f"{s}={n}" for s, n in sorted(by_source.items())),
         f"{GOLD_RECOMMENDATION_GAPS} v{gap_version}: {n_gaps} customers with fewer than "
         f"{cfg.k} (the {suppressed:,} opted out included)",
