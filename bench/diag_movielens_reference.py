@@ -10,7 +10,9 @@ held-out film relevant)::
         '[{"rank": 32, "reg": 0.1, "alpha": 0.5},
           {"rank": 48, "reg": 0.15, "alpha": 1, "seeds": [42, 7, 11, 13, 17]}]'
 
-A setting with ``seeds`` is a bag: the mean of the scores of one fit per seed.
+A setting with ``seeds`` is a bag: the mean of the scores of one fit per seed. A third
+argument, a JSON list of EASE lambdas, scores EASE at those (the first of them blended with
+ALS) and skips the item-item families.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ RP3_BETAS = (0.4, 0.5, 0.6, 0.7)   # the popularity penalty's exponent
 
 def main() -> None:
     folder, settings = Path(sys.argv[1]), json.loads(sys.argv[2])
+    lambdas = json.loads(sys.argv[3]) if len(sys.argv) > 3 else None
     train = pd.read_parquet(folder / "train.parquet")
     test = pd.read_parquet(folder / "test.parquet")
     users = sorted(set(train.userId) | set(test.userId))
@@ -83,17 +86,20 @@ def main() -> None:
         weights[np.diag_indices_from(weights)] = 0.0
         return seen @ weights
 
-    for lamb in EASE_LAMBDAS:
+    for lamb in lambdas or EASE_LAMBDAS:
         print(f"EASE lambda {lamb:g}: {ndcg(ease(lamb)):.4f}", flush=True)
-    print(f"item-item cosine: {ndcg(cosine()):.4f}", flush=True)
-    for alpha in RP3_ALPHAS:
-        figures = [f"beta {beta:g} {ndcg(rp3beta(alpha, beta)):.4f}" for beta in RP3_BETAS]
-        print(f"RP3beta alpha {alpha:g}: " + "; ".join(figures), flush=True)
+    if lambdas is None:
+        print(f"item-item cosine: {ndcg(cosine()):.4f}", flush=True)
+        for alpha in RP3_ALPHAS:
+            figures = [f"beta {beta:g} {ndcg(rp3beta(alpha, beta)):.4f}"
+                       for beta in RP3_BETAS]
+            print(f"RP3beta alpha {alpha:g}: " + "; ".join(figures), flush=True)
     spark = SparkSession.builder.master("local[2]").getOrCreate()
     spark.sparkContext.setCheckpointDir(str(folder / "reference_checkpoints"))
     ratings = spark.createDataFrame(pd.DataFrame({
         "u": train.userId.map(user_index), "i": train.movieId.map(item_index), "r": 1.0}))
-    blended = rank_points(ease(BLENDED_LAMBDA))
+    blended_lambda = lambdas[0] if lambdas else BLENDED_LAMBDA
+    blended = rank_points(ease(blended_lambda))
 
     def als(params: dict, seed: int) -> np.ndarray:
         model = ALS(rank=params["rank"], regParam=params["reg"], alpha=params["alpha"],
@@ -109,7 +115,7 @@ def main() -> None:
 
     for params in settings:
         scores = np.mean([als(params, seed) for seed in params.get("seeds", [42])], axis=0)
-        blends = [f"{w} ALS + {1 - w} EASE {BLENDED_LAMBDA:g}: "
+        blends = [f"{w} ALS + {1 - w} EASE {blended_lambda:g}: "
                   f"{ndcg(w * rank_points(scores) + (1 - w) * blended):.4f}"
                   for w in (0.25, 0.5, 0.75)]
         print(f"ALS {params}: {ndcg(scores):.4f}; " + "; ".join(blends), flush=True)

