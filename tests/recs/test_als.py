@@ -64,6 +64,7 @@ from lakerec.recs.tuning import (
     confirm_choice,
     start_points,
     validation_ndcg,
+    validation_scores,
     validation_split,
 )
 from tests.conftest import make_config
@@ -571,6 +572,26 @@ def test_thinned_fits_extrapolate_the_choices_lead_to_the_refits_size(
     assert [w.weights for w in measured.weighings] == [w.weights for w in blending.weighings]
     assert next(w for w in measured.weighings
                 if w.weights == BlendWeights()).score == pytest.approx(values[good])
+    # a tie the search's rule settled for the default point (here a near-useless one) over
+    # a better trial: the projection judges it, and serves the better one, whose projected
+    # lead is more than tolerance_se standard errors of it
+    per_customer = {params: validation_scores(model_top_k(
+        model, validation, inputs, 10, config.recommend.users_per_block), validation)
+        for params, model in models.items()}
+    tie = Searched(useless, [Trial(1, useless, values[useless], 1.0),
+                             Trial(2, good, values[good], 1.0)], models[useless],
+                   per_customer=per_customer, best_model=models[good])
+    one_draw = replace(ctx, config=with_overrides(config, ["recommend.search.confirm_draws=0"]))
+    served = confirm_choice(one_draw, holdout, validation, tie, inputs, fitter)
+    assert served.params == good and served.model is models[good]
+    judged = served.confirmation
+    assert judged is not None and judged.chosen == good and judged.default == useless
+    assert judged.tolerance_se == config.recommend.search.tolerance_se > 0
+    assert 0 < judged.margin() < judged.projected_lead()
+    assert served.thinned_model is not None
+    # without the customers' scores there is no standard error to judge the tie by
+    unjudged = replace(tie, per_customer={})
+    assert confirm_choice(one_draw, holdout, validation, unjudged, inputs, fitter) is unjudged
     fewer.train.unpersist()
     splits.unpersist()
 

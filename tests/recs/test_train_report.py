@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import pytest
@@ -105,3 +106,45 @@ def test_a_lead_that_shrinks_with_more_training_pairs_is_extrapolated_away(
     assert growing.kept == START
     # without thinned fits the lead over the draws decides, as before
     assert replace(shrinking, thinned={}).projected_lead() == pytest.approx(0.01)
+
+
+def test_the_projected_leads_standard_error_pairs_customers() -> None:
+    """Each customer's lead is carried on as the means are: a's lead 0.1 (0 on the thinned
+    fits) projects to 0.1 + 2 x 0.1 = 0.3; b's 0 (-0.1 thinned) and c's 0 (-0.1 thinned,
+    missing from the choice's thinned scores: 0) to 0.2. Their standard error is
+    stdev(0.3, 0.2, 0.2) / sqrt(3) = 0.0333."""
+    measured = {START: {"a": 0.3, "b": 0.2, "c": 0.1}, DEFAULT: {"a": 0.2, "b": 0.2, "c": 0.1}}
+    thinned = {START: {"a": 0.2, "b": 0.1}, DEFAULT: {"a": 0.2, "b": 0.2, "c": 0.1}}
+    projection = Projection(share=0.5, reach=2.0)
+    assert projection.lead_se(measured, thinned, START, DEFAULT) == pytest.approx(
+        0.1 / math.sqrt(3) / math.sqrt(3))
+    assert math.isnan(projection.lead_se({START: {"a": 0.3}, DEFAULT: {}},
+                                         thinned, START, DEFAULT))
+
+
+def test_a_tie_the_projection_judges(config: Config) -> None:
+    """When the tie rule kept the default point over the best trial, the best trial is
+    served only if its projected lead is more than ``tolerance_se`` standard errors of it:
+    0.02 against 1 x 0.01, yes; against 1 x 0.03, no. Without a standard error, no."""
+    done = [Trial(1, DEFAULT, 0.10, 1.0, shortfall_se=0.004),
+            Trial(2, START, 0.105, 1.0, shortfall_se=0.0)]
+    tie = Confirmation(START, DEFAULT, {START: [0.105], DEFAULT: [0.10]},
+                       thinned={START: [0.0575], DEFAULT: [0.06]},
+                       projection=Projection(share=0.5, reach=2.0), tolerance_se=1.0,
+                       lead_se=0.01)
+    assert tie.projected_lead() == pytest.approx(0.005 + 2 * 0.0075)
+    assert tie.margin() == pytest.approx(0.01) and tie.kept == START
+    text = describe_search(done, START, None, None, config.recommend.search, tie)
+    assert text == (" (validation ndcg@10 0.1050 over 2 trials; served over the default point "
+                    "the tie rule kept: it leads the default point over 1 validation draw: "
+                    "mean 0.1050 against 0.1000; lead +0.0050 on validation, +0.0200 "
+                    "projected to the final model's size, against 0.0100 needed "
+                    "(tolerance_se=1 standard errors of 0.0100))")
+    wide = replace(tie, lead_se=0.03)
+    assert wide.kept == DEFAULT
+    text = describe_search(done, DEFAULT, None, None, config.recommend.search, wide)
+    assert text.startswith(" (validation ndcg@10 0.1000 over 2 trials; the default point "
+                           "kept over the best trial, trial 2 (0.1050 on the search's draw), "
+                           "which does not lead the default point")
+    assert replace(tie, lead_se=math.nan).kept == DEFAULT
+    assert replace(tie, tolerance_se=0.0).margin() == 0.0

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 
@@ -29,6 +29,7 @@ from lakerec.recs.search import (
     space_around,
     successor,
 )
+from lakerec.recs.search import chosen as best_trial
 from lakerec.recs.training import (
     Fitter,
     Inputs,
@@ -80,6 +81,22 @@ class Projection:
 
     def project(self, measured: float, thinned: float) -> float:
         return measured + (measured - thinned) * self.reach
+
+    def lead_se(self, measured: Mapping[AlsParams, Mapping[str, float]],
+                thinned: Mapping[AlsParams, Mapping[str, float]], chosen: AlsParams,
+                default: AlsParams) -> float:
+        """The standard error of the projected lead of ``chosen`` over ``default``, paired
+        customer by customer: each customer's lead carried on along the line through their
+        lead on the thinned fits, as :meth:`project` carries the means (customers' scores by
+        setting, ``measured`` on validation, ``thinned`` on the thinned pairs; a missing
+        customer scores 0); NaN for fewer than two customers."""
+        customers = set(measured[chosen]) | set(measured[default])
+
+        def lead(scores: Mapping[AlsParams, Mapping[str, float]], user: str) -> float:
+            return scores[chosen].get(user, 0.0) - scores[default].get(user, 0.0)
+
+        leads = [self.project(lead(measured, user), lead(thinned, user)) for user in customers]
+        return statistics.stdev(leads) / math.sqrt(len(leads)) if len(leads) > 1 else math.nan
 
 
 def projection(ctx: StepContext, holdout: Holdout, target: float = 1.0) -> Projection | None:
@@ -171,7 +188,8 @@ class Confirmation:
     (``recommend.split.projection_share``)."""
 
     chosen: AlsParams
-    """The search's choice on its own draw."""
+    """The search's choice on its own draw, or the best trial that its tie rule passed over
+    for the default point (:attr:`tolerance_se`)."""
     default: AlsParams
     """The default point, or the doubled rank that stands for it."""
     scores: dict[AlsParams, list[float]]
@@ -180,6 +198,14 @@ class Confirmation:
     """The same, fitted on a share of each draw's training pairs (empty: not)."""
     projection: Projection | None = None
     """How the lead is extrapolated from the thinned and the validation size."""
+    tolerance_se: float = 0.0
+    """How many standard errors of the projected lead (:attr:`lead_se`) the choice must lead
+    by: ``recommend.search.tolerance_se`` when the search's tie rule kept the default point
+    over the best trial and the projection judges that tie again; 0 (any lead) when the
+    search chose other settings than the default point's."""
+    lead_se: float = math.nan
+    """The standard error of the projected lead on the search's draw, paired customer by
+    customer (:meth:`Projection.lead_se`), when :attr:`tolerance_se` is above 0."""
 
     def means(self) -> dict[AlsParams, float]:
         return {params: statistics.fmean(values) for params, values in self.scores.items()}
@@ -199,11 +225,16 @@ class Confirmation:
                         - statistics.fmean(self.thinned[self.default]))
         return self.projection.project(self.lead(), thinned_lead)
 
+    def margin(self) -> float:
+        """The projected lead the choice must exceed (NaN, never exceeded: a tie with no
+        standard error to judge it by)."""
+        return self.tolerance_se * self.lead_se if self.tolerance_se > 0 else 0.0
+
     @property
     def confirmed(self) -> bool:
         """Whether the choice leads the default point, over all draws and, with thinned fits,
-        extrapolated to the final model's size."""
-        return self.projected_lead() > 0
+        extrapolated to the final model's size, by more than :meth:`margin`."""
+        return self.projected_lead() > self.margin()
 
     @property
     def kept(self) -> AlsParams:
@@ -220,6 +251,9 @@ class Confirmation:
         if self.thinned and self.projection is not None:
             text += (f"; lead {self.lead():+.4f} on validation, {self.projected_lead():+.4f} "
                      "projected to the final model's size")
+        if self.tolerance_se > 0:
+            text += (f", against {self.margin():.4f} needed (tolerance_se={self.tolerance_se:g}"
+                     f" standard errors of {self.lead_se:.4f})")
         return text
 
     def logged(self) -> dict[str, object]:
@@ -232,6 +266,7 @@ class Confirmation:
                                else {"share": self.projection.share,
                                      "reach": self.projection.reach}),
                 "projected_lead": self.projected_lead(),
+                "margin": None if math.isnan(self.margin()) else self.margin(),
                 "kept": "chosen" if self.confirmed else "default"}
 
 
@@ -249,6 +284,11 @@ class Searched:
     """The chosen settings' model fitted on the projection's share of the validation
     training pairs (:meth:`Holdout.thinned` with ``recommend.split.seed``), when
     :func:`confirm_choice` fitted it in full (``None``: fit it again)."""
+    per_customer: Mapping[AlsParams, Mapping[str, float]] = field(default_factory=dict)
+    """Each full-length trial's validation NDCG@10 per customer (empty: not kept)."""
+    best_model: ALSModel | None = None
+    """The best trial's model (:func:`~lakerec.recs.search.chosen`) as :attr:`model` is the
+    chosen one's, for when :func:`confirm_choice` serves it over the default point."""
 
 
 def choose_settings(ctx: StepContext, validation: Holdout | None, inputs: Inputs,
@@ -293,7 +333,13 @@ def choose_settings(ctx: StepContext, validation: Holdout | None, inputs: Inputs
                             per_customer=per_customer, tolerance_se=cfg.search.tolerance_se,
                             early_score=None if probe is None
                             else partial(score, max_iter=probe, probe=True))
-    searched = Searched(chosen, trials, kept[0][2] if kept and kept[0][1] == chosen else None)
+    best = best_trial(trials).params
+
+    def kept_model(params: AlsParams) -> ALSModel | None:
+        return kept[0][2] if kept and kept[0][1] == params else None
+
+    searched = Searched(chosen, trials, kept_model(chosen), per_customer=per_customer,
+                        best_model=kept_model(best))
     return (searched if holdout is None
             else confirm_choice(ctx, holdout, validation, searched, inputs, fitter, target))
 
@@ -303,7 +349,9 @@ def confirm_choice(ctx: StepContext, holdout: Holdout, validation: Holdout, sear
     """``searched``, or the default point when the search's choice does not also lead it on
     ``recommend.search.confirm_draws`` further validation draws and, with a
     :func:`projection`, extrapolated to the size of a model trained on ``target`` of the
-    pairs, the served refit's by default (random protocol only).
+    pairs, the served refit's by default (random protocol only); or, when the search's tie
+    rule kept the default point over a better trial, that trial if its projected lead over
+    the default point is more than ``recommend.search.tolerance_se`` standard errors.
 
     The search's choice is the best of many trials on one draw, so its lead there is partly
     that draw's luck (the winner's curse), and it was measured on models trained on fewer
@@ -313,6 +361,14 @@ def confirm_choice(ctx: StepContext, holdout: Holdout, validation: Holdout, sear
     draw (the same share of ``holdout``'s training part, the next seeds) as the search scored
     them, and on the projection's share of each draw's training pairs; the choice is kept
     only when its mean lead (:meth:`Confirmation.projected_lead`) is positive.
+
+    The tie rule (:func:`~lakerec.recs.search.earliest_within`) weighs a lead measured at
+    the validation size, where small ranks are favoured; a lead that grows with the pairs
+    (a larger rank's, typically) can be within one standard error there and well past it at
+    the refit's size. So when the tie rule kept the default point, the best trial is
+    compared with it in the same way, and served when its projected lead is more than
+    ``tolerance_se`` standard errors of that projected lead, paired customer by customer
+    on the search's draw (:meth:`Projection.lead_se`).
     """
     cfg = ctx.config.recommend
     draws, projected = cfg.search.confirm_draws, projection(ctx, holdout, target)
@@ -321,30 +377,42 @@ def confirm_choice(ctx: StepContext, holdout: Holdout, validation: Holdout, sear
         return searched
     first = next(trial for trial in searched.trials if trial.number == 1)
     default = successor(searched.trials, first)
-    if searched.params == default.params:
+    best = best_trial(searched.trials)
+    tie = (searched.params == default.params != best.params and projected is not None
+           and cfg.search.tolerance_se > 0
+           and {best.params, default.params} <= set(searched.per_customer))
+    if searched.params == default.params and not tie:
         return searched
-    chosen = next(t for t in searched.trials if t.params == searched.params and not t.pruned)
+    chosen = (best if tie else
+              next(t for t in searched.trials if t.params == searched.params and not t.pruned))
     scores = {chosen.params: [chosen.value], default.params: [default.value]}
     thinned: dict[AlsParams, list[float]] = {chosen.params: [], default.params: []}
-
-    # draw 0's thinned models, handed to choose_blend when fitted with als.max_iter
+    # draw 0's thinned fits: the models, handed to choose_blend when fitted with
+    # als.max_iter, and the customers' scores, for the tie's standard error
     kept: dict[AlsParams, ALSModel] = {}
+    thinned_scores: dict[AlsParams, dict[str, float]] = {}
 
     def measure(split: Holdout, into: dict[AlsParams, list[float]],
-                keep: dict[AlsParams, ALSModel] | None = None) -> None:
+                keep: dict[AlsParams, ALSModel] | None = None,
+                per_customer: dict[AlsParams, dict[str, float]] | None = None) -> None:
         for params, values in into.items():
             model = fitter.on_holdout(split, params, max_iter=cfg.search.trial_max_iter)
-            values.append(validation_ndcg(model_top_k(model, split, inputs, PRIMARY_K,
-                                                      cfg.users_per_block), split))
+            customers = validation_scores(model_top_k(model, split, inputs, PRIMARY_K,
+                                                      cfg.users_per_block), split)
+            values.append(mean_score(customers))
             if keep is not None and cfg.search.trial_max_iter is None:
                 keep[params] = model
+            if per_customer is not None:
+                per_customer[params] = customers
 
     def measure_thinned(split: Holdout, draw: int) -> None:
         if projected is None:
             return
         fewer = split.thinned(projected.share, seed=cfg.split.seed + draw)
         try:
-            measure(fewer, thinned, kept if draw == 0 else None)
+            first_draw = draw == 0
+            measure(fewer, thinned, kept if first_draw else None,
+                    thinned_scores if first_draw else None)
         finally:
             fewer.train.unpersist()
         log.info("validation draw %d on %.0f%% of its training pairs: the search's choice "
@@ -366,12 +434,21 @@ def confirm_choice(ctx: StepContext, holdout: Holdout, validation: Holdout, sear
                  scores[default.params][-1])
     confirmation = Confirmation(chosen.params, default.params, scores,
                                 thinned if projected is not None else {}, projected)
+    if tie and projected is not None:
+        confirmation = replace(confirmation, tolerance_se=cfg.search.tolerance_se,
+                               lead_se=projected.lead_se(searched.per_customer, thinned_scores,
+                                                         chosen.params, default.params))
     if confirmation.confirmed:
-        return replace(searched, confirmation=confirmation,
+        log.info("%s %s: it %s", "the best trial is served over the tie rule's default point"
+                 if tie else "the search's choice is kept", chosen.params,
+                 confirmation.outcome())
+        return replace(searched, params=chosen.params, confirmation=confirmation,
+                       model=searched.best_model if tie else searched.model,
                        thinned_model=kept.get(chosen.params))
-    log.info("the default point is kept: the search's choice %s", confirmation.outcome())
-    return Searched(default.params, searched.trials, None, confirmation,
-                    kept.get(default.params))
+    log.info("the default point is kept: the %s %s %s", "best trial" if tie else
+             "search's choice", chosen.params, confirmation.outcome())
+    return Searched(default.params, searched.trials, searched.model if tie else None,
+                    confirmation, kept.get(default.params), searched.per_customer)
 
 
 @dataclass(frozen=True)
