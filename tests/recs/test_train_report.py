@@ -146,5 +146,7 @@ def test_a_tie_the_projection_judges(config: Config) -> None:
     assert text.startswith(" (validation ndcg@10 0.1000 over 2 trials; the default point "
                            "kept over the best trial, trial 2 (0.1050 on the search's draw), "
                            "which does not lead the default point")
-    assert replace(tie, lead_se=math.nan).kept == DEFAULT
+    assert tie.logged()["tie"] is True and tie.logged()["margin"] == pytest.approx(0.01)
+    unknown = replace(tie, lead_se=math.nan)
+    assert unknown.kept == DEFAULT and unknown.logged()["margin"] is None
     assert replace(tie, tolerance_se=0.0).margin() == 0.0

@@ -190,7 +190,7 @@ def compare_systems(ctx: StepContext, *, exhaustive_trials: int,
         lamb = f"; EASE lambda {blending.ease_lambda:g}" if weights.ease > 0 else ""
         confirmation = searched.confirmation
         confirmed = ("" if confirmation is None else
-                     f"; the search's choice {confirmation.chosen.as_dict()} "
+                     f"; {confirmation.challenger()} {confirmation.chosen.as_dict()} "
                      f"{confirmation.outcome()}")
         return recs, f"{weights.family}: {weights}{lamb}{confirmed}"
 

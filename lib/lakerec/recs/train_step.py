@@ -248,14 +248,13 @@ def describe_search(trials: list[Trial], chosen: AlsParams, carried_from: int | 
             how = f", within {tolerance} of its score"
         notes.append(f"trial {kept.grown_from}'s rank doubled{how}")
     overturned = confirmation is not None and not confirmation.confirmed
-    tie = confirmation is not None and confirmation.tolerance_se > 0
     if confirmation is not None and not overturned:
-        notes.append(("served over the default point the tie rule kept: " if tie else "")
-                     + f"it {confirmation.outcome()}")
+        notes.append(("served over the default point the tie rule kept: "
+                      if confirmation.tie else "") + f"it {confirmation.outcome()}")
     elif confirmation is not None:
         searched = next(t for t in trials if t.params == confirmation.chosen and not t.pruned)
-        passed_over = "the best trial" if tie else "the search's choice"
-        notes.append(f"the default point kept over {passed_over}, trial {searched.number} "
+        notes.append(f"the default point kept over {confirmation.challenger()}, trial "
+                     f"{searched.number} "
                      f"({searched.value:.4f} on the search's draw), which "
                      f"{confirmation.outcome()}")
     if kept.value < top and not overturned:

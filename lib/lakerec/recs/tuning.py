@@ -207,6 +207,16 @@ class Confirmation:
     """The standard error of the projected lead on the search's draw, paired customer by
     customer (:meth:`Projection.lead_se`), when :attr:`tolerance_se` is above 0."""
 
+    @property
+    def tie(self) -> bool:
+        """Whether this judges the search's tie rule again: :attr:`chosen` is the best trial,
+        which the rule passed over for the default point."""
+        return self.tolerance_se > 0
+
+    def challenger(self) -> str:
+        """What :attr:`chosen` is, in words."""
+        return "the best trial" if self.tie else "the search's choice"
+
     def means(self) -> dict[AlsParams, float]:
         return {params: statistics.fmean(values) for params, values in self.scores.items()}
 
@@ -251,7 +261,7 @@ class Confirmation:
         if self.thinned and self.projection is not None:
             text += (f"; lead {self.lead():+.4f} on validation, {self.projected_lead():+.4f} "
                      "projected to the final model's size")
-        if self.tolerance_se > 0:
+        if self.tie:
             text += (f", against {self.margin():.4f} needed (tolerance_se={self.tolerance_se:g}"
                      f" standard errors of {self.lead_se:.4f})")
         return text
@@ -266,6 +276,8 @@ class Confirmation:
                                else {"share": self.projection.share,
                                      "reach": self.projection.reach}),
                 "projected_lead": self.projected_lead(),
+                "tie": self.tie, "tolerance_se": self.tolerance_se,
+                "lead_se": None if math.isnan(self.lead_se) else self.lead_se,
                 "margin": None if math.isnan(self.margin()) else self.margin(),
                 "kept": "chosen" if self.confirmed else "default"}
 
@@ -439,14 +451,13 @@ def confirm_choice(ctx: StepContext, holdout: Holdout, validation: Holdout, sear
                                lead_se=projected.lead_se(searched.per_customer, thinned_scores,
                                                          chosen.params, default.params))
     if confirmation.confirmed:
-        log.info("%s %s: it %s", "the best trial is served over the tie rule's default point"
-                 if tie else "the search's choice is kept", chosen.params,
+        log.info("%s %s is served: it %s", confirmation.challenger(), chosen.params,
                  confirmation.outcome())
         return replace(searched, params=chosen.params, confirmation=confirmation,
                        model=searched.best_model if tie else searched.model,
                        thinned_model=kept.get(chosen.params))
-    log.info("the default point is kept: the %s %s %s", "best trial" if tie else
-             "search's choice", chosen.params, confirmation.outcome())
+    log.info("the default point is kept: %s %s %s", confirmation.challenger(), chosen.params,
+             confirmation.outcome())
     return Searched(default.params, searched.trials, searched.model if tie else None,
                     confirmation, kept.get(default.params), searched.per_customer)
 
