@@ -181,6 +181,12 @@ def configured_space(ctx: StepContext, starts: Sequence[AlsParams] | None = None
         transforms=search_cfg.transforms, half_lives=search_cfg.half_lives))
 
 
+def challenger_name(*, tie: bool) -> str:
+    """What :func:`confirm_choice` compares with the default point, in words: the best trial
+    when it judges the search's tie rule, else the search's choice."""
+    return "the best trial" if tie else "the search's choice"
+
+
 @dataclass(frozen=True)
 class Confirmation:
     """The search's choice and the default point scored on further validation draws
@@ -215,7 +221,7 @@ class Confirmation:
 
     def challenger(self) -> str:
         """What :attr:`chosen` is, in words."""
-        return "the best trial" if self.tie else "the search's choice"
+        return challenger_name(tie=self.tie)
 
     def means(self) -> dict[AlsParams, float]:
         return {params: statistics.fmean(values) for params, values in self.scores.items()}
@@ -397,6 +403,7 @@ def confirm_choice(ctx: StepContext, holdout: Holdout, validation: Holdout, sear
         return searched
     chosen = (best if tie else
               next(t for t in searched.trials if t.params == searched.params and not t.pruned))
+    challenger = challenger_name(tie=tie)
     scores = {chosen.params: [chosen.value], default.params: [default.value]}
     thinned: dict[AlsParams, list[float]] = {chosen.params: [], default.params: []}
     # draw 0's thinned fits: the models, handed to choose_blend when fitted with
@@ -427,8 +434,8 @@ def confirm_choice(ctx: StepContext, holdout: Holdout, validation: Holdout, sear
                     thinned_scores if first_draw else None)
         finally:
             fewer.train.unpersist()
-        log.info("validation draw %d on %.0f%% of its training pairs: the search's choice "
-                 "%.4f, the default point %.4f", draw + 1, 100 * projected.share,
+        log.info("validation draw %d on %.0f%% of its training pairs: %s %.4f, the default "
+                 "point %.4f", draw + 1, 100 * projected.share, challenger,
                  thinned[chosen.params][-1], thinned[default.params][-1])
 
     measure_thinned(validation, 0)
@@ -441,8 +448,8 @@ def confirm_choice(ctx: StepContext, holdout: Holdout, validation: Holdout, sear
             measure_thinned(split, draw)
         finally:
             split.unpersist()
-        log.info("validation draw %d of %d: the search's choice %s %.4f, the default point "
-                 "%.4f", draw + 1, draws + 1, chosen.params, scores[chosen.params][-1],
+        log.info("validation draw %d of %d: %s %s %.4f, the default point %.4f", draw + 1,
+                 draws + 1, challenger, chosen.params, scores[chosen.params][-1],
                  scores[default.params][-1])
     confirmation = Confirmation(chosen.params, default.params, scores,
                                 thinned if projected is not None else {}, projected)
