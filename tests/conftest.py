@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +26,18 @@ TEST_SPARK = [
     "spark.conf.spark.driver.memory=3g",
     "spark.log_level=ERROR",
 ]
+
+# Every JVM a test starts in a process of its own (a lakerec command, spark-submit, cluster
+# daemons and executors) runs seconds of work on tiny data: the C1 compiler alone and the
+# serial collector halve their wall time on 2 cores (ingest 72 -> 32 s, bronze checks
+# 139 -> 66 s, measured side by side). Not for the session's own JVM, which runs for the
+# whole suite: a `lakerec run` takes 182 s in it with these options, 150 s without.
+SHORT_JVM = {"JAVA_TOOL_OPTIONS": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"}
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """This process's environment for a subprocess that starts a JVM, plus ``extra``."""
+    return {**os.environ, **SHORT_JVM, **extra}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

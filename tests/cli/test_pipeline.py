@@ -3,7 +3,6 @@ Online Retail log: test_online_retail.py)."""
 
 from __future__ import annotations
 
-import os
 import random
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from lakerec.core.tables import (
     SILVER_CUSTOMERS,
     SILVER_EVENTS,
 )
-from tests.conftest import REPO, make_config
+from tests.conftest import REPO, make_config, subprocess_env
 
 pytestmark = pytest.mark.slow
 RUN_DATE = date(2026, 11, 20)
@@ -74,7 +73,7 @@ def test_a_step_runs_through_spark_submit(conformed, tmp_path):
     config, lake = conformed
     silver_before = lake.version(SILVER_EVENTS)
     jars = ",".join(str(p) for p in sorted((REPO / ".jars" / "delta").glob("*.jar")))
-    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
+    env = subprocess_env(PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable)
     args = [str(Path(sys.executable).parent / "spark-submit"), "--master", "local[2]",
             "--driver-memory", "2g", "--jars", jars, str(REPO / "jobs" / "conform.py"),
             "--conf", str(REPO / "conf" / "local.yaml"), "--run-date", RUN_DATE.isoformat(),

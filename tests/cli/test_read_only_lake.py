@@ -24,7 +24,7 @@ from pyspark.sql import SparkSession
 from lakerec.cli.runner import run_step
 from lakerec.core.lake import Lake
 from lakerec.core.tables import BRONZE_EVENTS, OPS_PIPELINE_RUNS
-from tests.conftest import REPO, TEST_SPARK, make_config
+from tests.conftest import REPO, TEST_SPARK, make_config, subprocess_env
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
@@ -70,7 +70,8 @@ def test_a_step_on_a_read_only_lake_ends_with_one_line_and_exit_5(
             "--set", f"spark.delta_jars_dir={REPO / '.jars' / 'delta'}",
             *[arg for setting in TEST_SPARK for arg in ("--set", setting)]]
     try:
-        done = subprocess.run(args, capture_output=True, text=True, timeout=600, cwd=scratch)
+        done = subprocess.run(args, capture_output=True, text=True, timeout=600, cwd=scratch,
+                              env=subprocess_env())
     finally:  # writable again, for pytest to remove
         subprocess.run(["chmod", "-R", "u+w", config.paths.root], check=True)
 

@@ -15,7 +15,7 @@ from lakerec.core.errors import LakeBusyError
 from lakerec.core.lake import Lake
 from lakerec.core.lease import lake_lease
 from lakerec.core.tables import OPS_LAKE_LEASE
-from tests.conftest import REPO, TEST_SPARK
+from tests.conftest import REPO, TEST_SPARK, subprocess_env
 
 
 def test_a_second_holder_is_refused_naming_the_first_and_gets_it_once_released(
@@ -71,7 +71,8 @@ def test_a_command_on_a_held_lake_exits_4_with_one_line(spark: SparkSession, con
             "--set", f"spark.delta_jars_dir={REPO / '.jars' / 'delta'}",
             *[arg for setting in TEST_SPARK for arg in ("--set", setting)]]
     with lake_lease(lake, config.lease, "the-daily-run"):
-        done = subprocess.run(args, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+        done = subprocess.run(args, capture_output=True, text=True, timeout=600, cwd=tmp_path,
+                              env=subprocess_env())
     assert done.returncode == 4, done.stderr[-3000:]
     lines = [ln for ln in done.stderr.splitlines() if ln.startswith("lakerec features:")]
     assert len(lines) == 1 and "another run (the-daily-run on" in lines[0], done.stderr[-3000:]

@@ -1,10 +1,11 @@
 """Orchestration: the Airflow DAGs in airflow_dags/ load cleanly and have the pipeline's
 order; ``lakerec_daily`` runs end to end under ``dag.test()`` through real spark-submit
-subprocesses of the packaged jobs, and its writing steps run again for the same date without
-changing a count (test_dag_failures.py: a corrupted landing file stops it at the bronze
-gate); and a real Spark standalone cluster
-(master + two workers on 127.0.0.1, tools/cluster.sh) runs the same steps to the same row
-counts as the DAG's local run, and is stopped afterwards, also when a step fails.
+subprocesses of the packaged jobs (its gates marked done: test_dag_failures.py runs their job,
+where a corrupted landing file stops the DAG at the bronze gate), and its writing steps run
+again for the same date without changing a count; and a real Spark
+standalone cluster (master + two workers on 127.0.0.1, tools/cluster.sh) runs the same steps,
+every gate included, to the same row counts as the DAG's local run, and is stopped
+afterwards, also when a step fails.
 
 The DAG's first run is a module fixture: the rerun and the cluster comparison reuse its lake
 instead of running the pipeline again (the module is the longest of the suite, and
@@ -36,6 +37,7 @@ from tests.dags.orchestration_support import (
     DAG_RUN_TIMEOUT_S,
     DAGS,
     DAILY,
+    MARKED_DONE,
     RUN_DATE,
     clean_env,
     job_config,
@@ -160,10 +162,12 @@ class DailyRun:
 @pytest.fixture(scope="module")
 def daily_run(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory,
               airflow_home: Path, packaged: tuple[Path, Path], tiny_landing: Path) -> DailyRun:
-    """``lakerec_daily``'s first run for RUN_DATE on a fresh lake of the tiny inputs."""
+    """``lakerec_daily``'s first run for RUN_DATE on a fresh lake of the tiny inputs, the
+    gates marked done (:data:`MARKED_DONE`)."""
     root = tmp_path_factory.mktemp("daily")
     shutil.copytree(tiny_landing, root / "landing")
-    result = run_daily(root, airflow_home, packaged, log_name="first.log")
+    result = run_daily(root, airflow_home, packaged, mark_success="|".join(MARKED_DONE),
+                       log_name="first.log")
     counts = table_counts(spark, root / "lake") if result["state"] == "success" else {}
     return DailyRun(root, result, counts)
 
@@ -176,7 +180,8 @@ def test_daily_dag_runs_end_to_end_through_spark_submit(daily_run: DailyRun) -> 
     counts = daily_run.counts
     assert set(GOLD) <= set(counts), counts
     assert all(counts[table] > 0 for table in [*GOLD, "silver.events", "bronze.events"]), counts
-    assert counts["ops.pipeline_runs"] == len(DAILY)  # one row per task, all its own run
+    # one row per task run, each its own run
+    assert counts["ops.pipeline_runs"] == len(DAILY) - len(MARKED_DONE)
 
 
 @pytest.mark.slow
@@ -197,13 +202,12 @@ def test_a_rerun_of_the_daily_steps_for_the_same_date_changes_no_counts(
     before = without_dp({table: rows for table, rows in daily_run.counts.items()
                          if not table.startswith("ops.")})
     assert after == before
-    # The six writing steps ran again (each logged a run), the gates did not.
+    # The six writing steps ran again (each logged a run).
     reruns = (Lake(spark, str(daily_run.root / "lake")).read(OPS_PIPELINE_RUNS)
               .groupBy("step").count().collect())
     assert {row["step"]: row["count"] for row in reruns} == {
         "ingest": 2, "conform": 2, "features": 2, "segment score_only=True": 2, "recommend": 2,
-        "dp_report": 2,
-        "quality layer=bronze": 1, "quality layer=silver": 1, "quality layer=gold": 1}
+        "dp_report": 2}
 
 
 def port_open(port: int) -> bool:
@@ -266,7 +270,11 @@ def test_standalone_cluster_matches_the_local_dag_run_and_is_always_stopped(
         subprocess.run([str(REPO / "tools" / "cluster.sh"), "stop"], env=env, check=False,
                        capture_output=True, timeout=120)
 
-    # Every table but the DP reports, ops included (one run-log row per step on both sides),
-    # has the row count of the DAG's local run on the same inputs.
-    assert (without_dp(table_counts(spark, tmp_path / "cluster" / "lake"))
-            == without_dp(daily_run.counts))
+    # Every table but the DP reports, ops included, has the row count of the DAG's local run
+    # on the same inputs; the cluster also ran the gates that run marked done (a run-log row
+    # and check results each).
+    cluster = without_dp(table_counts(spark, tmp_path / "cluster" / "lake"))
+    local = without_dp(daily_run.counts)
+    assert cluster.pop("ops.pipeline_runs") == local.pop("ops.pipeline_runs") + len(MARKED_DONE)
+    assert cluster.pop("ops.dq_results") > 0 and "ops.dq_results" not in local
+    assert cluster == local
