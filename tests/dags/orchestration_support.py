@@ -19,7 +19,7 @@ import yaml
 from pyspark.sql import SparkSession
 
 from lakerec.cli.runner import run_step
-from lakerec.core.config import Config
+from lakerec.core.config import Config, load_config
 from lakerec.core.lake import Lake
 from lakerec.core.tables import Layer, Table
 from tests.conftest import REPO, SHORT_JVM, make_config
@@ -149,6 +149,12 @@ def job_config(root: Path) -> Path:
     path = root / "job.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
+
+
+def in_process_config(root: Path) -> Config:
+    """:func:`job_config`'s config of ``root`` for a step run in the test's own process (its
+    Spark session's master, not spark-submit's)."""
+    return load_config(job_config(root), ["spark.master=local[2]"], environ={})
 
 
 def table_counts(spark: SparkSession, lake_root: Path, *, skip_layers: tuple[str, ...] = ()

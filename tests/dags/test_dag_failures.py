@@ -13,10 +13,15 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from lakerec.cli.runner import run_step
-from lakerec.core.config import load_config
 from lakerec.core.lake import Lake
 from lakerec.core.tables import BRONZE_EVENTS
-from tests.dags.orchestration_support import DAILY, RUN_DATE, job_config, run_daily, tail
+from tests.dags.orchestration_support import (
+    DAILY,
+    RUN_DATE,
+    in_process_config,
+    run_daily,
+    tail,
+)
 
 
 @pytest.mark.slow
@@ -32,7 +37,7 @@ def test_a_corrupted_landing_file_fails_the_bronze_gate_and_nothing_downstream_r
 
     # Ingest in this process (the daily test runs its job under spark-submit): the DAG's
     # run submits only the gate.
-    config = load_config(job_config(tmp_path), ["spark.master=local[2]"], environ={})
+    config = in_process_config(tmp_path)
     run_step("ingest", config, RUN_DATE, spark=spark, out=lambda _: None)
     bronze = Lake(spark, config.paths.root).read(BRONZE_EVENTS)
     assert bronze.where(F.col("event_type") == "teleport").count() == 3000  # kept as landed

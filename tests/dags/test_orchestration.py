@@ -29,7 +29,6 @@ import pytest
 from pyspark.sql import SparkSession
 
 from lakerec.cli.runner import run_step
-from lakerec.core.config import load_config
 from lakerec.core.lake import Lake
 from lakerec.core.tables import OPS_PIPELINE_RUNS
 from tests.conftest import REPO
@@ -40,6 +39,7 @@ from tests.dags.orchestration_support import (
     MARKED_DONE,
     RUN_DATE,
     clean_env,
+    in_process_config,
     job_config,
     run_daily,
     run_logged,
@@ -192,7 +192,7 @@ def test_a_rerun_of_the_daily_steps_for_the_same_date_changes_no_counts(
     retry or a backfill reruns them. In this process (a spark-submit per step costs a minute
     of JVM and imports each, and idempotency is the steps', not Airflow's, to keep)."""
     assert daily_run.result["state"] == "success", "the first run failed"
-    config = load_config(daily_run.root / "job.yaml", ["spark.master=local[2]"], environ={})
+    config = in_process_config(daily_run.root)
     for step, options in (("ingest", {}), ("conform", {}), ("features", {}),
                           ("segment", {"score_only": True}), ("recommend", {}),
                           ("dp_report", {})):
