@@ -12,7 +12,13 @@ held-out film relevant)::
 
 A setting with ``seeds`` is a bag: the mean of the scores of one fit per seed. A third
 argument, a JSON list of EASE lambdas, scores EASE at those (the first of them blended with
-ALS) and skips the item-item families.
+ALS) and skips the item-item families. A fourth, a JSON list of EDLAE dropouts (Steck 2020;
+``recommend.ease.dropout``), scores EASE at each lambda with each of them (the first of them
+blended)::
+
+    .venv/bin/python bench/diag_movielens_reference.py \
+        workspace/artifacts/bench/movielens_e2e/by_item \
+        '[{"rank": 32, "reg": 0.1, "alpha": 0.5}]' '[300, 500, 1000]' '[0.5, 0]'
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ RP3_BETAS = (0.4, 0.5, 0.6, 0.7)   # the popularity penalty's exponent
 def main() -> None:
     folder, settings = Path(sys.argv[1]), json.loads(sys.argv[2])
     lambdas = json.loads(sys.argv[3]) if len(sys.argv) > 3 else None
+    dropouts = json.loads(sys.argv[4]) if len(sys.argv) > 4 else [0.0]
     train = pd.read_parquet(folder / "train.parquet")
     test = pd.read_parquet(folder / "test.parquet")
     users = sorted(set(train.userId) | set(test.userId))
@@ -57,9 +64,9 @@ def main() -> None:
             total += dcg / sum(1 / np.log2(n + 2) for n in range(min(K, len(films))))
         return total / len(relevant)
 
-    def ease(lamb: float) -> np.ndarray:
+    def ease(lamb: float, dropout: float = 0.0) -> np.ndarray:
         gram = seen.T @ seen
-        gram[np.diag_indices_from(gram)] += lamb
+        gram[np.diag_indices_from(gram)] += lamb + dropout / (1 - dropout) * np.diag(gram)
         inverse = np.linalg.inv(gram)
         weights = -inverse / np.diag(inverse)
         weights[np.diag_indices_from(weights)] = 0.0
@@ -87,7 +94,9 @@ def main() -> None:
         return seen @ weights
 
     for lamb in lambdas or EASE_LAMBDAS:
-        print(f"EASE lambda {lamb:g}: {ndcg(ease(lamb)):.4f}", flush=True)
+        for dropout in dropouts:
+            label = f", EDLAE dropout {dropout:g}" if dropout else ""
+            print(f"EASE lambda {lamb:g}{label}: {ndcg(ease(lamb, dropout)):.4f}", flush=True)
     if lambdas is None:
         print(f"item-item cosine: {ndcg(cosine()):.4f}", flush=True)
         for alpha in RP3_ALPHAS:
@@ -99,7 +108,7 @@ def main() -> None:
     ratings = spark.createDataFrame(pd.DataFrame({
         "u": train.userId.map(user_index), "i": train.movieId.map(item_index), "r": 1.0}))
     blended_lambda = lambdas[0] if lambdas else BLENDED_LAMBDA
-    blended = rank_points(ease(blended_lambda))
+    blended = rank_points(ease(blended_lambda, dropouts[0]))
 
     def als(params: dict, seed: int) -> np.ndarray:
         model = ALS(rank=params["rank"], regParam=params["reg"], alpha=params["alpha"],
@@ -115,7 +124,7 @@ def main() -> None:
 
     for params in settings:
         scores = np.mean([als(params, seed) for seed in params.get("seeds", [42])], axis=0)
-        blends = [f"{w} ALS + {1 - w} EASE {blended_lambda:g}: "
+        blends = [f"{w} ALS + {1 - w} EASE {blended_lambda:g} (dropout {dropouts[0]:g}): "
                   f"{ndcg(w * rank_points(scores) + (1 - w) * blended):.4f}"
                   for w in (0.25, 0.5, 0.75)]
         print(f"ALS {params}: {ndcg(scores):.4f}; " + "; ".join(blends), flush=True)

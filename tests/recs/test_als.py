@@ -644,10 +644,12 @@ def test_an_ease_champion_is_served_and_evaluated_at_its_own_lambda(
         spark: SparkSession, trained: Config) -> None:
     """``train`` with EASE the only family (one ALS trial: ALS is still fitted and
     registered, for similar items and new items' content), made champion; ``recommend``
-    serves EASE's picks at the lambda logged, and ``evaluate`` measures them."""
+    serves EASE's picks at the lambda and EDLAE dropout logged, and ``evaluate`` measures
+    them."""
     only_ease = trained.model_copy(update={"recommend": trained.recommend.model_copy(update={
         "search": trained.recommend.search.model_copy(update={"trials": 1}),
-        "ease": trained.recommend.ease.model_copy(update={"lambdas": (30.0, 300.0)}),
+        "ease": trained.recommend.ease.model_copy(update={"lambdas": (30.0, 300.0),
+                                                          "dropout": 0.25}),
         "blend": trained.recommend.blend.model_copy(update={"families": ("ease",)})})})
     client = registry.tracking(trained.mlflow)
     before = registry.alias_version(client, registry.ALS_MODEL, registry.CHAMPION)
@@ -657,7 +659,10 @@ def test_an_ease_champion_is_served_and_evaluated_at_its_own_lambda(
     assert version is not None and params["family"] == "ease"
     lamb = float(params["ease.lambda"])
     assert lamb in (30.0, 300.0)   # chosen on validation, though nothing else is tuned
-    assert any(line.startswith(f"EASE: lambda={lamb:g} (validation ndcg@10 by lambda")
+    # what recommend and evaluate read back: the version's own lambda and dropout
+    assert trained_on(client, int(version)).ease_dropout == float(params["ease.dropout"]) == 0.25
+    assert any(line.startswith(f"EASE: lambda={lamb:g}, EDLAE dropout=0.25 (validation "
+                               "ndcg@10 by lambda")
                for line in result.summary), result.summary
     registry.set_alias(client, registry.ALS_MODEL, registry.CHAMPION, version)
     try:

@@ -60,6 +60,16 @@ def test_two_items_weigh_each_other_by_their_cooccurrence_over_the_penalised_cou
         ease_weights(np.eye(2), 0.0)
 
 
+def test_edlae_penalises_each_item_by_its_own_count_as_well() -> None:
+    # dropout 0.5: item j's penalty is 1 + 0.5 / 0.5 * G[j, j], so a's is 1 + 3 = 4 and b's
+    # 1 + 2 = 3; B[a, b] = 1 / (3 + 4), B[b, a] = 1 / (2 + 3): the popular a weighs less
+    weights = ease_weights(np.array([[3.0, 1.0], [1.0, 2.0]]), 1.0, dropout=0.5)
+    assert weights == pytest.approx(np.array([[0.0, 1 / 7], [1 / 5, 0.0]]))
+    for dropout in (-0.1, 1.0):
+        with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\)"):
+            ease_weights(np.eye(2), 1.0, dropout=dropout)
+
+
 def test_the_gram_matrix_counts_customers_per_item_pair(spark: SparkSession) -> None:
     gram = item_gram(pairs(spark), max_items=4)
     assert list(gram.items) == list(ITEMS)

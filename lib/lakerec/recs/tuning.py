@@ -162,7 +162,7 @@ def choose_ease_lambda(ctx: StepContext, validation: Holdout
         return validation_ndcg(ease_top_k(model, validation.train, PRIMARY_K, users=users,
                                           users_per_block=cfg.users_per_block), validation)
 
-    return choose_lambda(gram, score, cfg.ease.lambdas)
+    return choose_lambda(gram, score, cfg.ease.lambdas, cfg.ease.dropout)
 
 
 def start_points(ctx: StepContext) -> list[AlsParams]:
@@ -515,7 +515,8 @@ def choose_blend(ctx: StepContext, validation: Holdout | None, inputs: Inputs, f
         fewer, inputs, searched.thinned_model or fitter.on_holdout(fewer, best),
         fitter.spec_for(best), ctx,
         ease=None if ease_model is None else item_gram(
-            fewer.train, max_items=ctx.config.recommend.ease.max_items).model(ease_model.lamb)))
+            fewer.train, max_items=ctx.config.recommend.ease.max_items).model(ease_model.lamb,
+                                                              ease_model.dropout)))
     try:
         weights, weighings = choose_weights(
             candidates.lists, grid, validation.relevant, depth=candidates.depth, k=PRIMARY_K,
