@@ -98,8 +98,7 @@ def compare_systems(ctx: StepContext, *, exhaustive_trials: int,
     # pairs as train's served refit: validation scores are projected to that size
     measured_share = cfg.split.ratio
 
-    def dropout_label() -> str:
-        return f", EDLAE dropout {cfg.ease.dropout:g}" if cfg.ease.dropout else ""
+    dropout_label = f", EDLAE dropout {cfg.ease.dropout:g}" if cfg.ease.dropout else ""
 
     def validation() -> Holdout | None:
         if "validation" not in tuned:
@@ -211,7 +210,7 @@ def compare_systems(ctx: StepContext, *, exhaustive_trials: int,
             chosen = (f"validation {PRIMARY_METRIC} {scores[lamb]:.4f}, best of "
                       + ", ".join(f"{value:g}" for value in sorted(scores)))
         return (ease_list(fitted.model(lamb, cfg.ease.dropout), k),
-                f"EASE lambda {lamb:g}{dropout_label()} ({chosen})")
+                f"EASE lambda {lamb:g}{dropout_label} ({chosen})")
 
     def exhaustive() -> tuple[DataFrame, str]:
         best, _ = search(lambda params: holdout_ndcg(als(params)), default=default,
@@ -228,7 +227,7 @@ def compare_systems(ctx: StepContext, *, exhaustive_trials: int,
             ease, _ = choose_lambda(gram, lambda model: holdout_ndcg(ease_list(model, k)),
                                     EXHAUSTIVE_EASE_LAMBDAS, cfg.ease.dropout)
             options.append((partial(ease_list, ease, k),
-                            f"EASE lambda {ease.lamb:g}{dropout_label()}"))
+                            f"EASE lambda {ease.lamb:g}{dropout_label}"))
         candidates = candidates_on(holdout, inputs, fitter.on_holdout(holdout, best),
                                    fitter.spec_for(best), ctx, ease=ease)
         weights, _ = choose_weights(candidates.lists,
