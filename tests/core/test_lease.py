@@ -30,11 +30,14 @@ def test_a_second_holder_is_refused_naming_the_first_and_gets_it_once_released(
     assert lake.read(OPS_LAKE_LEASE).first()["released"]
 
 
-def race(spark: SparkSession, config: Config, attempt: int) -> tuple[list[str], list[str]]:
+def race(spark: SparkSession, config: Config,
+         attempt: int) -> tuple[list[str], list[str], list[BaseException]]:
     """Two runs, each in a session of its own, claim the lease at the same moment; the
-    winner holds it until the other has tried. Who held it, and who was refused."""
+    winner holds it until the other has tried. Who held it, who was refused, and what
+    else either raised (which releases the other at once)."""
     holders: list[str] = []
     refused: list[str] = []
+    errors: list[BaseException] = []
     together = threading.Barrier(2, timeout=120)
 
     def run(name: str) -> None:
@@ -47,19 +50,23 @@ def race(spark: SparkSession, config: Config, attempt: int) -> tuple[list[str], 
         except LakeBusyError:
             refused.append(name)
             together.wait()
+        except BaseException as error:  # surfaced by the test
+            errors.append(error)
+            together.abort()
 
     threads = [threading.Thread(target=run, args=(name,)) for name in ("a", "b")]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return holders, refused
+    return holders, refused, errors
 
 
 def test_of_runs_claiming_at_the_same_moment_exactly_one_holds_the_lake(
         spark: SparkSession, config: Config) -> None:
     for attempt in range(3):  # the first round also races to create the table
-        holders, refused = race(spark, config, attempt)
+        holders, refused, errors = race(spark, config, attempt)
+        assert not errors, (attempt, errors)
         assert len(holders) == 1 and len(refused) == 1, (attempt, holders, refused)
 
 

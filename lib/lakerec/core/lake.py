@@ -8,6 +8,7 @@ record what they wrote.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +25,7 @@ from delta.exceptions import (
     ProtocolChangedException,
 )
 from delta.tables import DeltaTable
+from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 
 from lakerec.core.errors import LakeNotWritableError, TableNotFoundError
@@ -289,9 +291,12 @@ class Lake:
         return self._save(df, table, "overwrite", merge_schema=merge_schema,
                           partition_by=partition_by, options={"replaceWhere": predicate})
 
-    def create_if_absent(self, table: Table) -> None:
-        """Create an empty table with ``table.schema`` unless it exists (two runs may race to
-        create it: the one that loses finds it created)."""
+    def create_if_absent(self, table: Table, *, wait_seconds: float = 60.0) -> None:
+        """Create an empty table with ``table.schema`` unless it exists.
+
+        Two runs may race to create it: the one that loses finds it created, or finds the
+        other's log folder before its first commit and waits for that commit (a folder that
+        holds other files and never becomes a table within ``wait_seconds`` is refused)."""
         assert table.schema is not None, f"{table} has no declared schema"
         try:
             builder = (DeltaTable.createIfNotExists(self.spark).location(self.path(table))
@@ -302,6 +307,22 @@ class Lake:
         except CONCURRENT_WRITE_ERRORS:
             if not self.exists(table):
                 raise
+        except AnalysisException:
+            # A log folder without a commit is another run's creation under way (Delta then
+            # raises DELTA_TABLE_NOT_FOUND or DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION,
+            # depending on what the folder holds yet): wait for its first commit.
+            creating = path_exists(self.spark, f"{self.path(table)}/_delta_log")
+            if not creating or not self._created_within(table, wait_seconds):
+                raise
+
+    def _created_within(self, table: Table, seconds: float) -> bool:
+        """Whether the table's first commit appears within ``seconds``."""
+        deadline = time.monotonic() + seconds
+        while not self.exists(table):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.2)
+        return True
 
     def upsert(self, df: DataFrame, table: Table, keys: Sequence[str], *,
                update: Mapping[str, str] | Literal[False] | None = None,
