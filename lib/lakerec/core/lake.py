@@ -295,8 +295,9 @@ class Lake:
         """Create an empty table with ``table.schema`` unless it exists.
 
         Two runs may race to create it: the one that loses finds it created, or finds the
-        other's log folder before its first commit and waits for that commit (a folder that
-        holds other files and never becomes a table within ``wait_seconds`` is refused)."""
+        other's log folder before its first commit and waits up to ``wait_seconds`` for that
+        commit. A folder of other files is refused at once, and a log folder whose first
+        commit does not come after the wait."""
         assert table.schema is not None, f"{table} has no declared schema"
         try:
             builder = (DeltaTable.createIfNotExists(self.spark).location(self.path(table))
