@@ -390,6 +390,7 @@ def run_dataset(spark: SparkSession, name: str, config: Config, args: argparse.N
                       "confirm_draws": config.recommend.search.confirm_draws,
                       "projection_share": config.recommend.split.projection_share,
                       "ease_dropout": config.recommend.ease.dropout,
+                      "ease_lambdas": list(config.recommend.ease.lambdas),
                       "blend_tolerance_se": config.recommend.blend.tolerance_se,
                       "search_start_points": [point.model_dump() for point in
                                               config.recommend.search.start_points],
